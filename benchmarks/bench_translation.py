@@ -1,0 +1,214 @@
+"""Translation throughput: TranslateStage vs a plain transformers loop, same inputs, one run.
+
+Plain loop = what a script would do: input order, fixed batch of 16, padding to the batch's
+longest, fp32 on CPU / fp16 on GPU, one generate() per batch. The stage = segmentation,
+cache lookups/writes (fresh cache: every segment is a miss), length-sorted token-budget
+batches, output checks. Random weights never emit </s>, so both generate exactly
+--new-tokens tokens per sentence (fixed output length) and do the same decoding work.
+
+  python benchmarks/bench_translation.py                          # CPU, tiny checkpoint
+  python benchmarks/bench_translation.py --arch nllb-600m --device cuda --dtype float16 \
+      --n 4096 --new-tokens 64 --batch-tokens 65536               # NLLB-600M shape, random weights
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+WORDS = ("dog cat house river tree car street woman man child table chair window book picture red green "
+         "small large old new bright dark happy quiet busy near under behind across beside with without").split()
+
+
+def sentences(n: int, seed: int = 0) -> list[str]:
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        k = rnd.choice([4, 6, 8, 12, 16, 24, 32, 48])        # skewed lengths, as real captions/answers
+        words = [rnd.choice(WORDS) for _ in range(k)]
+        out.append(f"The {i} " + " ".join(words) + ".")
+    return out
+
+
+def build_model(arch: str, root: Path, dtype: str) -> str:
+    from tiny_nllb import build_tiny_nllb
+
+    tiny = build_tiny_nllb(root / "tiny")
+    if arch == "tiny":
+        return str(tiny)
+    import torch
+    from transformers import M2M100Config, M2M100ForConditionalGeneration
+
+    # facebook/nllb-200-distilled-600M's shape; random weights (nothing can be downloaded)
+    cfg = M2M100Config(vocab_size=256206, d_model=1024, encoder_layers=12, decoder_layers=12,
+                       encoder_attention_heads=16, decoder_attention_heads=16, encoder_ffn_dim=4096,
+                       decoder_ffn_dim=4096, max_position_embeddings=1024, scale_embedding=True,
+                       pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
+                       dropout=0.1, tie_word_embeddings=True)
+    torch.manual_seed(0)
+    model = M2M100ForConditionalGeneration(cfg).to(getattr(torch, dtype if dtype != "auto" else "float16"))
+    out = root / "nllb600m"
+    model.save_pretrained(out)
+    for f in tiny.iterdir():            # the tiny tokenizer's ids are all < 256206
+        if f.name.startswith(("tokenizer", "special_tokens", "sentencepiece")):
+            shutil.copy(f, out / f.name)
+    return str(out)
+
+
+class GpuSampler:
+    def __init__(self):
+        self.values: list[float] = []
+        self._stop = threading.Event()
+
+    def __enter__(self):
+        def run():
+            while not self._stop.is_set():
+                try:
+                    v = subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
+                                       capture_output=True, text=True, timeout=5).stdout.split()
+                    self.values.append(float(v[0]))
+                except Exception:
+                    return
+                time.sleep(0.2)
+        self._t = threading.Thread(target=run, daemon=True)
+        self._t.start()
+        return self
+
+    def __exit__(self, *a):
+        self._stop.set()
+        self._t.join()
+
+    @property
+    def mean(self):
+        return sum(self.values) / len(self.values) if self.values else float("nan")
+
+
+def plain_loop(model_dir, texts, tgt, new_tokens, device, dtype, batch=16):
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir, src_lang="eng_Latn")
+    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).to(device).eval()
+    lang = tok.convert_tokens_to_ids(tgt)
+    gen_tokens = in_tokens = 0
+    _sync(device)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for i in range(0, len(texts), batch):
+        enc = tok(texts[i:i + batch], return_tensors="pt", padding=True).to(device)
+        with torch.inference_mode():
+            out = model.generate(**enc, forced_bos_token_id=lang, max_new_tokens=new_tokens + 1,
+                                 min_new_tokens=new_tokens + 1, num_beams=1, do_sample=False)
+        in_tokens += int(enc["attention_mask"].sum())
+        gen_tokens += (out.shape[1] - 2) * out.shape[0]
+    _sync(device)
+    return time.perf_counter() - t0, in_tokens, gen_tokens, time.process_time() - c0
+
+
+def stage_run(model_dir, texts, tgt, new_tokens, device, dtype, batch_tokens, cache_dir, checks=True):
+    from mixkit.schema import make_row
+    from translation.options import TranslateOptions
+    from translation.stage import TranslateStage
+
+    opts = TranslateOptions(model=model_dir, device=device, dtype=dtype, batch_tokens=batch_tokens,
+                            batch_rows=len(texts), max_batch_segments=1024, checks={"enabled": checks},
+                            generation={"fixed_new_tokens": new_tokens})
+    rows = [make_row(source="bench", origin_id=str(i), task="caption", lang=tgt,
+                     messages=[{"role": "user", "content": t}], meta={"translate_from": "eng_Latn"})
+            for i, t in enumerate(texts)]
+    stage = TranslateStage(opts, cache_dir=cache_dir)
+    stage.setup()
+    stage._backend.load_model()            # load outside the timed region, as the plain loop does
+    _sync(device)
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = stage.process_batch(rows)
+    _sync(device)
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+    s = stage.stats()
+    assert s["model_segments"] == len(texts), s
+    return dt, s["tokens_in"], s["tokens_out"], s, cpu
+
+
+def _sync(device):
+    if device == "cuda":
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arch", choices=["tiny", "nllb-600m"], default="tiny")
+    ap.add_argument("--model", help="existing checkpoint dir (skips building one)")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--dtype", default="auto", help="stage dtype; auto = fp32 on CPU, bf16/fp16 on GPU")
+    ap.add_argument("--baseline-dtype", default=None, help="default fp32 on CPU, fp16 on GPU")
+    ap.add_argument("--n", type=int, default=512)
+    ap.add_argument("--new-tokens", type=int, default=24)
+    ap.add_argument("--batch-tokens", type=int, default=8192)
+    ap.add_argument("--tgt", default="swh_Latn")
+    ap.add_argument("--no-checks", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="alternate runs, keep each side's fastest (shared machines are noisy)")
+    a = ap.parse_args(argv)
+    import torch
+
+    torch.manual_seed(0)
+    if a.device == "cpu":
+        torch.set_num_threads(1)                    # shared 2-core sandbox: compare on one core
+    base_dtype = a.baseline_dtype or ("float32" if a.device == "cpu" else "float16")
+    stage_dtype = a.dtype if a.dtype != "auto" else ("float32" if a.device == "cpu" else
+                                                   ("bfloat16" if torch.cuda.is_bf16_supported() else "float16"))
+    tmp = Path(tempfile.mkdtemp(prefix="bench_tr_"))
+    try:
+        model_dir = a.model or build_model(a.arch, tmp, base_dtype)
+        texts = sentences(a.n)
+        best_b = best_s = None
+        for r in range(a.repeat):
+            with GpuSampler() if a.device == "cuda" else _Null() as g1:
+                res_b = plain_loop(model_dir, texts, a.tgt, a.new_tokens, a.device, base_dtype)
+            with GpuSampler() if a.device == "cuda" else _Null() as g2:
+                res_s = stage_run(model_dir, texts, a.tgt, a.new_tokens, a.device, stage_dtype, a.batch_tokens,
+                                  str(tmp / f"cache{r}"), checks=not a.no_checks)
+            if best_b is None or res_b[0] < best_b[0][0]:
+                best_b = (res_b, g1)
+            if best_s is None or res_s[0] < best_s[0][0]:
+                best_s = (res_s, g2)
+        (tb, ib, ob, cb), g1 = best_b
+        (ts, is_, os_, st, cs), g2 = best_s
+        print(f"machine: {a.device}, torch threads {torch.get_num_threads()}, arch {a.arch}, {a.n} sentences, "
+              f"best of {a.repeat}, "
+              f"{a.new_tokens} new tokens each (fixed), target {a.tgt}")
+        print(f"{'':28s}{'wall s':>8s}{'cpu s':>8s}{'sent/s':>9s}{'in tok/s':>10s}{'gen tok/s':>11s}{'gpu util':>10s}")
+        for name, t, c, i, o, g in (("plain loop (b=16, " + base_dtype + ")", tb, cb, ib, ob, g1),
+                                    ("TranslateStage (" + stage_dtype + ")", ts, cs, is_, os_, g2)):
+            util = f"{g.mean:.0f}%" if a.device == "cuda" else "-"
+            print(f"{name:28s}{t:8.2f}{c:8.2f}{a.n / t:9.1f}{i / t:10.0f}{o / t:11.0f}{util:>10s}")
+        print(f"ratio (stage / plain), wall clock: sentences/s x{tb / ts:.2f}, generated tokens/s x{(os_ / ts) / (ob / tb):.2f}; "
+              f"per CPU second: x{cb / cs:.2f}")
+        print(f"stage: {st['model_calls']} generate calls, padding waste "
+              f"{1 - st['tokens_in'] / max(1, st['padded_tokens']):.1%}, checks {'off' if a.no_checks else 'on'}")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _Null:
+    mean = float("nan")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""WebDataset shard writer (atomic, bounded by samples and bytes, byte-deterministic) and the
+build manifest.
+
+A sample is `KEY.json` (every schema field but the images) plus `KEY.jpg` / `KEY.png` — or
+`KEY.0.jpg`, `KEY.1.jpg` when it has several images. Tar headers carry no time, user or
+host, so the same rows in the same order give the same bytes (and sha256).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tarfile
+from collections import Counter
+from pathlib import Path
+from typing import Iterable
+
+from mixkit.schema import image_ext
+
+
+def sample_members(row: dict) -> list[tuple[str, bytes]]:
+    """(member name, bytes) of one sample, in the order they are written."""
+    key = row["id"]
+    if "." in key or "/" in key:
+        raise ValueError(f"sample id {key!r} contains '.' or '/': WebDataset keys cannot")
+    doc = {k: row[k] for k in ("id", "origin_id", "source", "task", "lang", "messages", "meta")}
+    members = [(f"{key}.json", json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8"))]
+    images = row.get("images") or []
+    if len(images) == 1:
+        members.append((f"{key}.{image_ext(images[0])}", images[0]))
+    else:
+        for i, img in enumerate(images):
+            members.append((f"{key}.{i}.{image_ext(img)}", img))
+    return members
+
+
+def sample_size(row: dict) -> int:
+    """Bytes a sample takes in a tar (headers + padded payloads): used to bound shards."""
+    return sum(512 + (len(data) + 511) // 512 * 512 for _, data in sample_members(row))
+
+
+def _padded(payload: int) -> int:
+    """Final tar size for `payload` bytes of members: two zero end blocks, padded to a 10 KiB record."""
+    rec = tarfile.RECORDSIZE
+    return (payload + 1024 + rec - 1) // rec * rec
+
+
+class _HashingFile(io.RawIOBase):
+    def __init__(self, fh):
+        self.fh, self.sha, self.n = fh, hashlib.sha256(), 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.sha.update(b)
+        self.n += len(b)
+        return self.fh.write(b)
+
+
+class ShardWriter:
+    """Write rows into shard-00000.tar, shard-00001.tar, ... under out_dir.
+
+    Each shard is written to `NAME.tar.tmp` and renamed when complete, so a killed build never
+    leaves a truncated `.tar` behind. `close()` returns one dict per shard: path, samples, bytes,
+    sha256. `counts` tallies samples by lang, source and task.
+    """
+
+    def __init__(self, out_dir: str | os.PathLike, *, max_samples: int = 1000, max_bytes: int = 256 << 20,
+                 prefix: str = "shard", start_index: int = 0):
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.max_samples, self.max_bytes, self.prefix = max_samples, max_bytes, prefix
+        self.index = start_index
+        self.infos: list[dict] = []
+        self.counts = {"by_lang": Counter(), "by_source": Counter(), "by_task": Counter()}
+        self._tar = None
+
+    def _open(self) -> None:
+        self._name = f"{self.prefix}-{self.index:05d}.tar"
+        self._fh = open(self.out_dir / (self._name + ".tmp"), "wb")
+        self._hf = _HashingFile(self._fh)
+        self._tar = tarfile.open(fileobj=self._hf, mode="w|", format=tarfile.USTAR_FORMAT)
+        self._samples = 0
+        self._size = 0
+
+    def _finish(self) -> None:
+        if self._tar is None:
+            return
+        self._tar.close()
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        os.replace(self.out_dir / (self._name + ".tmp"), self.out_dir / self._name)
+        self.infos.append({"path": self._name, "samples": self._samples, "bytes": self._hf.n,
+                           "sha256": self._hf.sha.hexdigest()})
+        self._tar = None
+        self.index += 1
+
+    def write(self, row: dict) -> None:
+        members = sample_members(row)
+        size = sum(512 + (len(d) + 511) // 512 * 512 for _, d in members)
+        if self._tar is not None and (self._samples >= self.max_samples
+                                      or _padded(self._size + size) > self.max_bytes):
+            self._finish()
+        if self._tar is None:
+            self._open()
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            self._tar.addfile(info, io.BytesIO(data))
+        self._samples += 1
+        self._size += size
+        for field, key in (("by_lang", "lang"), ("by_source", "source"), ("by_task", "task")):
+            self.counts[field][row[key]] += 1
+
+    def write_all(self, rows: Iterable[dict]) -> None:
+        for row in rows:
+            self.write(row)
+
+    def close(self) -> list[dict]:
+        self._finish()
+        return self.infos
+
+    def __enter__(self) -> "ShardWriter":
+        return self
+
+    def __exit__(self, exc_type, *_):
+        if exc_type is None:
+            self.close()
+        elif self._tar is not None:           # leave no half-written temp file behind
+            self._tar = None
+            self._fh.close()
+            (self.out_dir / (self._name + ".tmp")).unlink(missing_ok=True)
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def write_manifest(out_dir: str | os.PathLike, manifest: dict) -> Path:
+    """Write manifest.json atomically (sorted keys, so equal builds give equal manifests)."""
+    path = Path(out_dir) / "manifest.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def counts_dict(counter: Counter) -> dict[str, int]:
+    return {k: int(v) for k, v in sorted(counter.items())}

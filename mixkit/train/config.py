@@ -1,0 +1,168 @@
+"""Training configuration: nested dataclasses loaded from YAML. An unknown key is an error.
+
+One YAML file describes one training stage (stage 1 caption pre-training or stage 2
+instruction tuning); stage 2 points `model.init_from` at stage 1's output so the same LoRA
+adapter and projector continue.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class ModelConfig:
+    # Hub id or local directory, or "preset:NAME" (random weights with a known shape; see presets.py).
+    vision: str = "preset:tiny-siglip"
+    llm: str = "preset:tiny-qwen2"
+    # Tokenizer: hub id / local dir; defaults to `llm`. "preset:tiny" builds a BPE tokenizer locally.
+    tokenizer: str | None = None
+    image_size: int | None = None          # None: the vision config's own image_size
+    # SigLIP has no CLS token, so all patches are kept ("full"); the penultimate layer as in LLaVA/prismatic.
+    vision_feature_layer: int = -2
+    vision_feature_select_strategy: str = "full"
+    dtype: str = "float32"                 # weights' dtype: float32 | bfloat16
+    attn_implementation: str = "sdpa"      # sdpa | flash_attention_2 | eager
+    init_from: str | None = None           # a previous stage's checkpoint or final dir: trainable state continues
+    chat_template: str | None = None       # override the tokenizer's template (Jinja string)
+
+
+@dataclass
+class LoraConfig:
+    enabled: bool = True
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    # Anchored to the language model's decoder layers: the vision tower never matches.
+    target_regex: str = (r"model\.language_model\.layers\.\d+\."
+                         r"(self_attn\.(q_proj|k_proj|v_proj|o_proj)|mlp\.(gate_proj|up_proj|down_proj))")
+
+
+@dataclass
+class FreezeConfig:
+    vision: bool = True                    # False: train the vision tower (at optim.vision_lr)
+    projector: bool = False                # the projector is trained unless frozen here
+    llm: bool = True                       # base LLM weights; LoRA adapters train regardless when enabled
+
+
+@dataclass
+class DataConfig:
+    shards: list[str] = field(default_factory=list)   # globs / paths / brace patterns; CLI --shards overrides
+    batch_size: int = 4                    # micro-batch per rank
+    max_seq_len: int = 1024                # after image-token expansion; longer samples are truncated or rejected
+    num_workers: int = 1
+    shuffle_buffer: int = 256
+    shard_shuffle: bool = True
+    resampled: bool = False                # sample shards with replacement (endless stream)
+    epoch_batches: int = 0                 # with resampled: batches per worker per "epoch" (with_epoch); 0 = 1000
+    bucket_buffer: int = 64                # samples pooled for length bucketing (sorted into batches)
+    tasks: list[str] = field(default_factory=list)    # keep only these tasks (empty: all)
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-3
+    projector_lr: float | None = None      # None: lr
+    vision_lr: float = 1e-6
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)
+    warmup_ratio: float = 0.03
+    max_steps: int = 100
+    grad_accum: int = 1
+    clip_grad: float = 1.0
+
+
+@dataclass
+class RunConfig:
+    out_dir: str = "runs/train"
+    seed: int = 0
+    precision: str = "auto"                # auto (bf16 autocast on CUDA, fp32 on CPU) | bf16 | fp32
+    grad_checkpointing: bool = False
+    distributed: str = "ddp"               # ddp | fsdp2
+    log_every: int = 10
+    save_every: int = 50
+    keep_checkpoints: int = 2
+    resume: bool = True
+    export_final: bool = True              # write final/ loadable by LlavaForConditionalGeneration
+    merge_lora: bool = True                # final/ holds merged weights (plain transformers); adapter kept beside
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    freeze: FreezeConfig = field(default_factory=FreezeConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    stage: str = "stage1"                  # a label for logs: stage1 (captions) | stage2 (instructions)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _build(cls, data: Any, where: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(names)}")
+    kwargs = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _build(hint, value or {}, f"{where}.{name}")
+        elif typing.get_origin(hint) is tuple and isinstance(value, list):
+            kwargs[name] = tuple(value)
+        elif typing.get_origin(hint) is list and isinstance(value, str):
+            kwargs[name] = [value]
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict, where: str = "config") -> TrainConfig:
+    cfg = _build(TrainConfig, data, where)
+    validate(cfg)
+    return cfg
+
+
+def load_config(path: str | Path, overrides: dict | None = None) -> TrainConfig:
+    """Load a YAML training config; `overrides` is a nested dict merged on top (CLI flags)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"config {path} not found (bundled configs live in configs/: tiny.yaml, ...)")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    for section, values in (overrides or {}).items():
+        if isinstance(values, dict):
+            data.setdefault(section, {})
+            data[section] = {**(data[section] or {}), **values}
+        else:
+            data[section] = values
+    return config_from_dict(data, where=str(path))
+
+
+def validate(cfg: TrainConfig) -> None:
+    if cfg.run.precision not in ("auto", "bf16", "fp32"):
+        raise ConfigError(f"run.precision must be auto|bf16|fp32, got {cfg.run.precision!r}")
+    if cfg.run.distributed not in ("ddp", "fsdp2"):
+        raise ConfigError(f"run.distributed must be ddp|fsdp2, got {cfg.run.distributed!r}")
+    if cfg.model.dtype not in ("float32", "bfloat16"):
+        raise ConfigError(f"model.dtype must be float32|bfloat16, got {cfg.model.dtype!r}")
+    if cfg.model.vision_feature_select_strategy not in ("full", "default"):
+        raise ConfigError("model.vision_feature_select_strategy must be full (SigLIP: no CLS) or default (CLIP)")
+    if cfg.optim.grad_accum < 1 or cfg.optim.max_steps < 1 or cfg.data.batch_size < 1:
+        raise ConfigError("optim.grad_accum, optim.max_steps and data.batch_size must be >= 1")
+    if not cfg.lora.enabled and cfg.freeze.llm and cfg.freeze.projector and cfg.freeze.vision:
+        raise ConfigError("nothing to train: LoRA disabled and vision, projector and llm all frozen")

@@ -1,0 +1,349 @@
+"""The training loop: one function, `train(cfg)`, used by `mixkit train`, torchrun and Ray Train.
+
+Loss normalisation: a step's loss is (sum of token losses over every micro-batch of the
+accumulation window on every rank) / (number of assistant tokens in that window on all
+ranks). The token count is all-reduced before the forward passes; each micro-batch
+backpropagates sum_loss * world / global_tokens, and DDP/FSDP's gradient averaging over ranks
+(/world) turns that into the exact global mean. Not a mean of per-batch means.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+import yaml
+
+from mixkit.train.checkpoint import latest_checkpoint, load_checkpoint, load_trainable_file, save_checkpoint
+from mixkit.train.config import TrainConfig
+from mixkit.train.data import ShardStream, expand_shards, make_loader
+from mixkit.train.encode import IGNORE
+from mixkit.train.metrics import FlopCounter, peak_flops
+from mixkit.train.model import build, load_trainable, save_pretrained_llava, trainable_state
+
+
+# -- distributed setup ------------------------------------------------------------------
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed() -> Dist:
+    """torchrun/Ray set RANK, WORLD_SIZE, MASTER_ADDR; NCCL on GPUs, gloo on CPU."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    cuda = torch.cuda.is_available()
+    if cuda:
+        torch.cuda.set_device(local)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if cuda else "gloo")
+    if dist.is_initialized():
+        return Dist(dist.get_rank(), dist.get_world_size(), local,
+                    torch.device("cuda", local) if cuda else torch.device("cpu"))
+    return Dist(device=torch.device("cuda", local) if cuda else torch.device("cpu"))
+
+
+def _all_reduce(values: list[float], d: Dist) -> list[float]:
+    if d.world == 1:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=d.device if d.device.type == "cuda" else "cpu")
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def _sum_counters(c: Counter, d: Dist) -> Counter:
+    if d.world == 1:
+        return Counter(c)
+    out = [None] * d.world
+    dist.all_gather_object(out, dict(c))
+    total = Counter()
+    for o in out:
+        total.update(o)
+    return total
+
+
+# -- schedule, optimizer, wrapping -------------------------------------------------------
+def cosine_with_warmup(max_steps: int, warmup_ratio: float):
+    warmup = max(1, round(max_steps * warmup_ratio)) if warmup_ratio > 0 else 0
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, max_steps - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return factor
+
+
+def make_optimizer(model, cfg: TrainConfig, device: torch.device):
+    groups = {"projector": [], "vision": [], "llm": []}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        key = ("projector" if "multi_modal_projector" in name else
+               "vision" if "vision_tower" in name and "lora_" not in name else "llm")
+        groups[key].append(p)
+    o = cfg.optim
+    lrs = {"projector": o.projector_lr or o.lr, "vision": o.vision_lr, "llm": o.lr}
+    param_groups = [{"params": ps, "lr": lrs[k], "name": k} for k, ps in groups.items() if ps]
+    return torch.optim.AdamW(param_groups, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay,
+                             fused=device.type == "cuda")
+
+
+def wrap(model, cfg: TrainConfig, d: Dist):
+    if d.world == 1:
+        return model
+    if cfg.run.distributed == "fsdp2":
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+        mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) \
+            if d.device.type == "cuda" else None
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        kw = {"mp_policy": mp} if mp else {}
+        for layer in base.model.language_model.layers:     # one FSDP unit per decoder layer
+            fully_shard(layer, **kw)
+        fully_shard(model, **kw)
+        return model
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    return DDP(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None)
+
+
+# -- data position -------------------------------------------------------------------------
+@dataclass
+class DataPosition:
+    epoch: int = 0
+    consumed: dict = field(default_factory=dict)     # worker -> batches of this epoch already trained on
+    samples: int = 0
+    by_lang: Counter = field(default_factory=Counter)
+    bad: Counter = field(default_factory=Counter)
+    shards: set = field(default_factory=set)         # shard files this rank has read from
+
+    def to_dict(self) -> dict:
+        return {"epoch": self.epoch, "consumed": {str(k): v for k, v in self.consumed.items()},
+                "samples": self.samples, "by_lang": dict(self.by_lang), "bad": dict(self.bad),
+                "shards": sorted(self.shards)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DataPosition":
+        return cls(d["epoch"], {int(k): v for k, v in d["consumed"].items()}, d["samples"],
+                   Counter(d.get("by_lang", {})), Counter(d.get("bad", {})), set(d.get("shards", [])))
+
+
+def batches(urls, cfg: TrainConfig, built, d: Dist, pos: DataPosition):
+    """Endless batches for this rank; a new epoch reshuffles shards. Updates `pos` as batches are taken."""
+    while True:
+        fresh = not pos.consumed
+        stream = ShardStream(urls, cfg.data, built.tokenizer, built.image_token_id, built.image,
+                             seed=cfg.run.seed, epoch=pos.epoch, rank=d.rank, world_size=d.world,
+                             skip=pos.consumed, chat_template=cfg.model.chat_template)
+        got = 0
+        for b in make_loader(stream, cfg.data.num_workers):
+            pos.consumed[b["worker"]] = b["index"] + 1
+            pos.bad.update(b["stats"])
+            pos.by_lang.update(b["langs"])
+            pos.samples += len(b["langs"])
+            pos.shards.update(Path(u).name for u in b["urls"])
+            got += 1
+            yield b
+        if got == 0 and fresh:
+            raise RuntimeError(f"rank {d.rank}: an epoch over {len(urls)} shard(s) gave no trainable sample; "
+                               f"bad-sample counts: {dict(pos.bad)}")
+        pos.epoch += 1
+        pos.consumed = {}
+
+
+# -- the loop ------------------------------------------------------------------------------
+def _seed_all(seed: int):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _log(path: Path | None, record: dict, main: bool, echo: bool = True):
+    if not main:
+        return
+    if path is not None:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    if echo:
+        keys = ("step", "loss", "lr", "grad_norm", "tokens_per_s", "samples_per_s", "mfu", "data_wait")
+        parts = []
+        for k in keys:
+            v = record.get(k)
+            if v is None:
+                parts.append(f"{k}=n/a" if k == "mfu" else "")
+            else:
+                parts.append(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}")
+        print(" ".join(p for p in parts if p), flush=True)
+
+
+def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: str | None = None,
+          max_steps: int | None = None, resume: bool | None = None) -> dict:
+    """Train per `cfg`; returns a summary (steps, losses, paths, per-language sample counts)."""
+    if shards is not None:
+        cfg.data.shards = [shards] if isinstance(shards, str) else list(shards)
+    if out_dir is not None:
+        cfg.run.out_dir = out_dir
+    if resume is not None:
+        cfg.run.resume = resume
+    stop_at = max_steps or cfg.optim.max_steps          # --max-steps stops early; the schedule keeps optim.max_steps
+    d = init_distributed()
+    out = Path(cfg.run.out_dir)
+    if d.main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
+    urls = expand_shards(cfg.data.shards)
+    _seed_all(cfg.run.seed)
+
+    work = Path(tempfile.mkdtemp(prefix=f"mixkit-train-r{d.rank}-"))
+    built = build(cfg, work)
+    model = built.model
+    if cfg.model.init_from:                            # stage 2: the stage-1 adapter and projector continue
+        load_trainable(model, load_trainable_file(cfg.model.init_from), source=cfg.model.init_from)
+    model.to(d.device)
+    flops = FlopCounter(model, cfg.freeze.llm, cfg.freeze.vision)
+    n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    n_total = sum(p.numel() for p in model.parameters())
+    wrapped = wrap(model, cfg, d)
+    optimizer = make_optimizer(wrapped, cfg, d.device)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(cfg.optim.max_steps,
+                                                                                cfg.optim.warmup_ratio))
+    step, pos = 0, DataPosition()
+    ck = latest_checkpoint(out) if cfg.run.resume else None
+    if ck is not None:
+        meta = load_checkpoint(ck, wrapped, optimizer, scheduler)
+        step = meta["step"]
+        if meta["world_size"] == d.world:
+            pos = DataPosition.from_dict(meta["data"][d.rank])
+        else:                                          # the stream is split per rank: start a fresh epoch
+            pos = DataPosition(epoch=max(x["epoch"] for x in meta["data"]) + 1)
+        if d.main:
+            print(f"resumed from {ck} at step {step} (epoch {pos.epoch})", flush=True)
+    elif cfg.run.resume is False and d.main and (out / "checkpoints").exists():
+        shutil.rmtree(out / "checkpoints")
+    log_path = out / "log.jsonl" if d.main else None
+    _log(log_path, {"event": "start", "step": step, "stage": cfg.stage, "world_size": d.world,
+                    "params_total": n_total, "params_trainable": n_trainable, "shards": len(urls),
+                    "device": str(d.device)}, d.main, echo=False)
+    if d.main:
+        print(f"{cfg.stage}: {n_trainable:,} trainable of {n_total:,} params, {len(urls)} shards, "
+              f"world {d.world}, device {d.device}", flush=True)
+
+    use_bf16 = cfg.run.precision == "bf16" or (cfg.run.precision == "auto" and d.device.type == "cuda")
+    autocast = (lambda: torch.autocast(d.device.type, dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
+    peak = peak_flops(d.device)
+    projector_params = [p for n, p in wrapped.named_parameters() if "multi_modal_projector" in n and p.requires_grad]
+    stream = batches(urls, cfg, built, d, pos)
+    wrapped.train()
+    first_loss = last_loss = None
+    window = Counter()
+    t_window = time.perf_counter()
+    while step < stop_at:
+        t_wait = time.perf_counter()
+        micro = [next(stream) for _ in range(cfg.optim.grad_accum)]
+        data_wait = time.perf_counter() - t_wait
+        n_local = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in micro)
+        n_global = _all_reduce([float(n_local)], d)[0]
+        loss_sum_local = 0.0
+        for i, b in enumerate(micro):
+            last = i == len(micro) - 1
+            sync = contextlib.nullcontext() if last or not hasattr(wrapped, "no_sync") else wrapped.no_sync()
+            pixel_values = b["pixel_values"].to(d.device) if b["pixel_values"] is not None else None
+            with sync:
+                with autocast():
+                    logits = wrapped(input_ids=b["input_ids"].to(d.device), pixel_values=pixel_values,
+                                     attention_mask=b["attention_mask"].to(d.device), use_cache=False).logits
+                labels = b["labels"][:, 1:].to(d.device)
+                tok_loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                                           ignore_index=IGNORE, reduction="sum")
+                loss = tok_loss * d.world / max(n_global, 1.0)
+                if pixel_values is None and projector_params:
+                    # keep the projector in the graph so DDP's gradient hooks all fire
+                    loss = loss + 0.0 * sum(p.sum() for p in projector_params)
+                loss.backward()
+            loss_sum_local += float(tok_loss.detach())
+        grad_norm = torch.nn.utils.clip_grad_norm_([p for p in wrapped.parameters() if p.requires_grad],
+                                                   cfg.optim.clip_grad)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+
+        seq_lens = [int(x) for b in micro for x in b["attention_mask"].sum(1)]
+        patches = sum(0 if b["pixel_values"] is None else b["pixel_values"].shape[0] for b in micro) * \
+            (built.image.seq_len)
+        loss_sum, tokens, samples, fl = _all_reduce(
+            [loss_sum_local, float(sum(seq_lens)), float(len(seq_lens)),
+             flops.step_flops(sum(seq_lens), seq_lens, patches)], d)
+        last_loss = loss_sum / max(n_global, 1.0)
+        first_loss = last_loss if first_loss is None else first_loss
+        window.update(tokens=tokens, samples=samples, flops=fl, wait=data_wait, steps=1, loss=last_loss)
+        if step % cfg.run.log_every == 0 or step == stop_at:
+            if d.device.type == "cuda":
+                torch.cuda.synchronize()
+            dt = time.perf_counter() - t_window
+            by_lang = _sum_counters(pos.by_lang, d)
+            bad = _sum_counters(pos.bad, d)
+            rec = {"step": step, "loss": window["loss"] / window["steps"], "lr": scheduler.get_last_lr()[0],
+                   "grad_norm": float(grad_norm), "tokens_per_s": window["tokens"] / dt,
+                   "samples_per_s": window["samples"] / dt,
+                   "mfu": (window["flops"] / dt / (peak * d.world)) if peak else None,
+                   "data_wait": window["wait"] / dt, "epoch": pos.epoch, "samples_seen": int(sum(by_lang.values())),
+                   "samples_by_lang": dict(sorted(by_lang.items())), "bad_samples": dict(bad)}
+            _log(log_path, rec, d.main)
+            window, t_window = Counter(), time.perf_counter()
+        if step % cfg.run.save_every == 0 or step == stop_at:
+            save_checkpoint(out, step, wrapped, optimizer, scheduler, pos.to_dict(), rank=d.rank, world=d.world,
+                            keep=cfg.run.keep_checkpoints, config=cfg.to_dict())
+
+    summary = {"steps": step, "first_loss": first_loss, "last_loss": last_loss, "out_dir": str(out),
+               "checkpoint": str(latest_checkpoint(out)), "samples_by_lang": dict(_sum_counters(pos.by_lang, d)),
+               "bad_samples": dict(_sum_counters(pos.bad, d))}
+    if cfg.run.export_final and step >= cfg.optim.max_steps:
+        summary["final_dir"] = str(export_final(wrapped, model, built, cfg, d, out / "final"))
+    _log(log_path, {"event": "end", **summary}, d.main, echo=False)
+    shutil.rmtree(work, ignore_errors=True)
+    if d.world > 1:
+        dist.barrier()
+    return summary
+
+
+def export_final(wrapped, model, built, cfg: TrainConfig, d: Dist, final: Path) -> Path:
+    """final/: merged Llava weights + processor (plain transformers), adapter/, trainable.pt (next stage)."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    state = get_model_state_dict(wrapped, options=StateDictOptions(full_state_dict=True, cpu_offload=True,
+                                                                   ignore_frozen_params=True))
+    if d.main:
+        if cfg.run.distributed == "fsdp2" and d.world > 1:
+            # parameters are sharded: rebuild an unsharded copy on CPU from the gathered trainable state
+            fresh = build(cfg, Path(tempfile.mkdtemp(prefix="mixkit-export-")))
+            model = fresh.model
+            load_trainable(model, state, source="fsdp2 gather")
+        model = model.to("cpu")
+        final.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.clone() for k, v in state.items()}, final / "trainable.pt")
+        save_pretrained_llava(model, built.tokenizer, built.image_processor, cfg, final, merge=cfg.run.merge_lora)
+        print(f"saved {final} (LlavaForConditionalGeneration + processor)", flush=True)
+    if d.world > 1:
+        dist.barrier()
+    return final

@@ -1,0 +1,58 @@
+"""Throughput and MFU.
+
+Model FLOPs per optimizer step (dense matmuls only; norms, softmax, LoRA's own tiny matmuls
+ignored), summed over the batch:
+
+  LLM, per sequence token (text + image tokens):
+      forward                      2 * N_llm
+      backward, activation grads   2 * N_llm      (needed through every layer: LoRA sits in all of them)
+      backward, weight grads       2 * N_llm      only when the base LLM is trained (full fine-tuning)
+      attention scores + values    4 * L * d * T  forward (QK^T and AV, causal masking not discounted),
+                                   x2 for backward -> 12 * L * d * T in total
+  Vision tower, per image patch:   2 * N_vis forward; x3 when the tower is trained
+  Projector:                       6 * N_proj per patch (always trained)
+
+  N_llm excludes the input embedding table (a lookup, not a matmul) and counts lm_head.
+  MFU = achieved model FLOP/s / (peak dense bf16 FLOP/s of one device x devices). On CPU: n/a.
+  With full fine-tuning this reduces to the usual 6N + 12LdT (PaLM appendix B).
+"""
+from __future__ import annotations
+
+import torch
+
+# Dense bf16 tensor-core peaks (no sparsity), FLOP/s, from vendor datasheets.
+PEAK_BF16 = {
+    "H200": 989e12, "H100 SXM": 989e12, "H100 NVL": 835e12, "H100 PCIe": 756e12, "H100": 989e12,
+    "A100": 312e12, "L40S": 362e12, "A10G": 70e12, "L4": 121e12, "RTX 4090": 165e12,
+}
+
+
+def peak_flops(device: torch.device) -> float | None:
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    for key in sorted(PEAK_BF16, key=len, reverse=True):     # most specific name first
+        if key in name:
+            return PEAK_BF16[key]
+    return None
+
+
+class FlopCounter:
+    def __init__(self, model, freeze_llm: bool, freeze_vision: bool):
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        lm = base.model.language_model
+        emb = lm.get_input_embeddings().weight.numel()
+        self.n_llm = sum(p.numel() for n, p in lm.named_parameters() if "lora_" not in n) - emb
+        self.n_llm += base.lm_head.weight.numel()
+        self.n_vis = sum(p.numel() for n, p in base.model.vision_tower.named_parameters() if "lora_" not in n)
+        self.n_proj = sum(p.numel() for p in base.model.multi_modal_projector.parameters())
+        tc = base.config.text_config
+        self.layers, self.d = tc.num_hidden_layers, tc.hidden_size
+        self.freeze_llm, self.freeze_vision = freeze_llm, freeze_vision
+
+    def step_flops(self, n_tokens: int, seq_lens: list[int], n_patches: int) -> float:
+        llm = (4 if self.freeze_llm else 6) * self.n_llm * n_tokens
+        attn = sum(12 * self.layers * self.d * t * t for t in seq_lens)
+        vis = (2 if self.freeze_vision else 6) * self.n_vis * n_patches
+        proj = 6 * self.n_proj * n_patches
+        return float(llm + attn + vis + proj)

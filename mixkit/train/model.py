@@ -1,0 +1,212 @@
+"""Model assembly: SigLIP vision tower + 2-layer GELU MLP projector + causal LM, as a
+transformers `LlavaForConditionalGeneration`, so trained checkpoints load back with plain
+transformers. LoRA (peft) on the language model's linear layers only.
+
+Llava in transformers 5.23 (read from modeling_llava.py): features come from
+`vision_tower(..., output_hidden_states).hidden_states[vision_feature_layer]`; strategy
+"default" drops the first token (CLIP's CLS) — SigLIP has no CLS, so we use "full" and every
+patch becomes one image token ((image_size / patch_size)^2, 729 for SO400M/14@384). Features
+are `masked_scatter`ed into the positions of `image_token_index`; a count mismatch raises.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from mixkit.schema import IMAGE_TOKEN
+from mixkit.train import presets
+from mixkit.train.config import TrainConfig
+from mixkit.train.data import ImageSpec
+
+log = logging.getLogger("mixkit.train.model")
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+@dataclass
+class Assembled:
+    model: torch.nn.Module          # LlavaForConditionalGeneration, peft-wrapped when LoRA is on
+    tokenizer: object
+    image_processor: object
+    image: ImageSpec
+    image_token_id: int
+
+
+def load_tokenizer(cfg: TrainConfig, work_dir: str | Path):
+    from transformers import AutoTokenizer
+
+    name = cfg.model.tokenizer or cfg.model.llm
+    if presets.is_preset(name):
+        from mixkit.train.tiny import build_tiny_tokenizer
+        # Same inputs -> same merges: every rank (and a resumed run) builds the identical tokenizer.
+        tok = build_tiny_tokenizer(Path(work_dir) / "tokenizer")
+    else:
+        tok = AutoTokenizer.from_pretrained(name)
+    if cfg.model.chat_template:
+        tok.chat_template = cfg.model.chat_template
+    if tok.chat_template is None:
+        raise ValueError(f"tokenizer {name} has no chat template: set model.chat_template in the config")
+    if IMAGE_TOKEN not in tok.get_vocab():
+        tok.add_tokens([IMAGE_TOKEN], special_tokens=True)   # Qwen2.5/Aya have no <image> token
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def _vision(cfg: TrainConfig, dtype):
+    from transformers import AutoConfig, AutoImageProcessor, SiglipImageProcessor, SiglipVisionModel
+
+    name = cfg.model.vision
+    if presets.is_preset(name):
+        vcfg = presets.vision_preset(name)
+        if cfg.model.image_size:
+            vcfg.image_size = cfg.model.image_size
+        vision = SiglipVisionModel._from_config(vcfg, dtype=dtype, attn_implementation=cfg.model.attn_implementation)
+        size = vcfg.image_size
+        proc = SiglipImageProcessor(size={"height": size, "width": size}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
+    else:
+        conf = AutoConfig.from_pretrained(name)
+        if getattr(conf, "model_type", "") not in ("siglip", "siglip_vision_model", "siglip2", "siglip2_vision_model"):
+            raise ValueError(f"vision model {name} is {conf.model_type!r}; this trainer expects a SigLIP checkpoint")
+        vision = SiglipVisionModel.from_pretrained(name, dtype=dtype, attn_implementation=cfg.model.attn_implementation)
+        proc = AutoImageProcessor.from_pretrained(name)
+        if cfg.model.image_size and cfg.model.image_size != vision.config.image_size:
+            raise ValueError(f"model.image_size={cfg.model.image_size} but {name} was trained at "
+                             f"{vision.config.image_size}; remove model.image_size")
+    return vision, proc
+
+
+def _llm(cfg: TrainConfig, dtype, vocab_needed: int):
+    from transformers import AutoModelForCausalLM
+
+    name = cfg.model.llm
+    if presets.is_preset(name):
+        lcfg = presets.llm_preset(name, vocab_size=vocab_needed)
+        llm = AutoModelForCausalLM.from_config(lcfg, dtype=dtype, attn_implementation=cfg.model.attn_implementation)
+    else:
+        llm = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, attn_implementation=cfg.model.attn_implementation)
+    if llm.get_input_embeddings().weight.shape[0] < vocab_needed:
+        llm.resize_token_embeddings(vocab_needed)    # only when the tokenizer outgrew the embedding rows
+    return llm
+
+
+def assemble(vision, llm, tokenizer, cfg: TrainConfig) -> torch.nn.Module:
+    """Place loaded vision/LLM modules into a LlavaForConditionalGeneration with a fresh projector."""
+    from transformers import LlavaConfig, LlavaForConditionalGeneration
+    from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
+
+    vcfg = vision.config
+    n_patches = (vcfg.image_size // vcfg.patch_size) ** 2
+    image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+    lcfg = LlavaConfig(vision_config=vcfg.to_dict(), text_config=llm.config.to_dict(),
+                       image_token_index=image_token_id, image_seq_length=n_patches,
+                       vision_feature_layer=cfg.model.vision_feature_layer,
+                       vision_feature_select_strategy=cfg.model.vision_feature_select_strategy,
+                       projector_hidden_act="gelu", multimodal_projector_bias=True,
+                       tie_word_embeddings=bool(getattr(llm.config, "tie_word_embeddings", False)))
+    with torch.device("meta"):               # skeleton only; real modules are moved in below
+        model = LlavaForConditionalGeneration(lcfg)
+    model.model.vision_tower = vision
+    model.model.language_model = llm.model
+    model.lm_head = llm.lm_head
+    torch.manual_seed(cfg.run.seed)
+    model.model.multi_modal_projector = LlavaMultiModalProjector(lcfg)   # fp32 master weights (trained)
+    model.config.text_config = llm.config
+    model.config.vision_config = vcfg
+    if llm.generation_config is not None:
+        model.generation_config = llm.generation_config
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    meta = [n for n, p in model.named_parameters() if p.is_meta]
+    if meta:
+        raise RuntimeError(f"parameters left uninitialised after assembly: {meta[:5]}")
+    return model
+
+
+def apply_training_mode(model, cfg: TrainConfig):
+    """Freeze per config, add LoRA to the language model only. Returns the (maybe peft-wrapped) model."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    if cfg.lora.enabled:
+        from peft import LoraConfig, get_peft_model
+
+        lcfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                          target_modules=cfg.lora.target_regex, bias="none")
+        model = get_peft_model(model, lcfg)
+        lora_names = [n for n, _ in model.named_parameters() if "lora_" in n]
+        if not lora_names:
+            raise ValueError(f"lora.target_regex matched no module: {cfg.lora.target_regex}")
+        stray = [n for n in lora_names if ".language_model." not in n]
+        if stray:
+            raise ValueError(f"LoRA must stay in the language model; regex also matched {stray[:3]}")
+    for name, p in model.named_parameters():
+        if "lora_" in name:
+            p.requires_grad_(True)
+        elif ".multi_modal_projector." in f".{name}":
+            p.requires_grad_(not cfg.freeze.projector)
+        elif ".vision_tower." in f".{name}":
+            p.requires_grad_(not cfg.freeze.vision)
+        elif ".language_model." in f".{name}" or name.endswith("lm_head.weight"):
+            p.requires_grad_(not cfg.freeze.llm)
+    if cfg.run.grad_checkpointing:
+        base = model.get_base_model() if hasattr(model, "get_base_model") else model
+        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return model
+
+
+def build(cfg: TrainConfig, work_dir: str | Path) -> Assembled:
+    dtype = DTYPES[cfg.model.dtype]
+    tok = load_tokenizer(cfg, work_dir)
+    vision, proc = _vision(cfg, dtype)
+    llm = _llm(cfg, dtype, vocab_needed=len(tok))
+    model = assemble(vision, llm, tok, cfg)
+    model = apply_training_mode(model, cfg)
+    vcfg = vision.config
+    spec = ImageSpec(size=vcfg.image_size, mean=tuple(proc.image_mean), std=tuple(proc.image_std),
+                     seq_len=(vcfg.image_size // vcfg.patch_size) ** 2)
+    if cfg.model.vision_feature_select_strategy == "default":
+        spec.seq_len -= 1
+    return Assembled(model, tok, proc, spec, tok.convert_tokens_to_ids(IMAGE_TOKEN))
+
+
+def trainable_state(model) -> dict[str, torch.Tensor]:
+    return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def load_trainable(model, state: dict[str, torch.Tensor], source: str = "") -> None:
+    """Load a trainable-state dict (LoRA + projector [+ vision]) by name; unknown names are an error."""
+    params = dict(model.named_parameters())
+    unknown = sorted(set(state) - set(params))
+    if unknown:
+        raise ValueError(f"{source}: {len(unknown)} tensors have no parameter in this model (different LoRA or "
+                         f"architecture?), e.g. {unknown[:3]}")
+    with torch.no_grad():
+        for n, t in state.items():
+            params[n].copy_(t.to(params[n].dtype))
+
+
+def save_pretrained_llava(model, tokenizer, image_processor, cfg: TrainConfig, out_dir: str | Path,
+                          merge: bool = True) -> Path:
+    """Write a directory that `LlavaForConditionalGeneration.from_pretrained` and
+    `AutoProcessor.from_pretrained` load. LoRA is merged into the weights (merge=True) and the
+    adapter is also kept under adapter/ for the next stage. Mutates `model` when merging."""
+    from transformers import LlavaProcessor
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if hasattr(model, "merge_and_unload"):
+        model.save_pretrained(out / "adapter")             # peft adapter alone (PeftModel.from_pretrained)
+        if merge:
+            model = model.merge_and_unload()
+        else:
+            model = model.get_base_model()
+    model.save_pretrained(out)
+    vcfg = model.config.vision_config
+    processor = LlavaProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=vcfg.patch_size,
+                               vision_feature_select_strategy=cfg.model.vision_feature_select_strategy,
+                               chat_template=tokenizer.chat_template, image_token=IMAGE_TOKEN,
+                               num_additional_image_tokens=0)
+    processor.save_pretrained(out)
+    return out

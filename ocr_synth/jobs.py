@@ -1,0 +1,41 @@
+"""Render jobs: schema rows with empty messages/images that say what to draw.
+
+A job is a pure function of (seed, lang, index): the task is drawn from the options' task
+mix with a generator seeded by those three, so a rerun (or any worker split) makes the same jobs.
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from mixkit.schema import make_id, make_row
+from ocr_synth.options import OcrOptions
+
+SOURCE = "ocr_synth"
+
+
+def job_rng(seed: int, lang: str, index: int, salt: int = 0) -> np.random.Generator:
+    """Generator for one job; independent of which worker or batch renders it."""
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(lang.encode()), int(index), salt])
+
+
+def make_jobs(quotas: dict[str, int], seed: int, options: OcrOptions) -> list[dict]:
+    tasks = sorted(t for t, w in options.tasks.items() if w > 0)
+    weights = np.array([options.tasks[t] for t in tasks], dtype=float)
+    cum = np.cumsum(weights / weights.sum())
+    rows: list[dict] = []
+    for lang in sorted(quotas):
+        nth: dict[str, int] = {}
+        for index in range(int(quotas[lang])):
+            u = job_rng(seed, lang, index, salt=1).random()
+            task = tasks[min(int(np.searchsorted(cum, u, side="right")), len(tasks) - 1)]
+            kind = "chart" if task == "chart_qa" else "document"
+            k = nth[task] = nth.get(task, -1) + 1   # k-th job of this task: alternates yes/no grounding
+            origin = f"{lang}-{index}"
+            rows.append(make_row(
+                source=SOURCE, origin_id=origin, task=task, lang=lang, messages=[], images=[],
+                id=make_id(SOURCE, origin, lang, task),
+                meta={"ocr_job": {"index": index, "seed": int(seed), "kind": kind, "nth": k}},
+            ))
+    return rows

@@ -1,0 +1,87 @@
+"""Recipe options of the OCR synthesis stage (`stages.ocr:` in a recipe), and the quotas they imply."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mixkit.languages import ENGLISH, get, resolve
+
+TASKS = ("ocr", "ocr_line", "ocr_grounding", "chart_qa")
+TEXT_SOURCES = ("captions", "text_files", "cldr")
+
+
+class OcrOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    # Quotas (the study's pre-training OCR data: 500k English, 10k per non-Latin-script
+    # language, 5k per other language; "latin_down" halves Latin-script languages to 2.5k).
+    english: int = Field(500_000, ge=0)
+    non_latin: int = Field(10_000, ge=0)
+    latin: int = Field(5_000, ge=0)
+    variant: Literal["default", "latin_down"] = "default"
+    scale: float = Field(1.0, gt=0, description="multiplies every quota (small test builds)")
+    per_lang: dict[str, int] = Field(default_factory=dict, description="{code: n} overrides")
+    # Share of each task among a language's samples (normalised).
+    tasks: dict[str, float] = Field(default_factory=lambda: {"ocr": 0.7, "ocr_line": 0.1,
+                                                             "ocr_grounding": 0.1, "chart_qa": 0.1})
+    # Image geometry: width drawn uniformly from the range; height from the aspect range.
+    width: tuple[int, int] = (720, 1280)
+    aspect: tuple[float, float] = (0.6, 1.4)   # height / width
+    font_size: tuple[int, int] = (18, 44)      # px at 1000 px width, scaled with the width
+    jpeg_quality: tuple[int, int] = (70, 95)
+    max_lines: int = Field(14, ge=1)
+    augment: bool = True                         # rotation, blur, noise, JPEG artefacts
+    prompts_in_target_language: bool = False
+    text_sources: list[Literal["captions", "text_files", "cldr"]] = Field(
+        default_factory=lambda: ["captions", "text_files", "cldr"])
+    text_files: list[str] = Field(default_factory=list)
+
+    @field_validator("per_lang")
+    @classmethod
+    def _codes(cls, v: dict[str, int]) -> dict[str, int]:
+        out = {}
+        for k, n in v.items():
+            if n < 0:
+                raise ValueError(f"per_lang[{k}] must be >= 0, got {n}")
+            out[resolve(k)] = int(n)
+        return out
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = [t for t in v if t not in TASKS]
+        if bad:
+            raise ValueError(f"unknown OCR task(s) {bad}; valid: {', '.join(TASKS)}")
+        if any(w < 0 for w in v.values()) or sum(v.values()) <= 0:
+            raise ValueError("task shares must be >= 0 and not all zero")
+        return v
+
+    @model_validator(mode="after")
+    def _ranges(self) -> "OcrOptions":
+        for name in ("width", "aspect", "font_size", "jpeg_quality"):
+            lo, hi = getattr(self, name)
+            if lo > hi or lo <= 0:
+                raise ValueError(f"{name} must be a (low, high) range with 0 < low <= high, got {(lo, hi)}")
+        if self.jpeg_quality[1] > 100:
+            raise ValueError("jpeg_quality must be <= 100")
+        return self
+
+
+def ocr_quotas(options: OcrOptions, langs: list[str]) -> dict[str, int]:
+    """Samples per language: English / non-Latin / Latin defaults, the variant, scale and overrides."""
+    latin = options.latin // 2 if options.variant == "latin_down" else options.latin
+    out: dict[str, int] = {}
+    for name in langs:
+        code = resolve(name)
+        if code in options.per_lang:
+            n = options.per_lang[code]
+        elif code == ENGLISH:
+            n = round(options.english * options.scale)
+        elif get(code).latin_script:
+            n = round(latin * options.scale)
+        else:
+            n = round(options.non_latin * options.scale)
+        out[code] = int(n)
+    return out

@@ -1,0 +1,133 @@
+"""End to end: the demo recipe through Ray into shards (one local Ray for the whole session)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from mixkit.build import build
+from mixkit.recipe import load_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "recipes" / "demo.yaml"
+
+
+def _shard_hashes(shards: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(shards.glob("shard-*.tar"))}
+
+
+@pytest.fixture(scope="module")
+def demo_build(ray_engine, tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    res = build(load_recipe(DEMO), out, progress=False, engine=ray_engine)
+    return res
+
+
+def test_demo_reaches_target_shares(demo_build):
+    m = demo_build.manifest
+    total = m["counts"]["total"]
+    assert total > 0
+    for lang, target in m["targets"]["by_lang"].items():
+        got = m["counts"]["by_lang"].get(lang, 0) / total
+        assert abs(got - target) <= 0.005, (lang, got, target)
+    # exact where quotas are integers
+    assert m["counts"]["by_lang"] == {k: v for k, v in m["targets"]["quotas"].items() if v}
+
+
+def test_every_input_is_accounted_for(demo_build):
+    m = demo_build.manifest
+    acc = m["accounting"]
+    assert acc["inputs"] == acc["written_from_inputs"] + acc["rejected"]
+    rej = pq.read_table(demo_build.shards_dir / "rejects.parquet")
+    assert rej.num_rows == acc["rejected"]
+    reasons = set(rej["reason"].to_pylist())
+    # the demo data plants bad rows: each lands in rejects with its reason
+    assert {"empty_text", "missing_image", "placeholder_mismatch"} <= reasons
+    assert all(r for r in rej["stage"].to_pylist())
+
+
+def test_shards_match_manifest(demo_build):
+    m = demo_build.manifest
+    n = 0
+    for info in m["shards"]:
+        p = demo_build.shards_dir / info["path"]
+        assert hashlib.sha256(p.read_bytes()).hexdigest() == info["sha256"]
+        with tarfile.open(p) as tf:
+            names = tf.getnames()
+        keys = {x.split(".")[0] for x in names}
+        assert len(keys) == info["samples"]
+        n += info["samples"]
+    assert n == m["counts"]["total"]
+
+
+def test_same_recipe_and_seed_give_identical_shards(demo_build, ray_engine, tmp_path):
+    again = build(load_recipe(DEMO), tmp_path / "again", progress=False, engine=ray_engine)
+    assert _shard_hashes(again.shards_dir) == _shard_hashes(demo_build.shards_dir)
+
+
+def _run_cli(args, **kw):
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "mixkit.cli", *args], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+@pytest.mark.slow
+def test_killed_build_resumes_to_the_same_shards(demo_build, tmp_path):
+    out = tmp_path / "killed"
+    proc = _run_cli(["build", str(DEMO), "--out", str(out), "--quiet"], start_new_session=True)
+    marker = out / "stages" / "02_filter" / "_SUCCESS"
+    deadline = time.time() + 240
+    while time.time() < deadline and not marker.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "build finished before it could be killed: " + proc.stdout.read()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "shards" / "manifest.json").exists()
+    done = _run_cli(["build", str(DEMO), "--out", str(out), "--quiet"])
+    log, _ = done.communicate(timeout=600)
+    assert done.returncode == 0, log
+    assert _shard_hashes(out / "shards") == _shard_hashes(demo_build.shards_dir)
+
+
+@pytest.mark.slow
+def test_cluster_build_matches_local(demo_build, tmp_path):
+    """A two-node Ray cluster on this machine (ray start --head + a second node) writes the same shards."""
+    ray_bin = Path(sys.executable).with_name("ray")
+    port = "6390"
+    env = dict(os.environ, RAY_ENABLE_UV_RUN_RUNTIME_ENV="0")
+    subprocess.run([str(ray_bin), "start", "--head", "--port", port, "--num-cpus", "1", "--include-dashboard=false",
+                    "--disable-usage-stats"], check=True, env=env, capture_output=True)
+    try:
+        subprocess.run([str(ray_bin), "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "1",
+                        "--disable-usage-stats"], check=True, env=env, capture_output=True)
+        out = tmp_path / "cluster"
+        p = _run_cli(["build", str(DEMO), "--out", str(out), "--quiet", "--address", f"127.0.0.1:{port}"])
+        log, _ = p.communicate(timeout=900)
+        assert p.returncode == 0, log
+        assert _shard_hashes(out / "shards") == _shard_hashes(demo_build.shards_dir)
+    finally:
+        _stop_cluster(port)
+
+
+def _stop_cluster(port: str) -> None:
+    """Kill only the processes of the cluster this test started (`ray stop` would also kill the
+    session's own local Ray)."""
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if f":{port}" in cmd or f"--port={port}" in cmd or f"--port {port}" in cmd:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass

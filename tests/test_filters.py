@@ -1,0 +1,162 @@
+"""Planted bad rows, each caught by the right filter; every other row kept (real fastText, real images)."""
+from __future__ import annotations
+
+import io
+import zlib
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from pydantic import ValidationError
+
+from mixkit.filters import FilterOptions, FilterStage, build_filter_stage, tokens_of
+from mixkit.schema import make_row, meta_of
+
+
+def jpeg(w=128, h=96, seed=0, quality=90) -> bytes:
+    rng = np.random.default_rng(seed)
+    arr = (rng.random((h // 8, w // 8, 3)) * 255).astype(np.uint8)
+    im = Image.fromarray(arr).resize((w, h), Image.Resampling.BILINEAR)
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+def row(key: str, lang: str, caption: str, images=None, prompt="<image>\nDescribe the image.", task="caption"):
+    images = [jpeg(seed=zlib.crc32(key.encode()) % 1000)] if images is None else images
+    return make_row(source="t", origin_id=key, task=task, lang=lang, images=images,
+                    messages=[{"role": "user", "content": prompt}, {"role": "assistant", "content": caption}])
+
+
+GOOD = {
+    "en1": ("eng_Latn", "A brown dog is running along the beach next to the sea."),
+    "en2": ("eng_Latn", "Two children are playing football in a green park on a sunny afternoon."),
+    "de1": ("deu_Latn", "Ein brauner Hund läuft am Strand entlang neben dem Meer."),
+    "ru1": ("rus_Cyrl", "Коричневая собака бежит по пляжу рядом с морем."),
+    "zh1": ("zho_Hans", "一只棕色的狗沿着海边的沙滩奔跑，这个画面很美。"),
+    "ja1": ("jpn_Jpan", "茶色の犬が海のそばの浜辺を走っています。"),
+    "th1": ("tha_Thai", "สุนัขสีน้ำตาลกำลังวิ่งไปตามชายหาดข้างทะเล"),
+    # Zulu: lid.176 has no label for it -> kept, marked unchecked
+    "zu1": ("zul_Latn", "Inja ensundu igijima ogwini eduze kolwandle."),
+}
+
+
+def planted() -> tuple[list[dict], dict[str, str]]:
+    """All rows, and the expected reason for each planted bad row (by origin id)."""
+    rows = [row(k, lang, text) for k, (lang, text) in GOOD.items()]
+    bad = {
+        "short": (row("short", "eng_Latn", "Dog", prompt="<image>"), "text_too_short"),
+        "empty": (row("empty", "eng_Latn", "  ", prompt="<image>"), "empty_text"),
+        "long": (row("long", "eng_Latn", "word " * 5000), "text_too_long"),
+        "digits": (row("digits", "eng_Latn", "12 34 56 78 90 ## %% 11 22 33 44 !!! 55 66"), "too_many_non_letters"),
+        "loop": (row("loop", "eng_Latn", "A cat sitting on a red mat near the window. " * 6), "repeated_ngrams"),
+        "run": (row("run", "eng_Latn", "The dog is very very very very very very very happy."), "repeated_ngrams"),
+        "zhloop": (row("zhloop", "zho_Hans", "一只狗在海边奔跑" * 6), "repeated_ngrams"),
+        # Russian written in Latin letters: wrong whatever LID says
+        "translit": (row("translit", "rus_Cyrl", "Korichnevaya sobaka bezhit po plyazhu ryadom s morem."), "wrong_script"),
+        # Chinese row written in Traditional characters though marked Simplified
+        "hant": (row("hant", "zho_Hans", "一隻棕色的狗沿著海邊的沙灘奔跑，這個畫面很美。"), "wrong_script"),
+        # German row that is French
+        "french": (row("french", "deu_Latn", "Un chien brun court le long de la plage au bord de la mer."), "wrong_language"),
+        "tiny": (row("tiny", "eng_Latn", "A small picture of a red apple on a table.", images=[jpeg(16, 16)]), "image_too_small"),
+        "corrupt": (row("corrupt", "eng_Latn", "A picture of a yellow taxi in a busy street.",
+                        images=[jpeg(seed=5)[:300]]), "undecodable_image"),
+        "garbage": (row("garbage", "eng_Latn", "A picture of a white boat on a calm lake.",
+                        images=[b"this is not an image at all"]), "undecodable_image"),
+        "wide": (row("wide", "eng_Latn", "A long banner with text on a white wall.", images=[jpeg(640, 64)]),
+                 "aspect_ratio"),
+        "noimg": (row("noimg", "eng_Latn", "A photo of a horse standing in a field.", images=[]), "placeholder_mismatch"),
+        "badlang": (row("badlang", "xx_Nope", "A photo of a horse standing in a field."), "unknown_language"),
+    }
+    expect = {}
+    for k, (r, reason) in bad.items():
+        rows.append(r)
+        expect[k] = reason
+    return rows, expect
+
+
+@pytest.fixture(scope="module")
+def result():
+    rows, expect = planted()
+    stage = build_filter_stage(FilterOptions())
+    return rows, expect, stage.run(rows)
+
+
+def test_each_planted_row_rejected_with_its_reason(result):
+    rows, expect, out = result
+    by_origin = {r["origin_id"]: r for r in out.rejected}
+    got = {k: by_origin[k]["reason"] for k in by_origin}
+    assert got == expect
+    assert all(r["stage"] == "filter" and r["detail"] for r in out.rejected)
+
+
+def test_nothing_else_removed(result):
+    rows, expect, out = result
+    assert sorted(r["origin_id"] for r in out.kept) == sorted(GOOD)
+    assert len(out.kept) + len(out.rejected) == len(rows)
+
+
+def test_lid_meta_on_kept_rows(result):
+    _, _, out = result
+    meta = {r["origin_id"]: meta_of(r) for r in out.kept}
+    assert meta["zu1"] == {"lid_unchecked": True}
+    assert meta["de1"]["lid"]["pred"] == "deu_Latn" and meta["de1"]["lid"]["prob"] > 0.5
+
+
+def test_filter_interface_single_row():
+    from mixkit.filters import build_filters
+
+    fs = {f.name: f for f in build_filters(FilterOptions())}
+    bad = row("x", "rus_Cyrl", "Korichnevaya sobaka bezhit po plyazhu ryadom s morem.")
+    assert fs["script"].check(bad) == "wrong_script"
+    assert fs["lid"].check(row("y", "deu_Latn", "Ein brauner Hund läuft am Strand entlang.")) is None
+    assert fs["text_length"].check_detail(row("z", "eng_Latn", "", prompt="<image>")).reason == "empty_text"
+
+
+def test_filters_can_be_disabled_and_exempted():
+    rows, _ = planted()
+    opts = FilterOptions(lid={"enabled": False}, script={"enabled": False}, images={"enabled": False},
+                         repetition={"enabled": False}, min_text_chars=0, max_text_chars=None,
+                         max_non_letter_ratio=None, placeholder_check=False)
+    out = FilterStage(opts).run(rows)
+    assert {r["reason"] for r in out.rejected} == {"empty_text", "unknown_language"}
+    # exempting a task from a filter
+    opts2 = FilterOptions(exempt_tasks={"lid": ["caption"]})
+    out2 = FilterStage(opts2).run([row("french", "deu_Latn", "Un chien brun court le long de la plage.")])
+    assert len(out2.kept) == 1
+
+
+def test_per_language_threshold():
+    # Short German caption under an English prompt: lid.176 says en 0.50, de only 0.05.
+    r = row("de", "deu_Latn", "Ein Hund am Strand.")
+    out = FilterStage(FilterOptions()).run([r])
+    assert out.rejected[0]["reason"] == "wrong_language" and "deu_Latn" in out.rejected[0]["detail"]
+    loose = FilterOptions(lid={"thresholds": {"de": 0.02}})     # aliases resolve to deu_Latn
+    assert len(FilterStage(loose).run([r]).kept) == 1
+
+
+def test_options_reject_unknown_fields_and_bad_values():
+    with pytest.raises(ValidationError):
+        FilterOptions(min_chars=3)
+    with pytest.raises(ValidationError, match="unknown filter name"):
+        FilterOptions(exempt_tasks={"nonsense": ["caption"]})
+    with pytest.raises(ValidationError):
+        FilterOptions(lid={"thresholds": {"deu_Latn": 1.5}})
+    with pytest.raises(ValidationError):
+        FilterOptions(min_text_chars=100, max_text_chars=10)
+
+
+def test_stage_pickles_without_model():
+    import pickle
+
+    stage = build_filter_stage(FilterOptions())
+    stage.setup()
+    clone = pickle.loads(pickle.dumps(stage))
+    out = clone.run([row("de", "deu_Latn", "Ein brauner Hund läuft am Strand entlang neben dem Meer.")])
+    assert len(out.kept) == 1
+
+
+def test_tokens_for_unspaced_scripts():
+    assert tokens_of("一只狗") == ["一", "只", "狗"]
+    assert tokens_of("A dog, a cat.") == ["a", "dog", "a", "cat"]

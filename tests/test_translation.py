@@ -1,0 +1,272 @@
+"""The translation stage on the real transformers code path, with a tiny random NLLB checkpoint
+built locally (tests/tiny_nllb.py). Random weights produce junk: tests assert structure,
+rejections, caching and NLLB mechanics, not translation quality."""
+from __future__ import annotations
+
+import json
+import pickle
+
+import pyarrow.parquet as pq
+import pytest
+
+from mixkit.schema import IMAGE_TOKEN, make_row, meta_of, rows_to_table
+from tiny_nllb import tiny_nllb_path
+from translation.backends import TransformersBackend, TranslationModelError
+from translation.options import TranslateOptions
+from translation.stage import TranslateStage, collect_stats, translate_file
+
+
+@pytest.fixture(scope="session")
+def model_dir():
+    return str(tiny_nllb_path())
+
+
+def row(i, messages, lang="swh_Latn", src="eng_Latn"):
+    return make_row(source="t", origin_id=str(i), task="instruct", lang=lang, messages=messages,
+                    images=[b"\xff\xd8\xff fake"], meta={"translate_from": src})
+
+
+def conv(*turns):
+    return [{"role": r, "content": c} for r, c in turns]
+
+
+TRICKY = [
+    conv(("user", "<image>\nDescribe the image in detail."), ("assistant", "A dog runs across a green field.")),
+    conv(("user", "<image>\nQuestion: How many birds are on the branch?\nOptions:\nA. one\nB. two\nC. three\n"
+                  "Answer with the option's letter from the given choices directly."), ("assistant", "B")),
+    conv(("user", "<image><image>\nCompare the two pictures.  Which is bigger?"), ("assistant", "The left one.")),
+    conv(("user", "<image>\nWhat is written on the sign?"), ("assistant", "42")),
+    conv(("system", "You are a helpful assistant."), ("user", "<image>\nIs this a good place to swim?"),
+         ("assistant", "Yes"), ("user", "Why?"), ("assistant", "The water is calm and clear.")),
+    conv(("user", "<image>\nVisit https://example.com/museum?id=7 for details. What do you see?"),
+         ("assistant", "## Summary\n1. A red barn.\n- **Two** people at a table.\n```\nx = 3\n```\nUse `grep -r` to search.")),
+    conv(("user", "Read the table.\n| Item | Price |\n|---|---|\n| Apples | 3 |\n<image>"),
+         ("assistant", "Apples cost 3 dollars; oranges cost 5 dollars.")),
+    conv(("user", "<image>\n\n\nDescribe it.\n"), ("assistant", "(C)")),
+]
+
+
+def test_tiny_tokenizer_maps_every_code(model_dir):
+    from transformers import AutoTokenizer
+    from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    ids = [tok.convert_tokens_to_ids(c) for c in FAIRSEQ_LANGUAGE_CODES]
+    assert tok.unk_token_id not in ids and len(set(ids)) == len(ids)
+    assert tok.unk_token_id not in tok("What color is the car?")["input_ids"]
+
+
+def test_forced_bos_and_mixed_language_batches(model_dir):
+    b = TransformersBackend(TranslateOptions(model=model_dir, generation={"max_new_tokens": 8}))
+    tok = b.load_tokenizer()
+    seen = []
+    model = b.load_model()
+    real = model.generate
+
+    def spy(**kw):
+        out = real(**kw)
+        seen.append((kw, out))
+        return out
+    model.generate = spy
+    texts = ["A dog runs.", "Two cats sleep on the sofa.", "What color is the car?"]
+    one = b.translate(texts, "eng_Latn", ["hin_Deva"] * 3)
+    kw, out = seen[-1]
+    assert kw["forced_bos_token_id"] == tok.convert_tokens_to_ids("hin_Deva")
+    assert (out[:, 1] == tok.convert_tokens_to_ids("hin_Deva")).all()
+    assert kw["max_new_tokens"] >= 8
+    # mixed targets in one batch decode like one batch per language
+    mixed = b.translate(texts, "eng_Latn", ["hin_Deva", "swh_Latn", "hin_Deva"])
+    kw, out = seen[-1]
+    prefix = kw["decoder_input_ids"]
+    assert (out[:, :2] == prefix).all() and tok.convert_tokens_to_ids("swh_Latn") in prefix[:, 1].tolist()
+    sw = b.translate([texts[1]], "eng_Latn", ["swh_Latn"])
+    assert [m.text for m in mixed] == [one[0].text, sw[0].text, one[2].text]
+    assert b.stats.model_loads == 1
+
+
+def test_tricky_cases_keep_structure(model_dir, tmp_path):
+    opts = TranslateOptions(model=model_dir, checks={"enabled": False}, generation={"max_new_tokens": 12})
+    stage = TranslateStage(opts, cache_dir=str(tmp_path / "cache"))
+    fed = []
+    stage.setup()
+    real = stage._backend.translate
+    stage._backend.translate = lambda texts, s, t, **kw: fed.extend(texts) or real(texts, s, t, **kw)
+    rows = [row(i, m, lang) for i, m in enumerate(TRICKY) for lang in ("swh_Latn", "hin_Deva", "zho_Hans")]
+    out = stage.run(rows)
+    assert not out.rejected and len(out.kept) == len(rows)
+    for src, dst in zip(rows, out.kept):
+        assert dst["id"] == src["id"] and dst["images"] == src["images"] and dst["lang"] == src["lang"]
+        assert [m["role"] for m in dst["messages"]] == [m["role"] for m in src["messages"]]
+        for a, b in zip(src["messages"], dst["messages"]):
+            assert b["content"].count(IMAGE_TOKEN) == a["content"].count(IMAGE_TOKEN)
+            assert b["content"].count("\n") == a["content"].count("\n")
+            for keep in ("https://example.com/museum?id=7", "`grep -r`", "```\nx = 3\n```", "\nA. ", "\nB. ",
+                         "\nC. ", "## ", "\n1. ", "**", "|---|---|", "| 3 |"):
+                assert a["content"].count(keep) == b["content"].count(keep), (keep, b["content"])
+        fixed = {"B", "42", "(C)"}
+        if src["messages"][-1]["content"] in fixed:
+            assert dst["messages"][-1]["content"] == src["messages"][-1]["content"]
+        meta = meta_of(dst)
+        assert meta["translated_by"] == model_dir and meta["translate_from"] == "eng_Latn"
+    # the model never sees structure: no placeholders, newlines, URLs, code or option letters
+    assert fed and all("<" not in t and "\n" not in t and "http" not in t and "`" not in t for t in fed)
+    assert "B" not in fed and "42" not in fed
+
+
+def test_junk_rejected_and_second_run_all_cache_hits(model_dir, tmp_path):
+    opts = TranslateOptions(model=model_dir)
+    rows = [row(i, m, lang) for i, m in enumerate(TRICKY[:4]) for lang in ("swh_Latn", "hin_Deva")]
+    first = TranslateStage(opts, cache_dir=str(tmp_path / "c"))
+    out1 = first.run(rows)
+    # random weights never emit </s>: every row is rejected, none kept cut short
+    assert not out1.kept and {r["reason"] for r in out1.rejected} == {"output_truncated"}
+    assert {r["stage"] for r in out1.rejected} == {"translate"}
+    s1 = first.stats()
+    assert s1["model_calls"] >= 1 and s1["cache_hits"] == 0 and s1["tokens_out"] > 0
+    second = TranslateStage(opts, cache_dir=str(tmp_path / "c"))
+    out2 = second.run(rows)
+    s2 = second.stats()
+    assert s2["model_calls"] == 0 and s2["model_loads"] == 0 and s2["cache_hits"] == s1["unique_segments"]
+    assert [r["reason"] for r in out2.rejected] == [r["reason"] for r in out1.rejected]
+
+
+def test_checks_on_real_outputs_with_budget(model_dir, tmp_path):
+    # generous budget: the junk is judged by the content checks (repetition / script)
+    opts = TranslateOptions(model=model_dir, generation={"fixed_new_tokens": 40})
+    out = TranslateStage(opts, cache_dir=str(tmp_path / "c")).run(
+        [row(0, TRICKY[0], "hin_Deva"), row(1, TRICKY[0], "swh_Latn")])
+    reasons = {r["lang"]: r["reason"] for r in out.rejected}
+    assert not out.kept
+    assert set(reasons.values()) <= {"repetition_loop", "wrong_language", "length_ratio"}
+    assert reasons["hin_Deva"] in {"repetition_loop", "wrong_language"}
+
+
+def test_oom_halves_batch_and_retries(model_dir, tmp_path):
+    import torch
+
+    texts = [f"The {i} red houses stand near the river." for i in range(8)]
+    ref = TransformersBackend(TranslateOptions(model=model_dir, generation={"max_new_tokens": 6}))
+    expected = [r.text for r in ref.translate(texts, "eng_Latn", ["swh_Latn"] * 8)]
+    b = TransformersBackend(TranslateOptions(model=model_dir, generation={"max_new_tokens": 6}))
+    real = b._generate
+
+    def flaky(ids, langs):
+        if len(ids) > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real(ids, langs)
+    b._generate = flaky
+    got = [r.text for r in b.translate(texts, "eng_Latn", ["swh_Latn"] * 8)]
+    assert got == expected and b.stats.oom_retries == 3       # 8 -> 4+4 -> 2+2+2+2
+
+
+def test_unsplittable_segment_rejected_not_truncated(model_dir, tmp_path):
+    opts = TranslateOptions(model=model_dir, max_input_tokens=16, checks={"enabled": False},
+                            generation={"max_new_tokens": 6})
+    long_clauses = "A dog runs, a cat sleeps, a bird sings, two people drink coffee, the car is red."
+    unsplittable = "Thequickbrownfoxjumpsoverthelazydogandkeepsrunningacrossthefield for hours."
+    out = TranslateStage(opts, cache_dir=str(tmp_path / "c")).run(
+        [row(0, conv(("user", long_clauses))), row(1, conv(("user", unsplittable)))])
+    assert len(out.kept) == 1 and out.kept[0]["origin_id"] == "0"
+    assert meta_of(out.kept[0])["translation_segments"] > 1
+    assert [r["reason"] for r in out.rejected] == ["segment_too_long"]
+
+
+def test_language_code_errors(model_dir, tmp_path):
+    b = TransformersBackend(TranslateOptions(model=model_dir))
+    with pytest.raises(TranslationModelError, match="xyz_Latn"):
+        b.code_id("xyz_Latn")
+    out = TranslateStage(TranslateOptions(model=model_dir), cache_dir=str(tmp_path)).run([row(0, TRICKY[0], "lat_Latn")])
+    assert out.rejected[0]["reason"] == "unsupported_language" and "NLLB" in out.rejected[0]["detail"]
+
+
+def test_offline_hub_id_says_use_local_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    b = TransformersBackend(TranslateOptions(model="mixkit-test/no-such-nllb"))
+    with pytest.raises(TranslationModelError, match="local path"):
+        b.load_model()
+
+
+def test_stage_pickles_and_worker_stats(model_dir, tmp_path):
+    opts = TranslateOptions(model=model_dir, checks={"enabled": False}, generation={"max_new_tokens": 6})
+    stage = TranslateStage(opts, cache_dir=str(tmp_path / "c"), stats_dir=str(tmp_path / "stats"))
+    stage.run([row(0, TRICKY[0])])
+    clone = pickle.loads(pickle.dumps(stage))          # what Ray ships to an actor: no model inside
+    assert clone._backend is None
+    clone.run([row(1, TRICKY[2])])
+    total = collect_stats(tmp_path / "stats")
+    assert total["rows_in"] == 2 and total["model_calls"] == 2 and total["model_loads"] == 2
+
+
+def test_translate_file_and_cli(model_dir, tmp_path):
+    import typer
+    from typer.testing import CliRunner
+
+    from mixkit.commands.translate import register
+
+    src = tmp_path / "in.parquet"
+    rows = [make_row(source="s", origin_id=str(i), task="caption", lang="eng_Latn", messages=m)
+            for i, m in enumerate(TRICKY[:3])]
+    pq.write_table(rows_to_table(rows), src)
+    opts = TranslateOptions(model=model_dir, checks={"enabled": False}, generation={"max_new_tokens": 6})
+    res = translate_file(str(src), ["swh_Latn", "hi"], str(tmp_path / "out"), opts)
+    assert res["rows_in"] == 3 and res["kept"] == 6 and res["by_lang"] == {"hin_Deva": 3, "swh_Latn": 3}
+    got = pq.read_table(tmp_path / "out" / "translated.parquet").to_pylist()
+    assert {r["lang"] for r in got} == {"swh_Latn", "hin_Deva"} and len({r["id"] for r in got}) == 6
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    r = CliRunner().invoke(app, ["translate", str(src), "--langs", "swh_Latn", "--out", str(tmp_path / "cli"),
+                                 "--model", model_dir])
+    assert r.exit_code == 0, r.output
+    assert "3 input rows" in r.output and (tmp_path / "cli" / "rejects.parquet").exists()
+    r = CliRunner().invoke(app, ["translate", str(src), "--langs", "lat_Latn", "--out", str(tmp_path / "cli")])
+    assert r.exit_code == 1 and "no NLLB-200 language code" in r.output
+
+
+def test_demo_phrasebook_cache_zero_model_calls(tmp_path):
+    from translation.demo_cache import DEMO_MODEL, seed_cache_from_phrasebook
+
+    book = tmp_path / "phrasebook.jsonl"
+    pairs = [("Describe the image in detail.", "spa_Latn", "Describe la imagen en detalle."),
+             ("A dog runs across a green field.", "spa_Latn", "Un perro corre por un campo verde."),
+             ("Describe the image in detail.", "rus_Cyrl", "Опишите изображение подробно."),
+             ("A dog runs across a green field.", "rus_Cyrl", "Собака бежит по зелёному полю.")]
+    book.write_text("".join(json.dumps({"english": e, "lang": l, "translation": t}, ensure_ascii=False) + "\n"
+                            for e, l, t in pairs), encoding="utf-8")
+    opts = TranslateOptions(model=DEMO_MODEL)
+    assert seed_cache_from_phrasebook(str(book), str(tmp_path / "cache"), opts) == 4
+    stage = TranslateStage(opts, cache_dir=str(tmp_path / "cache"))
+    out = stage.run([row(0, TRICKY[0], "spa_Latn"), row(0, TRICKY[0], "rus_Cyrl")])
+    assert not out.rejected, out.rejected
+    assert out.kept[0]["messages"][0]["content"] == "<image>\nDescribe la imagen en detalle."
+    assert out.kept[1]["messages"][1]["content"] == "Собака бежит по зелёному полю."
+    assert stage.stats()["model_calls"] == 0 and stage.stats()["cache_hits"] == 4
+    with pytest.raises(TranslationModelError, match="arb_Arab"):
+        TranslateStage(opts, cache_dir=str(tmp_path / "cache")).run([row(0, TRICKY[0], "arb_Arab")])
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"english": "<image>\nTwo sentences. Here.", "lang": "spa_Latn", "translation": "x"}) + "\n")
+    with pytest.raises(ValueError, match="not one translatable segment"):
+        seed_cache_from_phrasebook(str(bad), str(tmp_path / "cache2"), opts)
+
+
+DEMO = __import__("pathlib").Path(__file__).resolve().parents[1] / "recipes" / "demo_data"
+
+
+@pytest.mark.skipif(not (DEMO / "phrasebook.jsonl").exists(), reason="demo data not generated")
+def test_demo_captions_fully_covered_by_phrasebook(tmp_path):
+    """Every prose segment of the bundled English captions is a phrasebook sentence: the demo's
+    translated languages build with no weights and no model call."""
+    from mixkit.schema import make_id, with_meta
+    from mixkit.sources import read_source_file
+    from translation.demo_cache import DEMO_MODEL, seed_cache_from_phrasebook
+
+    rows = [r for rs, _ in read_source_file(str(DEMO / "captions_en.parquet"), source="captions", format="parquet",
+                                            task="caption") for r in rs][:150]
+    opts = TranslateOptions(model=DEMO_MODEL)
+    assert seed_cache_from_phrasebook(str(DEMO / "phrasebook.jsonl"), str(tmp_path), opts) > 0
+    work = [with_meta(dict(r, lang=l, id=make_id(r["source"], r["origin_id"], l, r["task"])), translate_from="eng_Latn")
+            for r in rows for l in ("spa_Latn", "rus_Cyrl", "arb_Arab")]
+    stage = TranslateStage(opts, cache_dir=str(tmp_path))
+    out = stage.run(work)
+    assert not out.rejected and len(out.kept) == len(work)
+    assert stage.stats()["model_calls"] == 0 and stage.stats()["model_loads"] == 0

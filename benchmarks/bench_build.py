@@ -30,15 +30,19 @@ WORDS = ("red blue green small large round square bright dark wooden metal old n
          "tree car boat river mountain street table window door garden bird flower sky cloud").split()
 
 
+def _jpeg(side: int, rng) -> bytes:
+    arr = rng.integers(0, 255, (side, side, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
 def _jpeg_pool(n_distinct: int, kb: int, rng) -> list[bytes]:
-    side = max(16, int((kb * 1024 / 1.6) ** 0.5 / 1.7))
-    out = []
-    for _ in range(n_distinct):
-        arr = rng.integers(0, 255, (side, side, 3), dtype=np.uint8)
-        buf = io.BytesIO()
-        Image.fromarray(arr).save(buf, "JPEG", quality=90)
-        out.append(buf.getvalue())
-    return out
+    """Noise JPEGs of about `kb` KB (the side is calibrated on one image)."""
+    side = 64
+    for _ in range(6):
+        side = max(16, int(side * (kb * 1024 / len(_jpeg(side, rng))) ** 0.5))
+    return [_jpeg(side, rng) for _ in range(n_distinct)]
 
 
 def _unique(jpeg: bytes, i: int) -> bytes:
@@ -156,6 +160,7 @@ def main() -> None:
     ap.add_argument("--work", default=None)
     a = ap.parse_args()
     work = Path(a.work or tempfile.mkdtemp(prefix="mixkit-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
     w = bench_writer(min(a.samples, 20_000), a.image_kb, work)
     print(f"shard writer: {w['ours_mb_s']:.0f} MB/s vs plain tarfile {w['plain_mb_s']:.0f} MB/s "
           f"-> ratio {w['ratio']:.2f} ({w['samples']} samples, {w['mb']:.0f} MB)")

@@ -58,6 +58,9 @@ class _HashingFile(io.RawIOBase):
         self.n += len(b)
         return self.fh.write(b)
 
+    def tell(self) -> int:
+        return self.n
+
 
 class ShardWriter:
     """Write rows into shard-00000.tar, shard-00001.tar, ... under out_dir.
@@ -75,41 +78,45 @@ class ShardWriter:
         self.index = start_index
         self.infos: list[dict] = []
         self.counts = {"by_lang": Counter(), "by_source": Counter(), "by_task": Counter()}
-        self._tar = None
+        self._hf = None
 
     def _open(self) -> None:
         self._name = f"{self.prefix}-{self.index:05d}.tar"
         self._fh = open(self.out_dir / (self._name + ".tmp"), "wb")
         self._hf = _HashingFile(self._fh)
-        self._tar = tarfile.open(fileobj=self._hf, mode="w|", format=tarfile.USTAR_FORMAT)
         self._samples = 0
         self._size = 0
 
     def _finish(self) -> None:
-        if self._tar is None:
+        if self._hf is None:
             return
-        self._tar.close()
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
+        # End of archive as tarfile writes it: two zero blocks, padded to a full record.
+        self._hf.write(b"\0" * (_padded(self._size) - self._size))
+        self._fh.close()      # the rename below is what makes a shard visible: never half-written
         os.replace(self.out_dir / (self._name + ".tmp"), self.out_dir / self._name)
         self.infos.append({"path": self._name, "samples": self._samples, "bytes": self._hf.n,
                            "sha256": self._hf.sha.hexdigest()})
-        self._tar = None
+        self._hf = None
         self.index += 1
 
     def write(self, row: dict) -> None:
         members = sample_members(row)
         size = sum(512 + (len(d) + 511) // 512 * 512 for _, d in members)
-        if self._tar is not None and (self._samples >= self.max_samples
+        if self._hf is not None and (self._samples >= self.max_samples
                                       or _padded(self._size + size) > self.max_bytes):
             self._finish()
-        if self._tar is None:
+        if self._hf is None:
             self._open()
+        # Headers and payloads written directly (what tarfile.addfile writes, minus its copy loop).
+        chunks = []
         for name, data in members:
             info = tarfile.TarInfo(name)
             info.size, info.mtime, info.mode = len(data), 0, 0o644
-            self._tar.addfile(info, io.BytesIO(data))
+            chunks.append(info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape"))
+            chunks.append(data)
+            if len(data) % 512:
+                chunks.append(b"\0" * (512 - len(data) % 512))
+        self._hf.write(b"".join(chunks))
         self._samples += 1
         self._size += size
         for field, key in (("by_lang", "lang"), ("by_source", "source"), ("by_task", "task")):
@@ -129,8 +136,8 @@ class ShardWriter:
     def __exit__(self, exc_type, *_):
         if exc_type is None:
             self.close()
-        elif self._tar is not None:           # leave no half-written temp file behind
-            self._tar = None
+        elif self._hf is not None:            # leave no half-written temp file behind
+            self._hf = None
             self._fh.close()
             (self.out_dir / (self._name + ".tmp")).unlink(missing_ok=True)
 

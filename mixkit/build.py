@@ -149,16 +149,14 @@ def _reject_duplicate_ids(d: Path) -> None:
     seen: set[str] = set()
     extra: list[dict] = []
     for p in parts(d):
-        t = pq.read_table(p)
-        ids = t["id"].to_pylist()
-        dup = [i for i, x in enumerate(ids) if x in seen or ids.index(x) != i]
+        ids = pq.read_table(p, columns=["id"])["id"].to_pylist()      # ids only: images stay on disk
+        dup = {i for i, x in enumerate(ids) if x in seen or ids.index(x) != i}
         seen.update(ids)
         if dup:
-            rows = t.to_pylist()
+            rows = pq.read_table(p).to_pylist()
             extra += [make_reject(rows[i], "read", "duplicate_id", "another record of this source has the same id")
-                      for i in dup]
-            keep = [r for i, r in enumerate(rows) if i not in set(dup)]
-            write_table_atomic(rows_to_table(keep), p)
+                      for i in sorted(dup)]
+            write_table_atomic(rows_to_table([r for i, r in enumerate(rows) if i not in dup]), p)
     if extra:
         write_table_atomic(rows_to_table(extra, REJECT_SCHEMA), d / "rejects-zz-duplicate-ids.parquet")
 
@@ -375,14 +373,16 @@ def step_mix(recipe: Recipe, engine: Engine, out: Path, plan: Plan, tinfo: dict,
     ocr_dir = out / "stages" / "06_ocr" / "out" if ocr_q else None
     origins = _origins(out, selected, tdirs, ocr_dir)
 
-    # Pass 1: ids, languages and sizes only.
+    # Pass 1: ids, languages and sizes only (streamed in record batches: memory stays flat).
     entries = []        # (id, lang, source, task, size, origin index)
+    sel = pa.array(list(selected), pa.string())
     for oi, (p, kind) in enumerate(origins):
-        t = pq.read_table(p)
-        if kind == "source":
-            t = t.filter(pc.is_in(t["id"], value_set=pa.array(list(selected), pa.string())))
-        for r in t.to_pylist():
-            entries.append((r["id"], r["lang"], r["source"], r["task"], _size(r), oi))
+        for t in _batches(p):
+            if kind == "source":
+                t = t.filter(pc.is_in(t["id"], value_set=sel))
+            sizes = _sizes(t)
+            for r, size in zip(t.select(["id", "lang", "source", "task"]).to_pylist(), sizes):
+                entries.append((r["id"], r["lang"], r["source"], r["task"], size, oi))
     # Deficits after translation (failed translations the reserve could not replace):
     have = Counter(e[1] for e in entries if e[3] != "ocr" and not e[2].startswith("ocr_synth"))
     mix_q = plan.quotas
@@ -430,48 +430,77 @@ def step_mix(recipe: Recipe, engine: Engine, out: Path, plan: Plan, tinfo: dict,
         if bdir.exists():
             shutil.rmtree(bdir)
         bdir.mkdir(parents=True)
+        schema = SCHEMA.append(pa.field("_pos", pa.int64()))
         for oi, (p, kind) in enumerate(origins):
-            t = pq.read_table(p)
-            rows = t.to_pylist()
-            buckets: dict[int, list[dict]] = {}
-            for r in rows:
-                targets = []
-                if r["id"] in shard_of and (kind != "source" or r["id"] in selected):
-                    targets.append(r)
-                for new_id, kk in rep_of.get(r["id"], []):
-                    meta = json.loads(r["meta"] or "{}")
-                    meta["upsampled_from"] = r["id"]
-                    targets.append(dict(r, id=new_id, meta=json.dumps(meta, ensure_ascii=False, sort_keys=True)))
-                for x in targets:
-                    s, pos = shard_of[x["id"]]
-                    buckets.setdefault(s, []).append(dict(x, _pos=pos))
-            for s, rs in buckets.items():
-                tbl = pa.Table.from_pylist(rs, schema=SCHEMA.append(pa.field("_pos", pa.int64())))
-                (bdir / f"{s:05d}").mkdir(exist_ok=True)
-                write_table_atomic(tbl, bdir / f"{s:05d}" / f"o{oi:05d}.parquet")
+            writers: dict[int, pq.ParquetWriter] = {}
+            for t in _batches(p):
+                buckets: dict[int, list[dict]] = {}
+                for r in t.to_pylist():
+                    targets = []
+                    if r["id"] in shard_of and (kind != "source" or r["id"] in selected):
+                        targets.append(r)
+                    for new_id, kk in rep_of.get(r["id"], []):
+                        meta = json.loads(r["meta"] or "{}")
+                        meta["upsampled_from"] = r["id"]
+                        targets.append(dict(r, id=new_id, meta=json.dumps(meta, ensure_ascii=False, sort_keys=True)))
+                    for x in targets:
+                        s_idx, pos = shard_of[x["id"]]
+                        buckets.setdefault(s_idx, []).append(dict(x, _pos=pos))
+                for s_idx, rs in buckets.items():
+                    if s_idx not in writers:
+                        (bdir / f"{s_idx:05d}").mkdir(exist_ok=True)
+                        writers[s_idx] = pq.ParquetWriter(bdir / f"{s_idx:05d}" / f"o{oi:05d}.parquet", schema)
+                    writers[s_idx].write_table(pa.Table.from_pylist(rs, schema=schema))
+            for w in writers.values():
+                w.close()
             progress.update("mix", oi + 1, len(origins))
         mark_done(bdir)
 
     shards_dir.mkdir(parents=True, exist_ok=True)
     jobs = [{"bucket": str(bdir / f"{s:05d}"), "out": str(shards_dir), "index": s} for s in range(n_shards)
-            if not (shards_dir / f"shard-{s:05d}.tar").exists()]
+            if not (bdir / f"{s:05d}" / "shard.json").exists()]
     if jobs:
         engine.map_tasks(_write_shard_task, jobs, on_done=lambda n, t: progress.update("write shards", n, t))
-    return {"entries": len(entries), "n_shards": n_shards, "repeats": Counter(e[1] for e in entries if e[0] in
+    infos = [json.loads((bdir / f"{s:05d}" / "shard.json").read_text()) for s in range(n_shards)]
+    return {"entries": len(entries), "n_shards": n_shards, "shards": infos, "repeats": Counter(e[1] for e in entries if e[0] in
                                                                                {r[0] for r in repeats})}
 
 
-def _size(row: dict) -> int:
-    return sum(512 + (len(d) + 511) // 512 * 512 for _, d in sample_members(row))
+def _batches(path: Path, rows: int = 256):
+    """A partition as small tables of `rows` rows (bounded memory with large images)."""
+    pf = pq.ParquetFile(path)
+    for b in pf.iter_batches(batch_size=rows):
+        yield pa.Table.from_batches([b]).cast(SCHEMA)
+
+
+def _sizes(t: pa.Table) -> list[int]:
+    """Tar bytes of each row's sample, without turning its images into Python objects."""
+    import numpy as np
+
+    col = t["images"].combine_chunks()
+    lens = pc.binary_length(pc.list_flatten(col)).to_numpy(zero_copy_only=False).astype(np.int64)
+    padded = 512 + (lens + 511) // 512 * 512
+    offsets = col.offsets.to_numpy()
+    img = np.add.reduceat(np.append(padded, 0), offsets[:-1]) if len(padded) else np.zeros(len(t), np.int64)
+    img[offsets[:-1] == offsets[1:]] = 0          # rows with no image
+    out = []
+    for r, isz in zip(t.drop_columns(["images"]).to_pylist(), img.tolist()):
+        js = sample_members(dict(r, images=[]))[0][1]
+        out.append(512 + (len(js) + 511) // 512 * 512 + int(isz))
+    return out
 
 
 def _write_shard_task(job: dict) -> None:
+    """Write one shard from its bucket, and a sidecar with its counts (the manifest reads those)."""
     tables = [pq.read_table(p) for p in sorted(Path(job["bucket"]).glob("*.parquet"))]
     t = pa.concat_tables(tables).sort_by("_pos")
     w = ShardWriter(job["out"], max_samples=1 << 40, max_bytes=1 << 62, start_index=job["index"])
     for r in t.drop_columns(["_pos"]).to_pylist():
         w.write(r)
-    w.close()
+    info = w.close()[0]
+    info["counts"] = {k: counts_dict(v) for k, v in w.counts.items()}
+    side = Path(job["bucket"]) / "shard.json"
+    side.write_text(json.dumps(info, sort_keys=True))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -542,22 +571,13 @@ def _finish(recipe: Recipe, out: Path, plan: Plan, tinfo: dict, ocr_q: dict[str,
     rejects = rejects.sort_by([("stage", "ascending"), ("id", "ascending")])
     write_table_atomic(rejects, shards_dir / "rejects.parquet")
 
-    # Counts from the shards themselves.
-    from mixkit.shards import sha256_file
-
+    # Counts as the shard writers tallied them while writing.
     shard_infos, by_lang, by_source, by_task = [], Counter(), Counter(), Counter()
-    import tarfile
-    for p in sorted(shards_dir.glob("shard-*.tar")):
-        n = 0
-        with tarfile.open(p) as tf:
-            for m in tf:
-                if m.name.endswith(".json"):
-                    doc = json.loads(tf.extractfile(m).read())
-                    by_lang[doc["lang"]] += 1
-                    by_source[doc["source"]] += 1
-                    by_task[doc["task"]] += 1
-                    n += 1
-        shard_infos.append({"path": p.name, "samples": n, "bytes": p.stat().st_size, "sha256": sha256_file(p)})
+    for info in mix["shards"]:
+        by_lang.update(info["counts"]["by_lang"])
+        by_source.update(info["counts"]["by_source"])
+        by_task.update(info["counts"]["by_task"])
+        shard_infos.append({k: info[k] for k in ("path", "samples", "bytes", "sha256")})
     total = sum(by_lang.values())
     inputs = sum(pq.ParquetFile(p).metadata.num_rows for p in parts(st / "01_read")) + rejects_table(st / "01_read").num_rows
     # Targets: source-mix quotas plus OCR counts, as shares of everything written.

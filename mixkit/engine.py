@@ -1,11 +1,12 @@
 """Ray execution of stages, with per-partition outputs and completion markers for resume.
 
 `Engine()` starts (or joins) Ray: a local embedded instance by default, `address=` for a
-cluster (`ray://head:10001` or `HOST:PORT`). A stage runs over the parquet partitions of a
-directory through Ray Data `map_batches` with an actor pool (one `setup()` per actor, the
-stage's declared CPUs/GPUs). Outputs are written per input partition, each file renamed into
-place when complete, so a killed build redoes only unfinished partitions. Order is preserved
-(Ray Data's default is unordered: see PITFALLS), so outputs are deterministic.
+cluster (`ray://head:10001` or `HOST:PORT`; the build folder must then be on storage every
+node sees). A stage runs over the parquet partitions of a directory through Ray Data
+`map_batches` with an actor pool (one `setup()` per actor, the stage's declared CPUs/GPUs).
+Each partition's output is written by the actor that processed it, renamed into place when
+complete, so a killed build redoes only unfinished partitions, and row order within a
+partition is the input's (Ray Data's scheduling order never reaches the data: see PITFALLS).
 """
 from __future__ import annotations
 
@@ -20,18 +21,12 @@ from mixkit.schema import REJECT_SCHEMA, SCHEMA, rows_to_table
 from mixkit.stage import Stage, StageOutput
 
 DONE = "_SUCCESS"
-_PATH = "path"          # column Ray Data adds with include_paths=True
-_REJECT_COLS = ("stage", "reason", "detail", "duplicate_of")
 
 
 def write_table_atomic(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, compression="zstd", row_group_size=256)   # small groups: bounded reads
     os.replace(tmp, path)
-
-
-def read_rows(path: Path, columns: list[str] | None = None) -> list[dict]:
-    return pq.read_table(path, columns=columns).to_pylist()
 
 
 def parts(directory: Path, prefix: str = "part-") -> list[Path]:
@@ -47,43 +42,39 @@ def mark_done(directory: Path) -> None:
 
 
 class _StageActor:
-    """Ray Data callable class: one stage instance and one setup() per actor."""
+    """Ray Data callable class: one stage instance and one setup() per actor.
 
-    def __init__(self, stage: Stage):
+    Each input row of the Ray dataset names one partition file. The actor reads it, runs the
+    stage over it in batches of `resources.batch_size`, and writes the partition's kept rows
+    and rejects itself, so sample data never passes through the driver (its memory stays flat
+    whatever the image bytes) and a finished partition is final: a rerun skips it.
+    """
+
+    def __init__(self, stage: Stage, out_dir: str):
         self.stage = stage
+        self.out_dir = Path(out_dir)
         self.stage.setup()
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        paths = batch[_PATH].to_pylist()
-        rows = batch.drop_columns([_PATH]).to_pylist()
-        where = {r["id"]: p for r, p in zip(rows, paths)}
-        out = self.stage.process_batch(rows)
-        return _encode(out, where, self.stage.name)
+    def __call__(self, batch: dict) -> dict:
+        done_rows, rejected = [], []
+        for path in batch["path"]:
+            kept, rej = run_partition(self.stage, Path(path), self.out_dir)
+            done_rows.append(kept)
+            rejected.append(rej)
+        return {"path": list(batch["path"]), "kept": done_rows, "rejected": rejected}
 
 
-_OUT_SCHEMA = pa.schema(list(SCHEMA) + [pa.field(c, pa.string()) for c in _REJECT_COLS] + [pa.field(_PATH, pa.string())])
-
-
-def _encode(out: StageOutput, where: dict[str, str], stage_name: str) -> pa.Table:
-    """Kept and rejected rows in one table (Ray Data batches have one schema); `reason` null = kept."""
-    recs = []
-    for r in out.kept:
-        recs.append({**{k: r.get(k) for k in SCHEMA.names}, **{c: None for c in _REJECT_COLS}, _PATH: where.get(r["id"], "")})
-    for r in out.rejected:
-        rec = {k: None for k in SCHEMA.names}
-        rec.update({k: r.get(k) for k in ("id", "origin_id", "source", "lang")})
-        rec.update({c: r.get(c) or "" for c in _REJECT_COLS})
-        rec["stage"] = rec["stage"] or stage_name
-        rec[_PATH] = where.get(r["id"], "")
-        recs.append(rec)
-    return pa.Table.from_pylist(recs, schema=_OUT_SCHEMA)
-
-
-def _split(table: pa.Table) -> tuple[pa.Table, pa.Table]:
-    is_rej = pa.compute.is_valid(table["reason"])
-    kept = table.filter(pa.compute.invert(is_rej)).select(SCHEMA.names).cast(SCHEMA)
-    rej = table.filter(is_rej).select(REJECT_SCHEMA.names).cast(REJECT_SCHEMA)
-    return kept, rej
+def run_partition(stage: Stage, path: Path, out_dir: Path) -> tuple[int, int]:
+    """Run a stage over one partition file and write its outputs (the unit of resume)."""
+    rows = pq.read_table(path).to_pylist()
+    out = StageOutput()
+    bs = max(1, stage.resources.batch_size)
+    for i in range(0, len(rows), bs):
+        out.extend(stage.process_batch(rows[i:i + bs]))
+    rej = [{**r, "stage": r.get("stage") or stage.name} for r in out.rejected]
+    write_table_atomic(rows_to_table(rej, REJECT_SCHEMA), out_dir / path.name.replace("part-", "rejects-"))
+    write_table_atomic(rows_to_table(out.kept), out_dir / path.name)   # last: its presence marks the partition done
+    return len(out.kept), len(rej)
 
 
 class Engine:
@@ -108,65 +99,37 @@ class Engine:
     # -- stages over partitions ----------------------------------------------------------------
     def run_stage(self, stage: Stage, in_dir: Path, out_dir: Path,
                   on_partition: Callable[[int, int], None] | None = None) -> None:
-        """Run `stage` over in_dir/part-*.parquet into out_dir/part-*.parquet (+ rejects-*.parquet)."""
+        """Run `stage` over in_dir/part-*.parquet into out_dir/part-*.parquet (+ rejects-*.parquet).
+
+        Ray Data `map_batches` with a callable class on an actor pool (the stage's declared CPUs,
+        GPUs and actor count); one partition per call. Partitions already written are skipped.
+        """
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         if is_done(out_dir):
             return
         inputs = parts(in_dir)
-        pending = [p for p in inputs if not (out_dir / p.name).exists()]
+        pending = [str(p) for p in inputs if not (out_dir / p.name).exists()]
         done = len(inputs) - len(pending)
         if on_partition:
             on_partition(done, len(inputs))
-        empty = [p for p in pending if pq.ParquetFile(p).metadata.num_rows == 0]
-        for p in empty:
-            self._write_partition(out_dir, p.name, SCHEMA.empty_table(), REJECT_SCHEMA.empty_table())
-            done += 1
-        pending = [p for p in pending if p not in empty]
         if pending:
             res = stage.resources
             gpus = res.gpus if self.gpus else 0
-            actors = max(1, min(res.actors, self.cpus if not gpus else max(1, int(self.gpus / max(gpus, 1e-9)))))
-            ds = self.ray.data.read_parquet([str(p) for p in pending], include_paths=True,
-                                            override_num_blocks=len(pending))
-            ds = ds.map_batches(_StageActor, fn_constructor_args=(stage,), batch_format="pyarrow",
-                                batch_size=res.batch_size, compute=self.ray.data.ActorPoolStrategy(size=actors),
-                                num_cpus=res.cpus if not gpus else None, num_gpus=gpus or None)
-            by_name = {p.name: p for p in pending}
-            current, chunks = None, []
-            for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
-                if batch.num_rows == 0:
-                    continue
-                for path in _runs(batch[_PATH].to_pylist()):
-                    name = Path(path[0]).name
-                    if current is not None and name != current:
-                        self._flush(out_dir, current, chunks)
-                        done += 1
-                        if on_partition:
-                            on_partition(done, len(inputs))
-                        chunks = []
-                    current = name
-                    chunks.append(batch.slice(path[1], path[2]))
-            if current is not None:
-                self._flush(out_dir, current, chunks)
-                done += 1
-            # Partitions whose every row vanished cannot occur (stages account for each row),
-            # but guard anyway so the marker never lies.
-            for name in by_name:
-                if not (out_dir / name).exists():
-                    raise RuntimeError(f"stage {stage.name}: no output for {name}")
-        if on_partition:
-            on_partition(len(inputs), len(inputs))
+            actors = max(1, min(res.actors, len(pending),
+                                self.cpus if not gpus else max(1, int(self.gpus / gpus))))
+            ds = self.ray.data.from_items([{"path": p} for p in pending], override_num_blocks=len(pending))
+            ds = ds.map_batches(_StageActor, fn_constructor_args=(stage, str(out_dir)), batch_size=1,
+                                compute=self.ray.data.ActorPoolStrategy(size=actors),
+                                num_cpus=res.cpus, num_gpus=gpus or None)
+            for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+                done += batch.num_rows
+                if on_partition:
+                    on_partition(done, len(inputs))
+        missing = [p.name for p in inputs if not (out_dir / p.name).exists()]
+        if missing:
+            raise RuntimeError(f"stage {stage.name}: no output for {missing[:3]}")
         mark_done(out_dir)
-
-    def _flush(self, out_dir: Path, name: str, chunks: list[pa.Table]) -> None:
-        kept, rej = _split(pa.concat_tables(chunks))
-        self._write_partition(out_dir, name, kept, rej)
-
-    @staticmethod
-    def _write_partition(out_dir: Path, name: str, kept: pa.Table, rej: pa.Table) -> None:
-        write_table_atomic(rej, out_dir / name.replace("part-", "rejects-"))
-        write_table_atomic(kept, out_dir / name)      # written last: its presence marks the partition done
 
     # -- plain tasks ---------------------------------------------------------------------------
     def map_tasks(self, fn: Callable, items: Iterable, num_cpus: float = 1,
@@ -184,21 +147,6 @@ class Engine:
             if on_done:
                 on_done(n, len(refs))
         return self.ray.get(refs)
-
-
-def _runs(paths: list[str]) -> list[tuple[str, int, int]]:
-    """Consecutive runs of equal values: (value, offset, length)."""
-    out, start = [], 0
-    for i in range(1, len(paths) + 1):
-        if i == len(paths) or paths[i] != paths[start]:
-            out.append((paths[start], start, i - start))
-            start = i
-    return out
-
-
-def stage_rows(directory: Path, columns: list[str] | None = None) -> Iterable[pa.Table]:
-    for p in parts(directory):
-        yield pq.read_table(p, columns=columns)
 
 
 def rejects_table(directory: Path) -> pa.Table:

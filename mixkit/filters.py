@@ -19,6 +19,8 @@ from __future__ import annotations
 import io
 import json
 import re
+
+import regex
 import unicodedata
 from typing import NamedTuple
 
@@ -216,7 +218,10 @@ class NonLetterFilter(Filter):
 
 # Scripts written without spaces between words: tokens are characters there.
 _UNSPACED = {"Hani", "Hira", "Kana", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"}
-_WORD = re.compile(r"\w+")
+# Letters, combining marks and digits: `\w` alone splits Devanagari (and other Indic) words at
+# their vowel signs, which made ordinary Hindi look like a repetition loop.
+_WORD = regex.compile(r"[\p{L}\p{M}\p{N}_]+")
+_GRAPHEME = regex.compile(r"\X")
 
 
 def tokens_of(text: str) -> list[str]:
@@ -225,7 +230,7 @@ def tokens_of(text: str) -> list[str]:
 
     words = _WORD.findall(text.casefold())
     if words and dominant_script(text[:400]) in _UNSPACED:
-        return [c for w in words for c in w]
+        return [g for w in words for g in _GRAPHEME.findall(w)]   # user-perceived characters
     return words
 
 

@@ -368,11 +368,15 @@ def test_demo_phrasebook_covers_every_caption_sentence():
     for c in caps:
         if c:  # a whole caption is split into known sentences
             assert mod.translate_sentence(c, "rus_Cyrl")
-    assert mod.translate_sentence("There are three red circles on a white background.", "spa_Latn") == \
-        "Hay tres círculos rojos sobre un fondo blanco."
-    assert mod.translate_sentence("Two purple stars.", "rus_Cyrl") == "Две фиолетовые звезды."
-    assert mod.translate_sentence("A red square on the left and three blue stars on the right.", "arb_Arab") == \
-        "على اليسار مربع أحمر، وعلى اليمين ثلاث نجوم زرقاء."
+    assert mod.translate_sentence("There are three shapes in the picture.", "spa_Latn") == "Hay tres figuras en la imagen."
+    assert mod.translate_sentence("A small purple star is on the right.", "rus_Cyrl") == \
+        "Маленькая фиолетовая звезда находится справа."
+    assert mod.translate_sentence("In the top left corner there is a large red square.", "arb_Arab") == \
+        "في الزاوية العلوية اليسرى مربع أحمر كبير."
+    assert mod.translate_sentence("The blue star is partly hidden behind the red circle.", "deu_Latn") == \
+        "Der blaue Stern ist teilweise hinter dem roten Kreis verborgen."
+    assert mod.translate_sentence("There are also a small blue star and a large green hexagon.", "spa_Latn") == \
+        "También hay una estrella azul pequeña y un hexágono verde grande."
     assert mod.translate_sentence("Describe the image.", "deu_Latn") == "Beschreibe das Bild."
     assert mod.translate_sentence("Not a demo sentence.", "spa_Latn") is None
     assert mod.translate_sentence("The background is white.", "xho_Latn") is None
@@ -380,13 +384,40 @@ def test_demo_phrasebook_covers_every_caption_sentence():
 
 def test_demo_captions_are_true_of_their_scene():
     mod = _demo_module()
-    rng = mod._rng(0, "caption", 3)
-    scene = mod.make_scene(rng)
-    caption = mod.render_caption(mod.caption_sentences(scene, rng), "eng_Latn")
-    for g in scene.groups:
-        assert g.colour in caption and g.shape in caption
+    scene, sents, _ = mod._caption_scenes(0, 4, "caption", mod.CAPTION_LANGS)[3]
+    caption = mod.render_caption(sents, "eng_Latn")
+    en = mod.PHRASEBOOK["eng_Latn"]
+    assert f"{en.NUM[len(scene.objects)]} shapes" in caption.lower()
+    for o in scene.objects:
+        assert f"{o.colour} {o.shape}" in caption
+    for kind, _v, *params in sents:
+        if kind == "obj":  # a placed shape: its size, colour, shape and place
+            o = params[0]
+            assert o in scene.objects and en.np(o) in caption.lower() and en.POS[o.cell] in caption.lower()
     caps = pq.read_table(DEMO / "captions_en.parquet").to_pylist()
     assert caps[3]["caption"] == caption
+
+
+def test_demo_data_has_no_duplicates_but_the_planted_ones():
+    """Read every demo source, filter with the defaults, deduplicate with the defaults: the
+    filters keep every good row and dedup removes exactly the two planted copies."""
+    from mixkit.dedup import DedupOptions, compute_signatures, find_duplicates
+    from mixkit.filters import FilterOptions, build_filter_stage
+
+    rows, rejects = [], []
+    for name, task in [("captions_en.parquet", "caption"), ("instruct_en.json", "instruct"),
+                       *[(f"native/{l}.tar", "caption") for l in ("deu_Latn", "fra_Latn", "jpn_Jpan", "hin_Deva")]]:
+        r, j = read_all(DEMO / name, task=task)
+        rows += r
+        rejects += j
+    assert len(rows) == 896 and len(rejects) == 4
+    out = build_filter_stage(FilterOptions()).run(rows)
+    assert [(r["origin_id"], r["reason"]) for r in out.rejected] == []
+    opts = DedupOptions()
+    dups = find_duplicates(compute_signatures(out.kept, opts, list(range(len(out.kept)))), opts).to_pylist()
+    origin = {r["id"]: r["origin_id"] for r in out.kept}
+    assert sorted((origin[d["id"]], origin[d["duplicate_of"]], d["reason"]) for d in dups) == [
+        ("cap_00100", "cap_00017", "exact_duplicate_text"), ("cap_00350", "cap_00288", "exact_duplicate_text")]
 
 
 @pytest.mark.slow

@@ -88,7 +88,9 @@ class Engine:
             if address:
                 ray.init(address=address, **kwargs)
             else:
-                ray.init(num_cpus=num_cpus, **kwargs)
+                # "local": always a fresh embedded instance, never a cluster some other
+                # `ray start` left running on this machine.
+                ray.init(address="local", num_cpus=num_cpus, **kwargs)
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True     # deterministic output order
         ctx.enable_progress_bars = not quiet

@@ -131,3 +131,44 @@ def _stop_cluster(port: str) -> None:
                 proc.kill()
             except psutil.Error:
                 pass
+
+
+def test_audit_of_the_demo_build_matches_its_manifest(demo_build):
+    from mixkit.audit import audit_shards
+
+    res = audit_shards(str(demo_build.shards_dir), targets=demo_build.manifest["targets"]["by_lang"],
+                       progress=False, workers=1).to_dict()
+    m = demo_build.manifest
+    assert res["total_samples"] == m["counts"]["total"]
+    assert {k: v["samples"] for k, v in res["by_lang"].items()} == m["counts"]["by_lang"]
+    assert res["errors"] == []
+    assert max(abs(v["deviation"]) for v in res["by_lang"].values()) < 1e-9
+
+
+def test_real_nllb_path_in_a_build_and_a_rebuild_makes_no_model_calls(ray_engine, tmp_path):
+    """The translation stage with a (tiny, random) NLLB checkpoint through Ray actors; the
+    second build of the same recipe into a new folder is served by the shared cache."""
+    from tiny_nllb import tiny_nllb_path
+
+    recipe = tmp_path / "nllb.yaml"
+    recipe.write_text(f"""
+name: nllb-tiny
+total: 40
+english_share: 0.5
+languages: [eng_Latn, swh_Latn, hin_Deva]
+sources:
+  - {{name: caps, path: {ROOT / 'recipes/demo_data/captions_en.parquet'}, task: caption}}
+stages:
+  translate:
+    model: {tiny_nllb_path()}
+    generation: {{fixed_new_tokens: 12}}   # random weights never stop on their own
+    checks: {{enabled: false}}             # random output would fail every check
+output: {{samples_per_shard: 16}}
+""")
+    first = build(load_recipe(recipe), tmp_path / "a", progress=False, engine=ray_engine).manifest
+    second = build(load_recipe(recipe), tmp_path / "b", progress=False, engine=ray_engine).manifest
+    s1, s2 = first["accounting"]["translation_stats"], second["accounting"]["translation_stats"]
+    assert s1["model_calls"] > 0 and s1["rows_kept"] == 20
+    assert s2["model_calls"] == 0 and s2["model_loads"] == 0 and s2["cache_hits"] > 0
+    assert first["counts"]["by_lang"] == {"eng_Latn": 20, "hin_Deva": 10, "swh_Latn": 10}
+    assert [s["sha256"] for s in first["shards"]] == [s["sha256"] for s in second["shards"]]

@@ -251,10 +251,10 @@ def targets_from_manifest(path: str | os.PathLike) -> dict[str, float] | None:
 
 
 def targets_from_recipe(path: str | os.PathLike) -> dict[str, float]:
-    from mixkit.plan import target_shares
+    from mixkit.plan import recipe_output_targets
     from mixkit.recipe import load_recipe
 
-    return target_shares(load_recipe(path))
+    return recipe_output_targets(load_recipe(path))   # the source mix plus OCR samples, as a build writes
 
 
 def resolve_targets(shards: str | list, recipe: str | os.PathLike | None = None) -> tuple[dict[str, float] | None, str | None]:

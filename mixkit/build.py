@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from mixkit import __version__, languages
 from mixkit.engine import (Engine, is_done, mark_done, parts, rejects_table, write_rows_partitioned,
                            write_table_atomic)
-from mixkit.plan import Plan, PlanError, describe, make_plan, unit_hash
+from mixkit.plan import Plan, PlanError, describe, make_plan, output_targets, unit_hash
 from mixkit.recipe import Recipe, check_sources_exist
 from mixkit.schema import REJECT_SCHEMA, SCHEMA, make_reject, rows_to_table
 from mixkit.shards import ShardWriter, counts_dict, sample_members, write_manifest
@@ -531,6 +531,8 @@ def build(recipe: Recipe, out_dir: str | Path, *, address: str | None = None, pr
         ocr_q = step_ocr(recipe, engine, st / "06_ocr", prog) if recipe.stages.ocr.enabled else {}
         mix = step_mix(recipe, engine, out, plan, tinfo, ocr_q, prog)
         manifest = _finish(recipe, out, plan, tinfo, ocr_q, mix, time.time() - t0)
+        manifest["engine"] = {"nodes": engine.nodes, "cpus": engine.cpus, "gpus": engine.gpus}
+        write_manifest(out / "shards", manifest)
     finally:
         prog.stop()
     return BuildResult(out, manifest, describe(plan))
@@ -583,8 +585,7 @@ def _finish(recipe: Recipe, out: Path, plan: Plan, tinfo: dict, ocr_q: dict[str,
     # Targets: source-mix quotas plus OCR counts, as shares of everything written.
     tq = Counter(plan.quotas)
     tq.update(ocr_q)
-    tsum = sum(tq.values())
-    targets = {lg: n / tsum for lg, n in sorted(tq.items())} if tsum else {}
+    targets = output_targets(plan.quotas, ocr_q)
     rej_counter = Counter(zip(rejects["stage"].to_pylist(), rejects["reason"].to_pylist()))
     rej_summary: dict[str, dict[str, int]] = {}
     for (s, r), n in sorted(rej_counter.items()):

@@ -13,7 +13,7 @@ from rich.table import Table
 app = typer.Typer(help="Build multilingual vision-language training mixes from a YAML recipe.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)   # errors stay whole lines (file:line: field: ...)
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 

@@ -95,6 +95,7 @@ class Engine:
         ctx.execution_options.preserve_order = True     # deterministic output order
         ctx.enable_progress_bars = not quiet
         ctx.print_on_execution_start = False
+        self.nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
         self.cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
         self.gpus = int(ray.cluster_resources().get("GPU", 0))
 

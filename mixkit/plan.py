@@ -93,6 +93,23 @@ def quotas(recipe: Recipe, native_counts: dict[str, int] | None = None) -> dict[
     return largest_remainder(recipe.total, target_shares(recipe, native_counts))
 
 
+def output_targets(source_quotas: dict[str, int], ocr_quotas: dict[str, int]) -> dict[str, float]:
+    """Target share of everything a build writes: the source mix's quotas plus the OCR samples."""
+    total = {lg: source_quotas.get(lg, 0) + ocr_quotas.get(lg, 0) for lg in set(source_quotas) | set(ocr_quotas)}
+    n = sum(total.values())
+    return {lg: c / n for lg, c in sorted(total.items()) if c} if n else {}
+
+
+def recipe_output_targets(recipe: Recipe) -> dict[str, float]:
+    """output_targets() from the recipe alone (what an audit compares shards against)."""
+    ocr = {}
+    if recipe.stages.ocr.enabled:
+        from ocr_synth.options import ocr_quotas
+
+        ocr = ocr_quotas(recipe.stages.ocr, recipe.languages)
+    return output_targets(quotas(recipe), ocr)
+
+
 @dataclass
 class Plan:
     quotas: dict[str, int]

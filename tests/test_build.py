@@ -103,30 +103,48 @@ def test_killed_build_resumes_to_the_same_shards(demo_build, tmp_path):
 def test_cluster_build_matches_local(demo_build, tmp_path):
     """A two-node Ray cluster on this machine (ray start --head + a second node) writes the same shards."""
     ray_bin = Path(sys.executable).with_name("ray")
-    port = "6390"
+    port = str(_free_port())
     env = dict(os.environ, RAY_ENABLE_UV_RUN_RUNTIME_ENV="0")
-    subprocess.run([str(ray_bin), "start", "--head", "--port", port, "--num-cpus", "1", "--include-dashboard=false",
-                    "--disable-usage-stats"], check=True, env=env, capture_output=True)
     try:
-        subprocess.run([str(ray_bin), "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "1",
-                        "--disable-usage-stats"], check=True, env=env, capture_output=True)
+        _ray_start([str(ray_bin), "start", "--head", "--port", port, "--num-cpus", "1", "--include-dashboard=false",
+                    "--disable-usage-stats"], env)
+        _ray_start([str(ray_bin), "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "1",
+                    "--disable-usage-stats"], env)
         out = tmp_path / "cluster"
         p = _run_cli(["build", str(DEMO), "--out", str(out), "--quiet", "--address", f"127.0.0.1:{port}"])
         log, _ = p.communicate(timeout=900)
         assert p.returncode == 0, log
+        m = json.loads((out / "shards" / "manifest.json").read_text())
+        assert m["engine"]["nodes"] == 2
         assert _shard_hashes(out / "shards") == _shard_hashes(demo_build.shards_dir)
     finally:
         _stop_cluster(port)
 
 
+def _ray_start(cmd: list[str], env: dict) -> None:
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    assert res.returncode == 0, f"{' '.join(cmd)} failed:\n{res.stdout[-2000:]}\n{res.stderr[-3000:]}"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def _stop_cluster(port: str) -> None:
     """Kill only the processes of the cluster this test started (`ray stop` would also kill the
-    session's own local Ray)."""
+    session's own local Ray): Ray processes whose command line names its GCS port."""
+    import re
+
     import psutil
 
+    pat = re.compile(rf"(?<!\d){port}(?!\d)")
     for proc in psutil.process_iter(["cmdline"]):
         cmd = " ".join(proc.info["cmdline"] or [])
-        if f":{port}" in cmd or f"--port={port}" in cmd or f"--port {port}" in cmd:
+        if "ray" in cmd and pat.search(cmd):
             try:
                 proc.kill()
             except psutil.Error:
@@ -172,3 +190,45 @@ output: {{samples_per_shard: 16}}
     assert s2["model_calls"] == 0 and s2["model_loads"] == 0 and s2["cache_hits"] > 0
     assert first["counts"]["by_lang"] == {"eng_Latn": 20, "hin_Deva": 10, "swh_Latn": 10}
     assert [s["sha256"] for s in first["shards"]] == [s["sha256"] for s in second["shards"]]
+
+
+def test_dry_run_reports_what_filters_and_dedup_remove(ray_engine, tmp_path):
+    res = build(load_recipe(DEMO), tmp_path / "dry", progress=False, dry_run=True, engine=ray_engine)
+    m = res.manifest
+    assert m["dry_run"] is True
+    assert m["rejects"] == {"dedup/exact_duplicate_text": 2, "read/corrupt_image": 1, "read/empty_text": 1,
+                            "read/missing_image": 1, "read/placeholder_mismatch": 1}
+    assert not (tmp_path / "dry" / "shards").exists()
+
+
+def test_shortfall_upsamples_with_counted_distinct_repeats(ray_engine, tmp_path):
+    recipe = tmp_path / "up.yaml"
+    recipe.write_text(f"""
+name: upsample
+total: 200
+english_share: 0.5
+languages: [eng_Latn, deu_Latn]
+on_shortfall: upsample
+sources:
+  - {{name: caps, path: {ROOT / 'recipes/demo_data/captions_en.parquet'}}}
+  - {{name: native, path: {ROOT / 'recipes/demo_data/native/deu_Latn.tar'}}}
+stages: {{translate: {{enabled: false}}}}
+""")
+    m = build(load_recipe(recipe), tmp_path / "up", progress=False, engine=ray_engine).manifest
+    assert m["counts"]["by_lang"] == {"eng_Latn": 100, "deu_Latn": 100}
+    assert m["accounting"]["upsampled"] == {"deu_Latn": 40}        # 60 native German captions
+    assert m["accounting"]["inputs"] == m["accounting"]["written_from_inputs"] + m["accounting"]["rejected"]
+    keys = set()
+    for info in m["shards"]:
+        with tarfile.open(tmp_path / "up" / "shards" / info["path"]) as tf:
+            keys |= {n.split(".")[0] for n in tf.getnames()}
+    assert len(keys) == 200
+
+
+def test_cli_build_errors_name_the_problem(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ntotal: 10\nenglish_share: 0.5\nlanguages: [eng_Latn, deu_Latm]\n"
+                   "sources: [{name: a, path: nowhere.parquet}]\n")
+    p = _run_cli(["build", str(bad), "--out", str(tmp_path / "o")])
+    log, _ = p.communicate(timeout=120)
+    assert p.returncode == 2 and "bad.yaml:4: languages" in log and "deu_Latn" in log

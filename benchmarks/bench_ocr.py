@@ -13,7 +13,6 @@ import io
 import os
 import time
 
-import numpy as np
 from PIL import Image, ImageDraw
 
 from ocr_synth.charts import render_chart

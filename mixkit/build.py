@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mixkit import __version__, languages
+from mixkit import __version__
 from mixkit.engine import (Engine, is_done, mark_done, parts, rejects_table, write_rows_partitioned,
                            write_table_atomic)
 from mixkit.plan import Plan, PlanError, describe, make_plan, output_targets, unit_hash
@@ -355,7 +354,7 @@ def step_ocr(recipe: Recipe, engine: Engine, d: Path, progress: Progress) -> dic
 # ---------------------------------------------------------------------------------------------
 # step 7: mix, shuffle, shards
 
-def _origins(out: Path, plan_roles: dict[str, str], translated_dirs: list[Path], ocr_dir: Path | None):
+def _origins(out: Path, translated_dirs: list[Path], ocr_dir: Path | None):
     """(partition path, row filter) for every partition that contributes rows to the mix."""
     srcs = [(p, "source") for p in parts(out / "stages" / "02_filter")]
     srcs += [(p, "all") for d in translated_dirs for p in parts(d)]
@@ -371,7 +370,7 @@ def step_mix(recipe: Recipe, engine: Engine, out: Path, plan: Plan, tinfo: dict,
     selected = {r["id"]: r["target"] for r in plan.table.to_pylist() if r["role"] in ("english", "native")}
     tdirs = [out / "stages" / "05_translate" / f"round-{i}" / "out" for i in range(tinfo.get("rounds", 0))]
     ocr_dir = out / "stages" / "06_ocr" / "out" if ocr_q else None
-    origins = _origins(out, selected, tdirs, ocr_dir)
+    origins = _origins(out, tdirs, ocr_dir)
 
     # Pass 1: ids, languages and sizes only (streamed in record batches: memory stays flat).
     entries = []        # (id, lang, source, task, size, origin index)

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mixkit.schema import REJECT_SCHEMA, SCHEMA, rows_to_table
+from mixkit.schema import REJECT_SCHEMA, rows_to_table
 from mixkit.stage import Stage, StageOutput
 
 DONE = "_SUCCESS"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 
 import regex
 import unicodedata

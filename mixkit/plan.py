@@ -19,7 +19,6 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import pyarrow as pa
 
 from mixkit import languages
@@ -117,9 +116,6 @@ class Plan:
     shortfall: dict[str, int] = field(default_factory=dict)   # filled by up-sampling
     translate_demand: dict[str, int] = field(default_factory=dict)
 
-    def ids(self, role: str) -> list[str]:
-        mask = pa.compute.equal(self.table["role"], role)
-        return self.table.filter(mask)["id"].to_pylist()
 
 
 def make_plan(recipe: Recipe, pool: pa.Table, *, translation_enabled: bool) -> Plan:
@@ -226,12 +222,3 @@ def describe(plan: Plan) -> dict[str, dict[str, int]]:
         if r in ("native", "english", "translate"):
             out[t][r] += 1
     return out
-
-
-def upsample_counts(plan: Plan) -> dict[str, int]:
-    return dict(plan.shortfall)
-
-
-def spread(n: int, k: int) -> np.ndarray:
-    """Which of n samples each of k repeats copies: evenly spread, deterministic."""
-    return (np.arange(k) * n // max(k, 1)) % max(n, 1)

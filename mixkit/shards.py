@@ -142,14 +142,6 @@ class ShardWriter:
             (self.out_dir / (self._name + ".tmp")).unlink(missing_ok=True)
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def write_manifest(out_dir: str | os.PathLike, manifest: dict) -> Path:
     """Write manifest.json atomically (sorted keys, so equal builds give equal manifests)."""
     path = Path(out_dir) / "manifest.json"

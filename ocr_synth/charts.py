@@ -13,7 +13,6 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mixkit.languages import get
 from ocr_synth.augment import encode_jpeg
 from ocr_synth.fonts import PilFonts, fonts_for_lang, pick_font, text_width
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import zlib
-import json
 
 import numpy as np
 import pytest

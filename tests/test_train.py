@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from mixkit.train.config import ConfigError, TrainConfig, config_from_dict, load_config
+from mixkit.train.config import ConfigError, config_from_dict, load_config
 from mixkit.train.encode import IGNORE, EncodeError, encode_conversation
 from mixkit.train.tiny import build_tiny_tokenizer, write_tiny_shards
 

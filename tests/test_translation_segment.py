@@ -1,7 +1,6 @@
 """Segmentation, cache and output checks of the translation stage (no model needed)."""
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 
 import pytest

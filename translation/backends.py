@@ -8,9 +8,8 @@ CacheOnlyBackend stands for the pseudo models (the offline demo): every miss is 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 

@@ -31,7 +31,7 @@ from mixkit.train.config import TrainConfig
 from mixkit.train.data import ShardStream, expand_shards, make_loader
 from mixkit.train.encode import IGNORE
 from mixkit.train.metrics import FlopCounter, peak_flops
-from mixkit.train.model import build, load_trainable, save_pretrained_llava, trainable_state
+from mixkit.train.model import build, load_trainable, save_pretrained_llava
 
 
 # -- distributed setup ------------------------------------------------------------------

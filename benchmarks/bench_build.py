@@ -97,10 +97,13 @@ def bench_build(n: int, kb: int, work: Path) -> dict:
     rp = work / f"bench_{kb}.yaml"
     rp.write_text(recipe_text(pools, n))
     out = work / f"run_{kb}"
-    code = ("import resource,time,json,sys; from mixkit.recipe import load_recipe; from mixkit.build import build; "
+    # Peak RSS from /proc/self/status VmHWM: ru_maxrss would carry over the parent's peak
+    # through fork+exec on Linux (the parent holds the generated pools).
+    code = ("import time,json,sys; from mixkit.recipe import load_recipe; from mixkit.build import build; "
+            "peak_rss_mb = lambda: int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024; "
             f"t=time.time(); r=build(load_recipe({str(rp)!r}), {str(out)!r}, progress=False); dt=time.time()-t; "
             "print(json.dumps({'seconds': dt, 'samples': r.manifest['counts']['total'], "
-            "'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024, "
+            "'peak_rss_mb': peak_rss_mb(), "
             "'bytes': sum(s['bytes'] for s in r.manifest['shards'])}))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if res.returncode != 0:

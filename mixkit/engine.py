@@ -85,6 +85,7 @@ class Engine:
         if not ray.is_initialized():
             kwargs = dict(include_dashboard=False, log_to_driver=not quiet, configure_logging=True,
                           logging_level="ERROR")
+            address = address or os.environ.get("RAY_ADDRESS")
             if address:
                 ray.init(address=address, **kwargs)
             else:

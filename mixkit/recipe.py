@@ -204,7 +204,11 @@ def load_recipe(path: str | Path) -> Recipe:
     if not path.exists():
         raise RecipeError(f"{path}: recipe file not found (bundled recipes: `mixkit recipes`)")
     raw = path.read_bytes()
-    text = raw.decode("utf-8", errors="strict")
+    try:
+        text = raw.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise RecipeError(f"{path}:{line}: the recipe is not valid UTF-8 (byte {e.start}); save it as UTF-8") from None
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)

@@ -41,6 +41,10 @@ def test_demo_reaches_target_shares(demo_build):
         assert abs(got - target) <= 0.005, (lang, got, target)
     # exact where quotas are integers
     assert m["counts"]["by_lang"] == {k: v for k, v in m["targets"]["quotas"].items() if v}
+    # what `mixkit audit --recipe` compares against is what the build aimed at
+    from mixkit.plan import recipe_output_targets
+
+    assert recipe_output_targets(load_recipe(DEMO)) == pytest.approx(m["targets"]["by_lang"])
 
 
 def test_every_input_is_accounted_for(demo_build):

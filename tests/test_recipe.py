@@ -93,3 +93,10 @@ def test_languages_by_tier_and_all(tmp_path):
     assert len(r.languages) == 7
     r = load_recipe(_write(tmp_path, BASE.replace("[eng_Latn, de, fr]", "all")))
     assert len(r.languages) == 100
+
+
+def test_bad_utf8_names_the_line(tmp_path):
+    p = _write(tmp_path, BASE)
+    p.write_bytes(p.read_bytes() + b"description: caf\xe9\n")
+    with pytest.raises(RecipeError, match=r"r.yaml:8: the recipe is not valid UTF-8"):
+        load_recipe(p)

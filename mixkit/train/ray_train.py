@@ -6,6 +6,8 @@ and resume stay in `run.out_dir`, which must be on storage every node sees (NFS,
 """
 from __future__ import annotations
 
+import os
+
 from mixkit.train.config import TrainConfig
 
 
@@ -29,7 +31,9 @@ def train_with_ray(cfg: TrainConfig, *, num_workers: int, use_gpu: bool | None =
     if use_gpu is None:
         use_gpu = torch.cuda.is_available()
     if not ray.is_initialized():
-        ray.init(address=address)
+        # an explicit address or RAY_ADDRESS joins a cluster; otherwise a fresh local instance
+        # (never whatever `ray start` another job left running on this machine)
+        ray.init(address=address or os.environ.get("RAY_ADDRESS") or "local")
     trainer = TorchTrainer(
         _worker,
         train_loop_config={"cfg": cfg.to_dict(), "max_steps": max_steps},

@@ -78,17 +78,26 @@ def centurio_languages() -> list[Language]:
     return sorted((l for l in all_languages() if l.centurio), key=lambda l: (-int(l.tier[1]), l.code))
 
 
-def resolve(name: str) -> str:
-    """Canonical FLORES-200 code for a code, ISO code, English name or alias."""
+def lookup(name: str) -> str | None:
+    """Canonical FLORES-200 code for a code, ISO code, English name or alias; None if unknown
+    (cheap: no suggestions, for hot paths such as mapping thousands of LID labels)."""
     by_code, aliases = _table()
     if name in by_code:
         return name
-    key = str(name).strip().lower().replace("-", "_") if "_" in str(name) else str(name).strip().lower()
-    if key in aliases:
-        return aliases[key]
-    for cand in (str(name).strip().lower(), str(name).strip().lower().replace("_", "-")):
+    low = str(name).strip().lower()
+    for cand in (low, low.replace("-", "_"), low.replace("_", "-")):
         if cand in aliases:
             return aliases[cand]
+    return None
+
+
+def resolve(name: str) -> str:
+    """Canonical FLORES-200 code for a code, ISO code, English name or alias."""
+    code = lookup(name)
+    if code is not None:
+        return code
+    by_code, aliases = _table()
+    key = str(name).strip().lower()
     near = difflib.get_close_matches(key, list(aliases), n=4, cutoff=0.6)
     hint = ", ".join(sorted({f"{aliases[n]} ({by_code[aliases[n]].name})" for n in near}))
     raise UnknownLanguageError(

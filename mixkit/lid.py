@@ -76,20 +76,14 @@ def _flores_of_label(label: str, iso_map: dict[str, list[str]]) -> tuple[str, ..
     if label in iso_map:                       # lid.176 ISO labels (de, zh, fa, als, ...)
         return tuple(iso_map[label])
     if "_" in label:                           # OpenLID / GlotLID: xxx_Scrp
-        try:
-            return (languages.resolve(label),)
-        except languages.UnknownLanguageError:
+        code = languages.lookup(label)
+        if code is None:
             iso3, _, script = label.partition("_")
-            script = {"Hani": "Hans"}.get(script, script)
-            try:
-                code = languages.resolve(f"{iso3}_{script}")
-                return (code,)
-            except languages.UnknownLanguageError:
-                return ()
-    try:                                       # bare ISO 639-1/3 label of another model
-        return (languages.resolve(label),)
-    except languages.UnknownLanguageError:
-        return ()
+            script = "Hans" if script == "Hani" else script     # GlotLID writes Chinese as Hani
+            code = languages.lookup(f"{iso3}_{script}")
+        return (code,) if code else ()
+    code = languages.lookup(label)             # bare ISO 639-1/3 label of another model
+    return (code,) if code else ()
 
 
 class LanguageIdentifier:

@@ -30,7 +30,9 @@ def register(app: typer.Typer) -> None:
 
         from mixkit.audit import audit_shards, resolve_targets
 
-        console, err = Console(), Console(stderr=True)
+        console, err = Console(), Console(stderr=True, soft_wrap=True)
+        if not console.is_terminal:     # piped / CI logs: rich would squeeze the table into 80 columns
+            console = Console(width=160)
         spec = shards[0] if len(shards) == 1 else shards
         try:
             targets, target_source = resolve_targets(spec, recipe)

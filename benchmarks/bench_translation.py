@@ -9,6 +9,7 @@ batches, output checks. Random weights never emit </s>, so both generate exactly
   python benchmarks/bench_translation.py                          # CPU, tiny checkpoint
   python benchmarks/bench_translation.py --arch nllb-600m --device cuda --dtype float16 \
       --n 4096 --new-tokens 64 --batch-tokens 65536               # NLLB-600M shape, random weights
+  python benchmarks/bench_translation.py --backend ctranslate2    # the stage on CTranslate2 (int8 on CPU)
 """
 from __future__ import annotations
 
@@ -114,12 +115,14 @@ def plain_loop(model_dir, texts, tgt, new_tokens, device, dtype, batch=16):
     return time.perf_counter() - t0, in_tokens, gen_tokens, time.process_time() - c0
 
 
-def stage_run(model_dir, texts, tgt, new_tokens, device, dtype, batch_tokens, cache_dir, checks=True):
+def stage_run(model_dir, texts, tgt, new_tokens, device, dtype, batch_tokens, cache_dir, checks=True,
+              backend="transformers", ct2_compute_type="auto"):
     from mixkit.schema import make_row
     from translation.options import TranslateOptions
     from translation.stage import TranslateStage
 
-    opts = TranslateOptions(model=model_dir, device=device, dtype=dtype, batch_tokens=batch_tokens,
+    opts = TranslateOptions(model=model_dir, backend=backend, ct2_compute_type=ct2_compute_type,
+                            device=device, dtype=dtype, batch_tokens=batch_tokens,
                             batch_rows=len(texts), max_batch_segments=1024, checks={"enabled": checks},
                             generation={"fixed_new_tokens": new_tokens})
     rows = [make_row(source="bench", origin_id=str(i), task="caption", lang=tgt,
@@ -127,7 +130,7 @@ def stage_run(model_dir, texts, tgt, new_tokens, device, dtype, batch_tokens, ca
             for i, t in enumerate(texts)]
     stage = TranslateStage(opts, cache_dir=cache_dir)
     stage.setup()
-    stage._backend.load_model()            # load outside the timed region, as the plain loop does
+    stage._backend.load_model()            # load (and ct2: convert) outside the timed region, as the plain loop does
     _sync(device)
     t0, c0 = time.perf_counter(), time.process_time()
     out = stage.process_batch(rows)
@@ -157,6 +160,9 @@ def main(argv=None):
     ap.add_argument("--batch-tokens", type=int, default=8192)
     ap.add_argument("--tgt", default="swh_Latn")
     ap.add_argument("--no-checks", action="store_true")
+    ap.add_argument("--backend", default="transformers", choices=["transformers", "ctranslate2"],
+                    help="the stage's backend (the plain loop is always transformers)")
+    ap.add_argument("--ct2-compute-type", default="auto", help="ctranslate2 only; auto = int8 on CPU, int8_float16 on GPU")
     ap.add_argument("--repeat", type=int, default=3, help="alternate runs, keep each side's fastest (shared machines are noisy)")
     a = ap.parse_args(argv)
     import torch
@@ -167,6 +173,12 @@ def main(argv=None):
     base_dtype = a.baseline_dtype or ("float32" if a.device == "cpu" else "float16")
     stage_dtype = a.dtype if a.dtype != "auto" else ("float32" if a.device == "cpu" else
                                                    ("bfloat16" if torch.cuda.is_bf16_supported() else "float16"))
+    stage_label = stage_dtype
+    if a.backend == "ctranslate2":
+        from translation.ct2_backend import resolve_compute_type
+        from translation.options import TranslateOptions
+
+        stage_label = "ct2 " + resolve_compute_type(TranslateOptions(ct2_compute_type=a.ct2_compute_type), a.device)
     tmp = Path(tempfile.mkdtemp(prefix="bench_tr_"))
     try:
         model_dir = a.model or build_model(a.arch, tmp, base_dtype)
@@ -177,7 +189,8 @@ def main(argv=None):
                 res_b = plain_loop(model_dir, texts, a.tgt, a.new_tokens, a.device, base_dtype)
             with GpuSampler() if a.device == "cuda" else _Null() as g2:
                 res_s = stage_run(model_dir, texts, a.tgt, a.new_tokens, a.device, stage_dtype, a.batch_tokens,
-                                  str(tmp / f"cache{r}"), checks=not a.no_checks)
+                                  str(tmp / f"cache{r}"), checks=not a.no_checks, backend=a.backend,
+                                  ct2_compute_type=a.ct2_compute_type)
             if best_b is None or res_b[0] < best_b[0][0]:
                 best_b = (res_b, g1)
             if best_s is None or res_s[0] < best_s[0][0]:
@@ -189,7 +202,7 @@ def main(argv=None):
               f"{a.new_tokens} new tokens each (fixed), target {a.tgt}")
         print(f"{'':28s}{'wall s':>8s}{'cpu s':>8s}{'sent/s':>9s}{'in tok/s':>10s}{'gen tok/s':>11s}{'gpu util':>10s}")
         for name, t, c, i, o, g in (("plain loop (b=16, " + base_dtype + ")", tb, cb, ib, ob, g1),
-                                    ("TranslateStage (" + stage_dtype + ")", ts, cs, is_, os_, g2)):
+                                    ("TranslateStage (" + stage_label + ")", ts, cs, is_, os_, g2)):
             util = f"{g.mean:.0f}%" if a.device == "cuda" else "-"
             print(f"{name:28s}{t:8.2f}{c:8.2f}{a.n / t:9.1f}{i / t:10.0f}{o / t:11.0f}{util:>10s}")
         print(f"ratio (stage / plain), wall clock: sentences/s x{tb / ts:.2f}, generated tokens/s x{(os_ / ts) / (ob / tb):.2f}; "

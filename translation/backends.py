@@ -2,7 +2,7 @@
 return translations. Batching by token budget, OOM back-off and NLLB's quirks live here.
 
 TransformersBackend (default) loads any NLLB/M2M100 checkpoint by hub id or local path.
-(A CTranslate2 backend is planned, not built: backend 'ctranslate2' is a clear error.)
+CTranslate2Backend (translation.ct2_backend, optional package) runs the same checkpoint converted.
 CacheOnlyBackend stands for the pseudo models (the offline demo): every miss is an error.
 """
 from __future__ import annotations
@@ -315,7 +315,7 @@ def make_backend(options: TranslateOptions) -> Backend:
     if options.model in PSEUDO_MODELS:
         return CacheOnlyBackend(options)
     if options.backend == "ctranslate2":
-        # Not built yet (optional, see issue 4): say so instead of failing on an import.
-        raise TranslationModelError(
-            "backend 'ctranslate2' is not available in this version of mixkit; use backend: transformers")
+        from translation.ct2_backend import CTranslate2Backend   # optional package, imported on use
+
+        return CTranslate2Backend(options)
     return TransformersBackend(options)

@@ -58,15 +58,14 @@ def ensure_converted(options: TranslateOptions, compute_type: str) -> Path:
     target = converted_dir(options, compute_type)
     if (target / "model.bin").exists():
         return target
-    ct2 = _import_ct2()
+    _import_ct2()
     from ctranslate2.converters import TransformersConverter
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        # weights stored in the compute type's precision: int8 files are 4x smaller
-        quant = "int8_float32" if compute_type == "int8" else compute_type
-        TransformersConverter(options.model).convert(str(tmp / "m"), quantization=quant, force=True)
+        # weights stored in the compute type's precision (int8 files are 4x smaller than float32)
+        TransformersConverter(options.model).convert(str(tmp / "m"), quantization=compute_type, force=True)
         try:
             os.rename(tmp / "m", target)
         except OSError:
@@ -78,7 +77,6 @@ def ensure_converted(options: TranslateOptions, compute_type: str) -> Path:
         raise _load_error(options.model, e) from e
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    del ct2
     return target
 
 

@@ -82,6 +82,9 @@ class TranslateOptions(BaseModel):
     backend: Literal["transformers", "ctranslate2"] = "transformers"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"   # auto: bf16/fp16 on GPU, fp32 on CPU
+    # backend ctranslate2 only: auto = int8 on CPU, int8_float16 on GPU
+    ct2_compute_type: Literal["auto", "int8", "int8_float32", "int8_float16", "int8_bfloat16", "int16",
+                              "float16", "bfloat16", "float32"] = "auto"
     source_lang: str = "eng_Latn"                       # when a row's meta has no translate_from
     batch_tokens: int = Field(8192, ge=16)              # padded tokens per model batch
     max_batch_segments: int = Field(256, ge=1)

@@ -35,8 +35,11 @@ STAT_KEYS = ("rows_in", "rows_kept", "rows_rejected", "segments", "unique_segmen
 
 def generation_settings(options: TranslateOptions) -> dict:
     """What, besides model and text, changes a translation (part of the cache key)."""
-    return {"backend": options.backend if options.model not in PSEUDO_MODELS else "cache",
-            **options.generation.model_dump()}
+    out = {"backend": options.backend if options.model not in PSEUDO_MODELS else "cache",
+           **options.generation.model_dump()}
+    if options.backend == "ctranslate2" and options.model not in PSEUDO_MODELS:
+        out["ct2_compute_type"] = options.ct2_compute_type   # int8 and float32 translate differently
+    return out
 
 
 def model_cache_id(options: TranslateOptions) -> str:

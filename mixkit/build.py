@@ -149,8 +149,11 @@ def _reject_duplicate_ids(d: Path) -> None:
     extra: list[dict] = []
     for p in parts(d):
         ids = pq.read_table(p, columns=["id"])["id"].to_pylist()      # ids only: images stay on disk
-        dup = {i for i, x in enumerate(ids) if x in seen or ids.index(x) != i}
-        seen.update(ids)
+        dup = set()
+        for i, x in enumerate(ids):
+            if x in seen:
+                dup.add(i)
+            seen.add(x)
         if dup:
             rows = pq.read_table(p).to_pylist()
             extra += [make_reject(rows[i], "read", "duplicate_id", "another record of this source has the same id")

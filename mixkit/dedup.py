@@ -394,11 +394,14 @@ def _near_image_pairs(h: np.ndarray, v: np.ndarray, part: np.ndarray, max_hammin
     return pairs[ok, 0], pairs[ok, 1], (dh + dv)[ok]
 
 
+def empty_duplicates() -> pa.Table:
+    """find_duplicates()'s table with no rows."""
+    return pa.table({k: pa.array([], pa.string()) for k in ("id", "reason", "duplicate_of", "cluster_id", "detail")})
+
+
 def find_duplicates(signatures: pa.Table, options: DedupOptions) -> pa.Table:
     """Rows to remove: id, reason, duplicate_of, cluster_id, detail. Keeps each cluster's lowest order."""
-    empty = pa.table({"id": pa.array([], pa.string()), "reason": pa.array([], pa.string()),
-                      "duplicate_of": pa.array([], pa.string()), "cluster_id": pa.array([], pa.string()),
-                      "detail": pa.array([], pa.string())})
+    empty = empty_duplicates()
     if not options.enabled or signatures.num_rows == 0:
         return empty
     orders = signatures["order"].to_numpy()
@@ -495,17 +498,22 @@ def find_duplicates(signatures: pa.Table, options: DedupOptions) -> pa.Table:
     })
 
 
-def deduplicate_rows(rows: list[dict], options: DedupOptions) -> StageOutput:
-    """Both steps in one process (tests, small jobs). Input order is the deterministic order."""
-    sigs = compute_signatures(rows, options, list(range(len(rows))))
-    dups = find_duplicates(sigs, options).to_pylist()
-    info = {d["id"]: d for d in dups}
+def duplicate_rejects(rows: list[dict], duplicates: list[dict]) -> StageOutput:
+    """Split rows by find_duplicates()'s records: kept rows, and a reject for each duplicate
+    (reason, the id it duplicates, its cluster). The build and deduplicate_rows both use this."""
+    info = {d["id"]: d for d in duplicates}
     out = StageOutput()
     for r in rows:
         d = info.get(r["id"])
         if d is None:
             out.kept.append(r)
         else:
-            out.rejected.append(make_reject(r, "dedup", d["reason"], d["detail"] or d["cluster_id"],
-                                            duplicate_of=d["duplicate_of"]))
+            out.rejected.append(make_reject(r, "dedup", d["reason"], d.get("detail") or d.get("cluster_id") or "",
+                                            duplicate_of=d.get("duplicate_of") or ""))
     return out
+
+
+def deduplicate_rows(rows: list[dict], options: DedupOptions) -> StageOutput:
+    """Both steps in one process (tests, small jobs). Input order is the deterministic order."""
+    sigs = compute_signatures(rows, options, list(range(len(rows))))
+    return duplicate_rejects(rows, find_duplicates(sigs, options).to_pylist())

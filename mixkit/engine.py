@@ -17,10 +17,9 @@ from typing import Callable, Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mixkit.layout import DONE, is_done, mark_done  # noqa: F401 - re-exported for stages
 from mixkit.schema import REJECT_SCHEMA, rows_to_table
 from mixkit.stage import Stage, StageOutput
-
-DONE = "_SUCCESS"
 
 
 def write_table_atomic(table: pa.Table, path: Path) -> None:
@@ -31,14 +30,6 @@ def write_table_atomic(table: pa.Table, path: Path) -> None:
 
 def parts(directory: Path, prefix: str = "part-") -> list[Path]:
     return sorted(p for p in Path(directory).glob(f"{prefix}*.parquet"))
-
-
-def is_done(directory: Path) -> bool:
-    return (Path(directory) / DONE).exists()
-
-
-def mark_done(directory: Path) -> None:
-    (Path(directory) / DONE).write_text("ok\n")
 
 
 class _StageActor:
@@ -151,6 +142,80 @@ class Engine:
             if on_done:
                 on_done(n, len(refs))
         return self.ray.get(refs)
+
+
+# -- the local-process back end ---------------------------------------------------------------
+
+_WORKER_STAGE: Stage | None = None
+
+
+def _init_stage_worker(stage: Stage) -> None:
+    global _WORKER_STAGE
+    _WORKER_STAGE = stage
+    stage.setup()                     # once per worker process, like a Ray actor
+
+
+def _run_partition_in_worker(job: tuple[str, str]) -> tuple[int, int]:
+    return run_partition(_WORKER_STAGE, Path(job[0]), Path(job[1]))
+
+
+def ordered_map(fn: Callable, items: Iterable, workers: int, on_done: Callable[[int, int], None] | None = None,
+                initializer: Callable | None = None, initargs: tuple = ()):
+    """fn(item) for each item on `workers` local processes (1: in this process), yielded in item
+    order, so whatever consumes the results (a shard writer) is deterministic for any worker count."""
+    items = list(items)
+    if workers <= 1 or len(items) <= 1:
+        if initializer:
+            initializer(*initargs)
+        results = map(fn, items)
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(min(workers, len(items)), initializer=initializer, initargs=initargs)
+        results = pool.map(fn, items)
+    try:
+        for n, res in enumerate(results, start=1):
+            if on_done:
+                on_done(n, len(items))
+            yield res
+    finally:
+        if workers > 1 and len(items) > 1:
+            pool.shutdown(cancel_futures=True)
+
+
+class LocalEngine:
+    """The Engine's interface on local worker processes, without Ray: `mixkit translate`, `ocr`
+    and `audit` run on it, and `build(..., backend="local")` does too. Same outputs as Ray."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = max(1, int(workers or os.cpu_count() or 1))
+        self.nodes, self.cpus, self.gpus = 1, self.workers, 0
+
+    def map_ordered(self, fn: Callable, items: Iterable, on_done: Callable[[int, int], None] | None = None,
+                    initializer: Callable | None = None, initargs: tuple = ()):
+        """Results of fn(item) in item order, as they complete (a generator)."""
+        return ordered_map(fn, items, self.workers, on_done, initializer, initargs)
+
+    def map_tasks(self, fn: Callable, items: Iterable, num_cpus: float = 1,
+                  on_done: Callable[[int, int], None] | None = None) -> list:
+        return list(self.map_ordered(fn, items, on_done))
+
+    def run_stage(self, stage: Stage, in_dir: Path, out_dir: Path,
+                  on_partition: Callable[[int, int], None] | None = None) -> None:
+        """As Engine.run_stage: one partition per call, finished partitions skipped, marker at the end."""
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if is_done(out_dir):
+            return
+        inputs = parts(in_dir)
+        pending = [(str(p), str(out_dir)) for p in inputs if not (out_dir / p.name).exists()]
+        done = len(inputs) - len(pending)
+        workers = 1 if stage.resources.gpus else self.workers     # one model per GPU process: keep it simple
+        progress = (lambda n, _t: on_partition(done + n, len(inputs))) if on_partition else None
+        for _ in ordered_map(_run_partition_in_worker, pending, workers, progress,
+                             initializer=_init_stage_worker, initargs=(stage,)):
+            pass
+        mark_done(out_dir)
 
 
 def rejects_table(directory: Path) -> pa.Table:

@@ -109,12 +109,59 @@ def recipe_output_targets(recipe: Recipe) -> dict[str, float]:
     return output_targets(quotas(recipe), ocr)
 
 
+def upsample_id(original: str, k: int) -> str:
+    """Id of the k-th repeat (k >= 1) of a sample: distinct, stable, no dots (a WebDataset key)."""
+    return hashlib.sha1(f"{original}#rep{k}".encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class Repeat:
+    id: str           # the repeat's own id
+    original: str     # the sample it repeats
+    lang: str
+
+
+@dataclass
+class Repeats:
+    items: list[Repeat] = field(default_factory=list)
+
+    def originals(self) -> set[str]:
+        return {r.original for r in self.items}
+
+    def by_lang(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.items:
+            out[r.lang] = out.get(r.lang, 0) + 1
+        return dict(sorted(out.items()))
+
+
 @dataclass
 class Plan:
     quotas: dict[str, int]
-    table: pa.Table                  # id, role, target, rank, copies
-    shortfall: dict[str, int] = field(default_factory=dict)   # filled by up-sampling
-    translate_demand: dict[str, int] = field(default_factory=dict)
+    table: pa.Table                  # id, role, target, rank
+    shortfall: dict[str, int] = field(default_factory=dict)   # what the pools cannot fill (up-sampled)
+
+    def upsample(self, recipe: Recipe, available: dict[str, list[str]]) -> Repeats:
+        """The one place that decides up-sampling. `available`: per language, the ids the mix
+        holds after translation. A language below its quota (the pools' shortfall, plus failed
+        translations the reserve could not replace) repeats its own samples in a seeded order,
+        or the build fails, as the recipe's `on_shortfall` says."""
+        deficit = {lg: q - len(available.get(lg, [])) for lg, q in self.quotas.items()
+                   if q > len(available.get(lg, []))}
+        if not deficit:
+            return Repeats()
+        if recipe.on_shortfall != "upsample":
+            raise PlanError("after translation these languages are short of their quota: "
+                            + ", ".join(f"{lg} by {n}" for lg, n in sorted(deficit.items()))
+                            + "; set `on_shortfall: upsample` or add data")
+        items = []
+        for lg, n in sorted(deficit.items()):
+            pool = sorted(available.get(lg, []), key=lambda i: unit_hash(recipe.seed, "rep", i))
+            if not pool:
+                raise PlanError(f"{lg}: no samples at all to up-sample (quota {self.quotas[lg]})")
+            items += [Repeat(upsample_id(pool[k % len(pool)], k // len(pool) + 1), pool[k % len(pool)], lg)
+                      for k in range(n)]
+        return Repeats(items)
 
 
 
@@ -187,7 +234,7 @@ def make_plan(recipe: Recipe, pool: pa.Table, *, translation_enabled: bool) -> P
         check_shortfall(recipe, shortfall, q, native_counts, translation_enabled)
 
     table = pa.table({"id": ids, "role": role, "target": target, "rank": pa.array(rank, pa.int64())})
-    return Plan(quotas=q, table=table, shortfall=shortfall, translate_demand=demand)
+    return Plan(quotas=q, table=table, shortfall=shortfall)
 
 
 def check_shortfall(recipe: Recipe, shortfall: dict[str, int], q: dict[str, int],

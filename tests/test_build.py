@@ -15,7 +15,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from mixkit.build import build
+from mixkit.build_steps import StageStep, default_steps
 from mixkit.recipe import load_recipe
+from mixkit.schema import make_reject
+from mixkit.stage import Resources, Stage, StageOutput
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "recipes" / "demo.yaml"
@@ -235,3 +238,69 @@ def test_cli_build_errors_name_the_problem(tmp_path):
     p = _run_cli(["build", str(bad), "--out", str(tmp_path / "o")])
     log, _ = p.communicate(timeout=120)
     assert p.returncode == 2 and "bad.yaml:4: languages" in log and "deu_Latn" in log
+
+
+def test_manifest_records_each_step(demo_build):
+    steps = demo_build.manifest["steps"]
+    assert [s["name"] for s in steps] == ["read", "filter", "dedup", "plan", "translate", "ocr", "mix"]
+    for s in steps:
+        assert s["seconds"] >= 0 and s["driver_peak_rss_mb"] > 0 and s["rows_out"] <= s["rows_in"] + 1
+    by = {s["name"]: s for s in steps}
+    assert by["read"]["rows_in"] == demo_build.manifest["accounting"]["inputs"]
+    assert by["mix"]["rows_out"] == demo_build.manifest["counts"]["total"]
+    assert by["filter"]["rows_in"] == by["read"]["rows_out"]
+
+
+def test_local_backend_writes_the_same_shards_as_ray(demo_build, tmp_path):
+    res = build(load_recipe(DEMO), tmp_path / "local", progress=False, backend="local")
+    assert res.manifest["engine"]["nodes"] == 1
+    assert _shard_hashes(res.shards_dir) == _shard_hashes(demo_build.shards_dir)
+
+
+class _DropOrigins(Stage):
+    """A user's extra stage: rejects captions whose origin id ends in 7, tags the rest."""
+
+    name = "drop_sevens"
+    resources = Resources(batch_size=50)
+
+    def process_batch(self, rows):
+        out = StageOutput()
+        for r in rows:
+            if r["source"] == "caps" and r["origin_id"].endswith("7"):
+                out.rejected.append(make_reject(r, self.name, "ends_in_seven", r["origin_id"]))
+            else:
+                out.kept.append(r)
+        return out
+
+
+def test_an_extra_stage_is_one_class_and_one_list_entry(tmp_path):
+    recipe = tmp_path / "extra.yaml"
+    recipe.write_text(f"""
+name: extra-stage
+total: 200
+english_share: 0.5
+languages: [eng_Latn, deu_Latn]
+on_shortfall: upsample
+sources:
+  - {{name: caps, path: {ROOT / 'recipes/demo_data/captions_en.parquet'}}}
+  - {{name: native, path: {ROOT / 'recipes/demo_data/native/deu_Latn.tar'}}}
+stages: {{translate: {{enabled: false}}}}
+""")
+    steps = default_steps()
+    steps.insert(2, StageStep("drop_sevens", lambda recipe: _DropOrigins()))
+    out = tmp_path / "x"
+    m = build(load_recipe(recipe), out, progress=False, backend="local", steps=steps).manifest
+    assert [s["name"] for s in m["steps"]][:4] == ["read", "filter", "drop_sevens", "dedup"]
+    assert (out / "stages" / "03_drop_sevens" / "_SUCCESS").exists()
+    dropped = m["rejects"]["by_stage"]["drop_sevens"]["ends_in_seven"]
+    assert dropped == 60                      # 600 captions, one in ten ends in 7
+    acc = m["accounting"]
+    assert acc["inputs"] == acc["written_from_inputs"] + acc["rejected"]
+    rej = pq.read_table(out / "shards" / "rejects.parquet").to_pylist()
+    assert all(r["origin_id"].endswith("7") for r in rej if r["stage"] == "drop_sevens")
+    for info in m["shards"]:
+        with tarfile.open(out / "shards" / info["path"]) as tf:
+            for mem in tf.getmembers():
+                if mem.name.endswith(".json"):
+                    doc = json.loads(tf.extractfile(mem).read())
+                    assert not (doc["source"] == "caps" and doc["origin_id"].endswith("7"))

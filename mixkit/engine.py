@@ -143,6 +143,16 @@ class Engine:
                 on_done(n, len(refs))
         return self.ray.get(refs)
 
+    def map_ordered(self, fn: Callable, items: Iterable, on_done: Callable[[int, int], None] | None = None):
+        """Results of fn(item) as Ray tasks, yielded in item order (LocalEngine.map_ordered's twin)."""
+        remote = self.ray.remote(fn)
+        refs = [remote.remote(it) for it in items]
+        for n, ref in enumerate(refs, start=1):
+            res = self.ray.get(ref)
+            if on_done:
+                on_done(n, len(refs))
+            yield res
+
 
 # -- the local-process back end ---------------------------------------------------------------
 

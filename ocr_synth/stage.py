@@ -191,12 +191,13 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
     import os
     import time
     from collections import Counter
-    from concurrent.futures import ProcessPoolExecutor
     from pathlib import Path
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from mixkit.engine import LocalEngine
+    from mixkit.progress import Progress
     from mixkit.schema import REJECT_SCHEMA
     from mixkit.shards import ShardWriter, counts_dict, write_manifest
     from ocr_synth.contact_sheet import contact_sheet
@@ -225,27 +226,16 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
     rejected: list[dict] = []
     writer = ShardWriter(out, max_samples=1000)
 
-    def consume(res: StageOutput, bar) -> None:
-        for r in res.kept:
-            writer.write(r)
-        kept_all.extend({k: r[k] for k in ("id", "lang", "task", "images")} for r in res.kept)
-        rejected.extend(res.rejected)
-        if bar:
-            bar[0].advance(bar[1], len(res.kept) + len(res.rejected))
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn, TimeRemainingColumn
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TimeRemainingColumn(), disable=not progress) as prog:
-        tid = prog.add_task("rendering OCR samples", total=len(jobs))
-        if workers == 1:
-            _init_worker(options.model_dump_json(), text_pool)
-            for b in batches:
-                consume(_work(b), (prog, tid))
-        else:
-            with ProcessPoolExecutor(workers, initializer=_init_worker,
-                                     initargs=(options.model_dump_json(), text_pool)) as ex:
-                for res in ex.map(_work, batches):   # map keeps job order: shards are deterministic
-                    consume(res, (prog, tid))
+    # The one executor: jobs in order on local processes (results in job order, so the shards
+    # are the same for any worker count), one progress display.
+    with Progress(progress) as prog:
+        for res in LocalEngine(workers).map_ordered(_work, batches, on_done=prog.callback("render OCR"),
+                                                    initializer=_init_worker,
+                                                    initargs=(options.model_dump_json(), text_pool)):
+            for r in res.kept:
+                writer.write(r)
+            kept_all.extend({k: r[k] for k in ("id", "lang", "task", "images")} for r in res.kept)
+            rejected.extend(res.rejected)
     shards = writer.close()
     elapsed = time.time() - t0
     pq.write_table(pa.Table.from_pylist(rejected, schema=REJECT_SCHEMA), out / "rejects.parquet")

@@ -207,10 +207,11 @@ def test_dry_run_reports_what_filters_and_dedup_remove(ray_engine, tmp_path):
     assert not (tmp_path / "dry" / "shards").exists()
 
 
-def test_shortfall_upsamples_with_counted_distinct_repeats(ray_engine, tmp_path):
-    recipe = tmp_path / "up.yaml"
+def _english_german_recipe(tmp_path: Path) -> Path:
+    """200 samples, half German from 60 native captions (so 40 up-sampled), no translation."""
+    recipe = tmp_path / "en_de.yaml"
     recipe.write_text(f"""
-name: upsample
+name: en-de
 total: 200
 english_share: 0.5
 languages: [eng_Latn, deu_Latn]
@@ -220,6 +221,11 @@ sources:
   - {{name: native, path: {ROOT / 'recipes/demo_data/native/deu_Latn.tar'}}}
 stages: {{translate: {{enabled: false}}}}
 """)
+    return recipe
+
+
+def test_shortfall_upsamples_with_counted_distinct_repeats(ray_engine, tmp_path):
+    recipe = _english_german_recipe(tmp_path)
     m = build(load_recipe(recipe), tmp_path / "up", progress=False, engine=ray_engine).manifest
     assert m["counts"]["by_lang"] == {"eng_Latn": 100, "deu_Latn": 100}
     assert m["accounting"]["upsampled"] == {"deu_Latn": 40}        # 60 native German captions
@@ -274,18 +280,7 @@ class _DropOrigins(Stage):
 
 
 def test_an_extra_stage_is_one_class_and_one_list_entry(tmp_path):
-    recipe = tmp_path / "extra.yaml"
-    recipe.write_text(f"""
-name: extra-stage
-total: 200
-english_share: 0.5
-languages: [eng_Latn, deu_Latn]
-on_shortfall: upsample
-sources:
-  - {{name: caps, path: {ROOT / 'recipes/demo_data/captions_en.parquet'}}}
-  - {{name: native, path: {ROOT / 'recipes/demo_data/native/deu_Latn.tar'}}}
-stages: {{translate: {{enabled: false}}}}
-""")
+    recipe = _english_german_recipe(tmp_path)
     steps = default_steps()
     steps.insert(2, StageStep("drop_sevens", lambda recipe: _DropOrigins()))
     out = tmp_path / "x"

@@ -20,12 +20,13 @@ import pyarrow.parquet as pq
 from mixkit.build_steps import (BuildContext, BuildStep, DedupResult, MixResult, OcrResult, PlanResult,
                                 TranslateResult, default_steps)
 from mixkit.engine import parts, write_table_atomic
+from mixkit.environment import environment
 from mixkit.layout import BuildLayout, is_done
 from mixkit.plan import describe, output_targets
 from mixkit.progress import Progress
 from mixkit.recipe import Recipe, check_sources_exist
 from mixkit.schema import REJECT_SCHEMA, make_reject, rows_to_table
-from mixkit.shards import counts_dict, write_manifest
+from mixkit.shard_format import Manifest
 
 DRY_RUN_LAST_STEP = "dedup"
 
@@ -194,41 +195,24 @@ def _finish(ctx: BuildContext, metrics: list, seconds: float) -> dict:
     for (s, r), n in sorted(Counter(zip(rejects["stage"].to_pylist(), rejects["reason"].to_pylist())).items()):
         rej_summary.setdefault(s, {})[r] = n
     ocr_written = sum(v for k, v in by_source.items() if k.startswith("ocr_synth"))
-    manifest = {
-        "recipe": {"name": recipe.name, "path": str(recipe.path), "sha256": recipe.sha256},
-        "seed": recipe.seed,
-        "versions": _environment(),
-        "targets": {"by_lang": output_targets(plan.quotas, ocr_q), "quotas": dict(sorted(tq.items()))},
-        "counts": {"total": total, "by_lang": counts_dict(by_lang), "by_source": counts_dict(by_source),
-                   "by_task": counts_dict(by_task)},
-        "accounting": {
+    manifest = Manifest.for_build(
+        seed=recipe.seed, targets=output_targets(plan.quotas, ocr_q), quotas=tq,
+        by_lang=by_lang, by_source=by_source, by_task=by_task, shards=mix.shards, rejects_by_stage=rej_summary,
+        recipe={"name": recipe.name, "path": str(recipe.path), "sha256": recipe.sha256},
+        versions=environment(),          # package versions and the lock file's sha256
+        accounting={
             "inputs": read.rows_in, "written_from_inputs": total - ocr_written - sum(mix.upsampled.values()),
             "rejected": rejects.num_rows, "generated_ocr": ocr_written, "upsampled": mix.upsampled,
             "translation_replaced": tr.replaced if isinstance(tr, TranslateResult) else {},
             "translation_stats": tr.stats if isinstance(tr, TranslateResult) else {},
             "rule": "inputs == written_from_inputs + rejected",
         },
-        "rejects": {"total": rejects.num_rows, "by_stage": rej_summary},
-        "shards": [{k: info[k] for k in ("path", "samples", "bytes", "sha256")} for info in mix.shards],
-        "steps": [m.to_dict() for m in metrics],
-        "build_seconds": round(seconds, 2),
-        "engine": {"nodes": ctx.engine.nodes, "cpus": ctx.engine.cpus, "gpus": ctx.engine.gpus},
-    }
-    write_manifest(layout.shards, manifest)
-    return manifest
-
-
-def _environment() -> dict:
-    try:
-        from mixkit.environment import environment
-
-        return environment()
-    except ImportError:        # pragma: no cover - mixkit.environment is part of the package
-        import platform
-
-        from mixkit import __version__
-
-        return {"mixkit": __version__, "python": platform.python_version()}
+        steps=[m.to_dict() for m in metrics],
+        build_seconds=round(seconds, 2),
+        engine={"nodes": ctx.engine.nodes, "cpus": ctx.engine.cpus, "gpus": ctx.engine.gpus},
+    )
+    manifest.write(layout.shards)
+    return manifest.to_dict()
 
 
 def achieved_table(manifest: dict) -> list[tuple[str, int, float, float]]:

@@ -35,7 +35,8 @@ from mixkit.layout import BuildLayout, is_done, mark_done
 from mixkit.plan import Plan, make_plan, unit_hash
 from mixkit.recipe import Recipe
 from mixkit.schema import REJECT_SCHEMA, SCHEMA, make_reject, rows_to_table
-from mixkit.shards import ShardWriter, counts_dict, sample_members
+from mixkit.shard_format import counts_dict, sample_members
+from mixkit.shards import ShardWriter
 from mixkit.stage import Stage
 
 ROWS_PER_PART = 2000

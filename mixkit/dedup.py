@@ -28,7 +28,6 @@ Choices (documented because they change what is removed):
 from __future__ import annotations
 
 import io
-import unicodedata
 from functools import lru_cache
 from typing import Literal
 
@@ -38,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mixkit.schema import make_reject, text_of
 from mixkit.stage import StageOutput
+from mixkit.text import normalise_text
 
 REASONS = ("exact_duplicate_text", "exact_duplicate_image", "near_duplicate_text", "near_duplicate_image")
 
@@ -95,8 +95,7 @@ def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
 # ---------------------------------------------------------------------------------------------
 # text normalisation and MinHash
 
-def normalize_text(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+normalize_text = normalise_text      # the one normalisation (mixkit.text)
 
 
 def dedup_text(row: dict, key: str = "conversation") -> str:

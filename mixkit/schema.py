@@ -12,6 +12,8 @@ from typing import Any, Iterable
 
 import pyarrow as pa
 
+from mixkit.shard_format import image_ext  # noqa: F401 (the layout's own; kept importable here)
+
 IMAGE_TOKEN = "<image>"
 
 SCHEMA = pa.schema([
@@ -88,19 +90,6 @@ def image_count(messages: list[dict]) -> int:
 def text_of(row: dict) -> str:
     """All message text of a row joined by newlines, placeholders removed (for LID, dedup, lengths)."""
     return "\n".join(m["content"].replace(IMAGE_TOKEN, "").strip() for m in row["messages"]).strip()
-
-
-def image_ext(data: bytes) -> str:
-    """File extension from magic bytes; shards name members by it (KEY.jpg, KEY.png, ...)."""
-    if data[:3] == b"\xff\xd8\xff":
-        return "jpg"
-    if data[:8] == b"\x89PNG\r\n\x1a\n":
-        return "png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "gif"
-    return "bin"
 
 
 def meta_of(row: dict) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 sample written in Latin letters is wrong whatever fastText says)."""
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import Counter
 from functools import lru_cache
@@ -139,3 +140,21 @@ def script_shares_batch(texts: list[str], expected: list[str]):
             shares[i] = counts[i, cols].sum() / totals[i] if cols else 1.0
     dominant = [SCRIPTS[int(j)] if t else "" for j, t in zip(counts.argmax(axis=1), totals)]
     return shares, totals, dominant
+
+
+# -- scripts written without spaces between words (the one definition) -------------------------
+# Both kinds of code are listed: the registry's script of a language (Hans, Hant, Jpan) and the
+# letter scripts `char_script` returns (Hani, Hira, Kana). Korean (Hang) is written with spaces.
+SPACELESS_SCRIPTS = frozenset({"Hans", "Hant", "Jpan", "Hani", "Hira", "Kana", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"})
+# Of those, the ones whose words run together with no separator at all (CJK). Thai, Lao, Khmer,
+# Burmese and Tibetan put spaces between phrases, so phrase lists are joined with a space there.
+NO_SPACE_JOIN_SCRIPTS = frozenset({"Hans", "Hant", "Jpan", "Hani", "Hira", "Kana"})
+
+
+def _spaceless_class() -> str:
+    ranges = [(lo, hi) for lo, hi, s in _RANGES if s in SPACELESS_SCRIPTS] + [(0xFF66, 0xFF9F)]   # + halfwidth kana
+    return "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in sorted(ranges))
+
+
+# One code point of a spaceless script (token counting: each one is a token).
+SPACELESS_CHAR = re.compile(f"[{_spaceless_class()}]")

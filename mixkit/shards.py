@@ -1,38 +1,20 @@
-"""WebDataset shard writer (atomic, bounded by samples and bytes, byte-deterministic) and the
-build manifest.
+"""WebDataset shard writer (atomic, bounded by samples and bytes, byte-deterministic).
 
-A sample is `KEY.json` (every schema field but the images) plus `KEY.jpg` / `KEY.png` — or
-`KEY.0.jpg`, `KEY.1.jpg` when it has several images. Tar headers carry no time, user or
+The sample layout (which members a row becomes) and the manifest schema live in
+mixkit.shard_format; this module writes the tar bytes. Tar headers carry no time, user or
 host, so the same rows in the same order give the same bytes (and sha256).
 """
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import tarfile
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
-from mixkit.schema import image_ext
-
-
-def sample_members(row: dict) -> list[tuple[str, bytes]]:
-    """(member name, bytes) of one sample, in the order they are written."""
-    key = row["id"]
-    if "." in key or "/" in key:
-        raise ValueError(f"sample id {key!r} contains '.' or '/': WebDataset keys cannot")
-    doc = {k: row[k] for k in ("id", "origin_id", "source", "task", "lang", "messages", "meta")}
-    members = [(f"{key}.json", json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8"))]
-    images = row.get("images") or []
-    if len(images) == 1:
-        members.append((f"{key}.{image_ext(images[0])}", images[0]))
-    else:
-        for i, img in enumerate(images):
-            members.append((f"{key}.{i}.{image_ext(img)}", img))
-    return members
+from mixkit.shard_format import counts_dict, sample_members, write_manifest  # noqa: F401 (re-exported)
 
 
 def sample_size(row: dict) -> int:
@@ -140,16 +122,3 @@ class ShardWriter:
             self._hf = None
             self._fh.close()
             (self.out_dir / (self._name + ".tmp")).unlink(missing_ok=True)
-
-
-def write_manifest(out_dir: str | os.PathLike, manifest: dict) -> Path:
-    """Write manifest.json atomically (sorted keys, so equal builds give equal manifests)."""
-    path = Path(out_dir) / "manifest.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
-def counts_dict(counter: Counter) -> dict[str, int]:
-    return {k: int(v) for k, v in sorted(counter.items())}

@@ -17,6 +17,11 @@ group of tar members sharing a key):
 Images come from `image` / `images` / `image_path` (bytes, a path, a list, or the
 {bytes, path} dict HF datasets writes) or from a tar sample's image members (KEY.jpg,
 KEY.0.jpg, KEY.1.png, ...). A record's own `lang` overrides the source's default language.
+
+Conversations (messages or LLaVA, every format alike) must be answered: one without an
+assistant turn is rejected (no_answer); user turns left unanswered at the end are trimmed and
+meta["trimmed_unanswered_turns"] counts them. Tars are read by mixkit.shard_format.iter_tar,
+so links, devices, absolute or ../ names and adjacent repeated keys become rejects too.
 """
 from __future__ import annotations
 
@@ -24,12 +29,11 @@ import glob as globlib
 import json
 import os
 import re
-import tarfile
-import zlib
 from typing import Any, Iterable, Iterator
 
 from mixkit import languages
-from mixkit.schema import IMAGE_TOKEN, ROLES, image_count, image_ext, make_id, make_reject, make_row
+from mixkit.schema import IMAGE_TOKEN, ROLES, image_count, make_id, make_reject, make_row
+from mixkit.shard_format import TAR_REJECT_REASONS, SampleError, TarSample, image_ext, iter_tar
 
 FORMATS = ("parquet", "jsonl", "llava", "hf", "webdataset")
 
@@ -45,7 +49,12 @@ REJECT_REASONS = {
     "broken_tar": "a truncated or corrupt tar; samples before the break are kept",
     "broken_file": "a parquet/arrow file that fails part way; rows before the break are kept",
     "bad_record": "required fields missing or of the wrong type (detail says which)",
+    "no_answer": "a conversation without an assistant turn (nothing for the trainer to learn)",
+    "unanswered_image_turn": "a trailing user turn without an answer that holds an <image> (cannot be trimmed)",
+    **{r: d for r, d in TAR_REJECT_REASONS.items() if r != "broken_tar"},
 }
+# meta key set when unanswered user turns at the end of a conversation were dropped.
+TRIMMED_META = "trimmed_unanswered_turns"
 
 # The caption prompt per language (hand-written; see scripts/make_demo_data.py's phrasebook).
 CAPTION_PROMPT = {
@@ -66,8 +75,6 @@ _EXTENSIONS = {
     "hf": (".arrow",),
     "webdataset": (".tar", ".tar.gz", ".tgz"),
 }
-IMAGE_EXTS = {"jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff", "bin"}
-TEXT_EXTS = ("txt", "caption", "cap", "text")
 LLAVA_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                "model": "assistant", "bot": "assistant", "system": "system"}
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -282,6 +289,22 @@ def _conversations(rec: dict) -> list[dict]:
     return out
 
 
+def _answered(messages: list[dict]) -> tuple[list[dict], int]:
+    """The conversation up to its last assistant turn, and how many turns after it were dropped.
+
+    Same rule for every input format: no assistant turn at all is a reject (no_answer); user
+    turns left unanswered at the end are trimmed, unless one holds an image (its placeholder
+    would no longer match the images).
+    """
+    last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=-1)
+    if last < 0:
+        raise _Reject("no_answer", f"{len(messages)} turn(s), none from the assistant")
+    tail = messages[last + 1:]
+    if any(IMAGE_TOKEN in m["content"] for m in tail):
+        raise _Reject("unanswered_image_turn", f"the last {len(tail)} turn(s) have no answer and hold an <image>")
+    return messages[:last + 1], len(tail)
+
+
 def _origin_id(rec: dict, fallback: str) -> str:
     for k in ("id", "key", "__key__"):
         v = rec.get(k)
@@ -337,10 +360,11 @@ def _normalise(ctx: _Ctx, rec: Any, fallback_id: str, pos: str,
             for k in ("image", "images", "image_path", "image_file"):
                 if k in rec:
                     images.extend(_images_from_field(ctx, rec[k], k))
-        if rec.get("messages") is not None:
-            messages = _messages(rec)
-        elif rec.get("conversations") is not None:
-            messages = _conversations(rec)
+        if rec.get("messages") is not None or rec.get("conversations") is not None:
+            messages = _messages(rec) if rec.get("messages") is not None else _conversations(rec)
+            messages, trimmed = _answered(messages)
+            if trimmed:
+                extra[TRIMMED_META] = trimmed
         else:
             if caption is None:
                 keys = [k for k in ("caption", "text") if k in rec]
@@ -470,145 +494,33 @@ def _iter_hf_dir(ctx: _Ctx, batch_rows: int) -> Iterator[Pair]:
         yield from _iter_table_batches(ctx, (t for t in tables), label)
 
 
-_KEY_RE = re.compile(r"^((?:.*/|)[^./]+)\.([^/]*)$")
-
-
-class _TailReader:
-    """File wrapper that remembers the last bytes read, so the end of a tar can be checked."""
-
-    def __init__(self, fh, keep: int = 1 << 16):
-        self.fh, self.keep, self.pos, self.tail = fh, keep, 0, b""
-
-    def read(self, n: int = -1) -> bytes:
-        b = self.fh.read(n)
-        self.pos += len(b)
-        self.tail = (self.tail + b)[-self.keep:]
-        return b
-
-
-class _GunzipReader:
-    """Streaming gunzip that hands out every byte decoded before a cut, then raises EOFError
-    (gzip.GzipFile drops the partial chunk of the read that hits the cut)."""
-
-    def __init__(self, fh):
-        self.fh, self.buf = fh, b""
-        self.d = zlib.decompressobj(31)
-
-    def read(self, n: int = -1) -> bytes:
-        while n < 0 or len(self.buf) < n:
-            raw = self.fh.read(1 << 16)
-            if not raw:
-                if not self.d.eof and not self.buf:
-                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
-                break
-            while raw:
-                self.buf += self.d.decompress(raw)
-                raw = b""
-                if self.d.eof and self.d.unused_data:  # concatenated gzip members
-                    raw, self.d = self.d.unused_data, zlib.decompressobj(31)
-        if self.d.eof and not self.buf and n != 0:
-            return b""
-        out, self.buf = (self.buf, b"") if n < 0 else (self.buf[:n], self.buf[n:])
-        return out
-
-
-def _tar_end_is_clean(reader: _TailReader, offset: int) -> bool:
-    """A tar ends with zero blocks. tarfile stops silently at a cut or garbage header, so check."""
-    start = offset - (reader.pos - len(reader.tail))
-    if start < 0:
-        return True  # cannot see it; tarfile saw a full zero block there
-    rest = reader.tail[start:]
-    total = len(rest)
-    if rest.strip(b"\x00"):
-        return False
-    while True:
-        b = reader.fh.read(1 << 20)
-        if not b:
-            break
-        total += len(b)
-        if b.strip(b"\x00"):
-            return False
-    return total >= 512
-
-
-def _tar_sample(ctx: _Ctx, key: str, members: dict[str, bytes], names: list[str]) -> Pair:
-    pos = f"member {key}"
-    fallback = key
+def _tar_sample(ctx: _Ctx, sample: TarSample) -> Pair:
+    pos = f"member {sample.key}"
     try:
-        rec: dict = {}
-        if "json" in members:
-            try:
-                rec = json.loads(members["json"].decode("utf-8"))
-            except UnicodeDecodeError as e:
-                raise _Reject("bad_utf8", f"{key}.json is not UTF-8 ({e.reason} at byte {e.start})")
-            except json.JSONDecodeError as e:
-                raise _Reject("bad_json", f"{key}.json: {e.msg} (line {e.lineno} col {e.colno})")
-            if not isinstance(rec, dict):
-                raise _Reject("bad_record", f"{key}.json must hold an object")
-        caption = None
-        for ext in TEXT_EXTS:
-            if ext in members:
-                caption = members[ext]
-                break
-        images: list[tuple[int, str, bytes]] = []
-        for ext, data in members.items():
-            parts = ext.split(".")
-            if parts[-1] in IMAGE_EXTS:
-                idx = int(parts[0]) if len(parts) > 1 and parts[0].isdigit() else 0
-                images.append((idx, ext, data))
-        images.sort()
-        checked = [_check_image(d, f"{key}.{e}") for _, e, d in images]
-        if not rec and not checked and caption is None:
-            raise _Reject("bad_record", f"sample {key} has no json, text or image member")
-        rec.setdefault("key", key)
-        return _normalise(ctx, rec, fallback, pos, member_images=checked, caption=caption)
-    except _Reject as r:
-        lang = ctx.lang
-        return None, _reject(ctx, fallback, lang, r.reason, f"{ctx.file} {pos} ({', '.join(names)}): {r.detail}")
+        if sample.reject is not None:
+            raise _Reject(*sample.reject)
+        rec = sample.doc()
+        caption = sample.caption()
+        images = [_check_image(d, sample.name(e)) for e, d in sample.image_members()]
+        if not rec and not images and caption is None:
+            raise _Reject("bad_record", f"sample {sample.key} has no json, text or image member")
+        rec.setdefault("key", sample.key)
+        return _normalise(ctx, rec, sample.key, pos, member_images=images, caption=caption)
+    except (_Reject, SampleError) as r:
+        return None, _reject(ctx, sample.key, ctx.lang, r.reason,
+                             f"{ctx.file} {pos} ({', '.join(map(os.path.basename, sample.names))}): {r.detail}")
 
 
 def _iter_tar(ctx: _Ctx) -> Iterator[Pair]:
-    raw = open(ctx.file, "rb")
-    fh = _GunzipReader(raw) if ctx.file.lower().endswith((".gz", ".tgz")) else raw
-    reader = _TailReader(fh)
-    cur_key: str | None = None
-    members: dict[str, bytes] = {}
-    names: list[str] = []
-    last_member = "(start of file)"
-    try:
-        tf = tarfile.open(fileobj=reader, mode="r|")
-        try:
-            for m in tf:
-                if not m.isfile():
-                    continue
-                last_member = m.name
-                mt = _KEY_RE.match(m.name)
-                key, ext = (mt.group(1), mt.group(2).lower()) if mt else (m.name, "")
-                if key != cur_key and cur_key is not None:
-                    yield _tar_sample(ctx, cur_key, members, names)
-                    members, names = {}, []
-                cur_key = key
-                data = tf.extractfile(m).read()
-                members[ext] = data
-                names.append(os.path.basename(m.name))
-            clean = _tar_end_is_clean(reader, tf.offset)
-            broke_at = f"after member {last_member!r} at byte {tf.offset}: archive ends without its end blocks " \
-                       f"(cut at a member boundary or a corrupt header)"
-        finally:
-            tf.close()
-    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
-        clean, broke_at = False, f"in or after member {last_member!r}: {type(e).__name__}: {e}"
-    finally:
-        raw.close()
-    if clean:
-        if cur_key is not None:
-            yield _tar_sample(ctx, cur_key, members, names)
-        return
-    # The sample being read when the tar broke may be incomplete: it becomes the one reject.
-    origin = cur_key if cur_key is not None else f"{ctx.base}:broken"
-    yield None, _reject(ctx, origin, ctx.lang, "broken_tar",
-                        f"{ctx.file}: tar broken {broke_at}; samples before it were kept"
-                        + (f", sample {cur_key!r} ({', '.join(names)}) was rejected" if cur_key else ""))
+    for n, item in enumerate(iter_tar(ctx.file)):
+        if isinstance(item, TarSample):
+            yield _tar_sample(ctx, item)
+        elif item.reason == "broken_tar" and item.key:
+            yield None, _reject(ctx, item.key, ctx.lang, item.reason, f"{ctx.file}: {item.detail}")
+        else:
+            # A refused member name never becomes an id: the reject is keyed by file and position.
+            yield None, _reject(ctx, f"{ctx.base}:{item.reason}@{n}", ctx.lang, item.reason,
+                                f"{ctx.file}: {item.detail}")
 
 
 # ---------------------------------------------------------------------------------------

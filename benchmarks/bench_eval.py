@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from collections import Counter
 
 import numpy as np
 
@@ -28,9 +29,11 @@ def main() -> None:
     t = time.perf_counter()
     rep = coverage_report("all")
     dt = time.perf_counter() - t
-    n_labels = sum(v["labels"] for v in rep.values())
+    n_labels = sum(v.get("labels", 0) for v in rep.values())
+    sources = Counter(v["source"].split(":")[0] for v in rep.values() if "source" in v)
     print(f"coverage check, 100 languages x 100 plots: {n_labels} distinct labels in {dt:.2f} s "
-          f"(failing: {sum(len(v['failing']) for v in rep.values())})")
+          f"(failing: {sum(len(v.get('failing', [])) for v in rep.values())}; no labels: "
+          f"{sorted(c for c, v in rep.items() if 'error' in v)}; label sources: {dict(sources)})")
 
     by_script = {}
     for l in languages.centurio_languages():

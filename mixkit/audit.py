@@ -2,8 +2,9 @@
 targets, LID agreement, script mismatches, duplicates — for shards mixkit wrote and for
 shards it did not (img2dataset layout, LLaVA-style json, no `lang` field at all).
 
-Each tar is streamed once (stdlib `tarfile`, mode `r|*`); `.json` and `.txt` members are
-read, image members are counted and skipped without decoding. Shards are audited in
+Each tar is streamed once through `mixkit.shard_format.iter_tar` (the reader sources, the
+trainer and export use); `.json` and caption members are read, image members are counted and
+skipped without reading. Shards are audited in
 parallel in a process pool; each worker returns small counters plus one 64-bit text hash
 per sample, merged here.
 
@@ -19,7 +20,7 @@ its file name). Per sample:
   * `KEY.txt` (caption; `KEY.json` is metadata)         -> layout "img2dataset"
   * anything else (image only, json without text)       -> layout "other" (text = json
     `caption`/`text` if present, else empty)
-Images are members with extension jpg/jpeg/png/webp/gif/bmp/tif/tiff (`KEY.0.jpg` included).
+Images are members with an extension in shard_format.IMAGE_EXTS (`KEY.0.jpg` included).
 The declared language is the json's `lang`, `language` or `LANGUAGE` field, resolved through
 the registry (aliases like `de` or `German` work). Values the registry does not know are
 tallied in `unresolved_lang` and the sample is treated as undeclared. An undeclared sample
@@ -66,7 +67,16 @@ when no targets were given; with targets, a language absent from them has target
   layouts               {"mixkit"|"llava"|"img2dataset"|"other": samples}
   unresolved_lang       {declared value the registry does not know: samples}
   errors                [{shard, member, error}] corrupt tars (shard-level, member = last
-                        member read or ""), corrupt members, truncated archives
+                        member read or ""), corrupt members, truncated archives, members
+                        without a KEY.EXT name, adjacent repeated keys (not counted)
+  safety_findings       [{shard, member, reason, detail}] members the reader refused as
+                        hostile (mixkit.shard_format.SAFETY_REASONS): symlinks/hardlinks and
+                        devices/fifos (their sample is not counted), absolute or climbing
+                        (../) names (never used as keys; not counted as samples)
+  gallery               {lang: [{id, task, text (first 600 characters), thumb (base64 JPEG,
+                        <= 160 px, or null with thumb_error), shard, key}]}: up to 4 samples
+                        per language, those with the smallest xxh3-64 hash of their id;
+                        only their images are read, after the merge (mixkit.audit_gallery)
   manifest_check        null, or when a manifest.json lies beside the shards:
                         {path, total_manifest, total_audit, by_lang_mismatches
                         {code: {manifest, audit}}, matches}
@@ -81,29 +91,34 @@ Undeclared samples are always run through LID.
 """
 from __future__ import annotations
 
-import glob as _glob
+import functools
 import json
 import os
 import re
-import tarfile
 import time
 import unicodedata
 from array import array
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import xxhash
+from rich.console import Console
 
 from mixkit import languages
+from mixkit.audit_gallery import GalleryPicker, attach_thumbnails, merge_gallery
+from mixkit.engine import LocalEngine
+from mixkit.progress import Progress
 from mixkit.schema import IMAGE_TOKEN
+from mixkit.scripts import SPACELESS_CHAR
+from mixkit.text import normalise_text
+from mixkit.shard_format import (MANIFEST_NAME, SAFETY_REASONS, TEXT_MEMBERS, Manifest, SampleError, TarProblem, TarSample,
+                                 expand_shards, iter_tar, layout_of)
 
 SCHEMA_VERSION = 1
 UND = "und"
 TIER_KEYS = (*languages.TIERS, "other", UND)
-IMAGE_EXTS = frozenset("jpg jpeg png webp gif bmp tif tiff".split())
 LANG_FIELDS = ("lang", "language", "LANGUAGE")
 LID_MAX_CHARS = 200
 LID_CHECK_FIRST = 4
@@ -112,11 +127,6 @@ TOKENISATION = "spaced-words+nospace-chars"
 LID_SAMPLING = (f"first {LID_CHECK_FIRST} declared samples per language per shard, then 1 in "
                 f"{LID_CHECK_EVERY} by text hash; first {LID_MAX_CHARS} characters")
 
-# Scripts written without spaces between words: one token per code point.
-_NOSPACE = re.compile(
-    "[\u0e00-\u0eff\u0f00-\u0fff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
-    "\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f\U00020000-\U0002ffff]"
-)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,13 +137,8 @@ def count_tokens(text: str) -> int:
     """Tokens as documented in TOKENISATION: no-space-script code points + whitespace words."""
     if text.isascii():
         return len(text.split())
-    rest, n = _NOSPACE.subn(" ", text)
+    rest, n = SPACELESS_CHAR.subn(" ", text)
     return n + len(rest.split())
-
-
-def normalise_text(text: str) -> str:
-    """The form exact duplicates are compared in: NFKC, casefolded, whitespace collapsed."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def text_hash(text: str) -> int:
@@ -201,43 +206,11 @@ def script_matches(text: str, expected: str, min_share: float = 0.5) -> bool:
 # Shard paths
 # ---------------------------------------------------------------------------------------------
 
-def expand_shards(shards: str | os.PathLike | list) -> list[str]:
-    """Shard paths from a directory (its *.tar, *.tar.gz, *.tgz, sorted), a glob, brace
-    notation ('data/{00000..00999}.tar') or a list of any of these. Brace-expanded names are
-    kept even when missing (the audit reports them); a pattern that matches nothing raises."""
-    from braceexpand import braceexpand
-
-    items = [shards] if isinstance(shards, (str, os.PathLike)) else list(shards)
-    out: list[str] = []
-    for item in items:
-        item = str(item)
-        if os.path.isdir(item):
-            found = sorted(p for ext in ("*.tar", "*.tar.gz", "*.tgz") for p in _glob.glob(os.path.join(item, ext)))
-            if not found:
-                raise FileNotFoundError(f"no *.tar shards in directory {item}")
-            out.extend(found)
-            continue
-        expanded = list(braceexpand(item))
-        for pat in expanded:
-            if _glob.has_magic(pat):
-                hits = sorted(_glob.glob(pat))
-                if not hits:
-                    raise FileNotFoundError(f"no shard matches {pat!r}")
-                out.extend(hits)
-            elif len(expanded) == 1 and not os.path.exists(pat):
-                raise FileNotFoundError(f"shard not found: {pat}")
-            else:
-                out.append(pat)
-    if not out:
-        raise FileNotFoundError(f"no shards given ({shards!r})")
-    return out
-
-
 def find_manifest(paths: list[str]) -> Path | None:
     """manifest.json in the directory holding all the shards, if there is one."""
     dirs = {os.path.dirname(os.path.abspath(p)) for p in paths}
     if len(dirs) == 1:
-        m = Path(dirs.pop()) / "manifest.json"
+        m = Path(dirs.pop()) / MANIFEST_NAME
         if m.is_file():
             return m
     return None
@@ -245,9 +218,8 @@ def find_manifest(paths: list[str]) -> Path | None:
 
 def targets_from_manifest(path: str | os.PathLike) -> dict[str, float] | None:
     """`targets.by_lang` of a mixkit manifest.json (None when it has none)."""
-    doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    t = (doc.get("targets") or {}).get("by_lang")
-    return {languages.resolve(k): float(v) for k, v in t.items()} if t else None
+    t = Manifest.read(path).targets_by_lang
+    return {languages.resolve(k): v for k, v in t.items()} if t else None
 
 
 def targets_from_recipe(path: str | os.PathLike) -> dict[str, float]:
@@ -288,44 +260,8 @@ def get_lid(model_path: str | None = None):
     return _LIDS[key]
 
 
-class _FastTarInfo(tarfile.TarInfo):
-    """TarInfo with a fast header parser for the common case (a regular file in a ustar/GNU
-    header with octal numbers and a valid checksum): header parsing is most of the cost of
-    streaming a tar. Anything else (pax/GNU long names, links, dirs, base-256 numbers, bad
-    checksums, end blocks) goes to tarfile's own parser, which also raises its errors."""
-
-    @classmethod
-    def frombuf(cls, buf, encoding, errors):
-        if (len(buf) != tarfile.BLOCKSIZE or buf[156] not in (0x30, 0) or buf[257:262] != b"ustar"
-                or buf[124] & 0x80 or buf[99] == 0x2F):
-            return super().frombuf(buf, encoding, errors)
-        chk = buf[148:156]
-        try:
-            chksum = int(chk.split(b"\0", 1)[0].strip() or b"0", 8)
-            size = int(buf[124:136].split(b"\0", 1)[0].strip() or b"0", 8)
-        except ValueError:
-            return super().frombuf(buf, encoding, errors)
-        if chksum != sum(buf) - sum(chk) + 256:          # 8 spaces stand in for the field
-            return super().frombuf(buf, encoding, errors)
-        name = buf[:100].split(b"\0", 1)[0].decode(encoding, errors)
-        if name.endswith("/"):                            # a V7 directory: leave it to tarfile
-            return super().frombuf(buf, encoding, errors)
-        prefix = buf[345:500].split(b"\0", 1)[0]
-        obj = cls(prefix.decode(encoding, errors) + "/" + name if prefix else name)
-        obj.size, obj.chksum, obj.type = size, chksum, tarfile.REGTYPE
-        return obj
-
-
 # per-language counter slots
 SAMPLES, TOKENS, IMAGES, DECLARED, DETECTED, LID_CHECKED, LID_AGREE, SCRIPT_MISMATCH = range(8)
-
-
-@dataclass
-class _Sample:
-    key: str
-    json_member: tuple[str, bytes] | None = None
-    txt_member: tuple[str, bytes] | None = None
-    images: int = 0
 
 
 def _message_text(items: list, text_field: str) -> str:
@@ -356,6 +292,8 @@ class _ShardAudit:
         self.layouts: Counter = Counter()
         self.unresolved: Counter = Counter()
         self.errors: list[dict] = []
+        self.safety: list[dict] = []
+        self.gallery = GalleryPicker(path)
         self._resolved: dict[str, str | None] = {}
         self._checkable: dict[str, bool] = {}
         self._lang_info: dict[str, Any] = {}
@@ -395,35 +333,33 @@ class _ShardAudit:
         return self._checkable[code]
 
     # -- one sample --------------------------------------------------------------------------
-    def add(self, s: _Sample) -> None:
-        doc: dict = {}
-        if s.json_member is not None:
-            name, data = s.json_member
-            try:
-                doc = json.loads(data)
-            except (ValueError, UnicodeDecodeError) as e:
-                self.error(name, f"invalid JSON ({e}); sample {s.key} not counted")
-                return
-            if not isinstance(doc, dict):
-                self.error(name, f"expected a JSON object, got {type(doc).__name__}; sample {s.key} not counted")
-                return
+    def add(self, s: TarSample) -> None:
+        if s.reject is not None:
+            self.problem(TarProblem(s.reject[0], ", ".join(s.names), s.reject[1] + "; not counted", s.key))
+            return
+        try:
+            doc = s.doc()
+        except SampleError as e:
+            what = "invalid JSON" if e.reason in ("bad_json", "bad_utf8") else "not a JSON object"
+            self.error(s.name("json"), f"{what} ({e.detail}); sample {s.key} not counted")
+            return
         caption = None
-        if s.txt_member is not None:
-            name, data = s.txt_member
+        data = s.caption()
+        if data is not None:
             try:
                 caption = data.decode("utf-8")
             except UnicodeDecodeError as e:
-                self.error(name, f"caption is not UTF-8 ({e}); sample {s.key} not counted")
+                self.error(s.key, f"caption is not UTF-8 ({e}); sample {s.key} not counted")
                 return
-
-        if isinstance(doc.get("messages"), list):
-            layout, text = "mixkit", _message_text(doc["messages"], "content")
-        elif isinstance(doc.get("conversations"), list):
-            layout, text = "llava", _message_text(doc["conversations"], "value")
-        elif caption is not None:
-            layout, text = "img2dataset", caption.replace(IMAGE_TOKEN, "").strip()
+        images = s.image_count
+        layout = layout_of(doc, caption is not None)
+        if layout == "mixkit":
+            text = _message_text(doc["messages"], "content")
+        elif layout == "llava":
+            text = _message_text(doc["conversations"], "value")
+        elif layout == "img2dataset":
+            text = caption.replace(IMAGE_TOKEN, "").strip()
         else:
-            layout = "other"
             t = doc.get("caption") or doc.get("text") or ""
             text = t.strip() if isinstance(t, str) else ""
         source = doc.get("source") or layout
@@ -452,7 +388,7 @@ class _ShardAudit:
         tokens = count_tokens(text)
         st[SAMPLES] += 1
         st[TOKENS] += tokens
-        st[IMAGES] += s.images
+        st[IMAGES] += images
         st[DECLARED if declared else DETECTED] += 1
         info = self._lang(code)
         if info is not None and text and not script_matches(text, info.script):
@@ -465,8 +401,9 @@ class _ShardAudit:
                 row = table[name] = [0, 0, 0]
             row[0] += 1
             row[1] += tokens
-            row[2] += s.images
+            row[2] += images
         self.layouts[layout] += 1
+        self.gallery.offer(code, str(doc.get("id") or s.key), str(task), text, s)
 
     # -- the tar -----------------------------------------------------------------------------
     def run(self) -> dict:
@@ -481,62 +418,21 @@ class _ShardAudit:
         return self.result()
 
     def _stream(self, fh) -> None:
-        try:
-            tf = tarfile.open(fileobj=fh, mode="r|*", tarinfo=_FastTarInfo)
-        except (tarfile.TarError, OSError, EOFError) as e:
-            self.error("", f"not a readable tar archive: {e}")
-            return
-        cur: _Sample | None = None
-        member = ""
-        try:
-            while True:
-                m = tf.next()
-                if m is None:
-                    break
-                tf.members.clear()          # streaming: keep no list of every header
-                member = m.name
+        # json and captions are read; images are counted from their headers, never read
+        for item in iter_tar(fh, read=TEXT_MEMBERS.__contains__, name=self.path):
+            if isinstance(item, TarSample):
+                self.members += len(item.names)
+                self.add(item)
+            else:
                 self.members += 1
-                if not m.isfile():
-                    continue
-                name = m.name
-                dot = name.find(".", name.rfind("/") + 1)      # WebDataset: key = up to the first dot
-                if dot <= name.rfind("/") + 1:
-                    self.error(name, "member name has no key.ext form (WebDataset); skipped")
-                    continue
-                key, ext = name[:dot], name[dot + 1:].lower()
-                if cur is None or key != cur.key:
-                    if cur is not None:
-                        self.add(cur)
-                    cur = _Sample(key)
-                last = ext.rsplit(".", 1)[-1]
-                if last in IMAGE_EXTS:
-                    cur.images += 1                 # bytes skipped by the next tf.next()
-                elif ext == "json":
-                    cur.json_member = (name, _read_member(tf, m))
-                elif ext == "txt":
-                    cur.txt_member = (name, _read_member(tf, m))
-        except (tarfile.TarError, OSError, EOFError, ValueError) as e:
-            lost = f"; sample {cur.key} not counted" if cur is not None else ""
-            self.error(member, f"tar read failed after this member ({type(e).__name__}: {e}){lost}; "
-                               "the samples before it were counted")
-            return
-        if cur is not None:
-            self.add(cur)
-        self._check_end(tf, fh, member)
+                self.problem(item)
 
-    def _check_end(self, tf: tarfile.TarFile, fh, member: str) -> None:
-        """tarfile in stream mode ends silently on a truncated header or an invalid one
-        after the first member; tell those apart from a proper end-of-archive block."""
-        tail = tf.fileobj.tell() - tf.offset
-        if tail < tarfile.BLOCKSIZE:
-            self.error(member, f"archive truncated after this member (byte {tf.offset}, no end-of-archive "
-                               "block); the samples before it were counted")
-            return
-        if getattr(tf.fileobj, "comptype", "tar") == "tar":
-            block = os.pread(fh.fileno(), tarfile.BLOCKSIZE, tf.offset)
-            if block.strip(b"\0"):
-                self.error(member, f"invalid tar header at byte {tf.offset}, after this member; the rest "
-                                   "of the shard was not read")
+    def problem(self, p: TarProblem) -> None:
+        """Reader refusals: links, devices and unsafe names are safety findings; the rest errors."""
+        if p.reason in SAFETY_REASONS:
+            self.safety.append({"shard": self.path, "member": p.member, "reason": p.reason, "detail": p.detail})
+        else:
+            self.error(p.member, p.detail)
 
     def result(self) -> dict:
         return {
@@ -545,19 +441,8 @@ class _ShardAudit:
             "hashes": {k: v.tobytes() for k, v in self.hashes.items()},
             "sources": self.sources, "tasks": self.tasks, "layouts": dict(self.layouts),
             "unresolved": dict(self.unresolved), "errors": self.errors,
+            "safety": self.safety, "gallery": self.gallery.entries(),
         }
-
-
-def _read_member(tf: tarfile.TarFile, m: tarfile.TarInfo) -> bytes:
-    """A member's bytes, read straight from the stream when it sits at the member's data (always,
-    right after next() in stream mode): saves extractfile's three wrapper objects per member."""
-    stream = tf.fileobj
-    if stream.tell() != m.offset_data:
-        return tf.extractfile(m).read()
-    data = stream.read(m.size)
-    if len(data) != m.size:
-        raise tarfile.ReadError("unexpected end of data")
-    return data
 
 
 def audit_shard(path: str, lid_model: str | None = None) -> dict:
@@ -591,10 +476,12 @@ def _merge(parts: list[dict], targets: dict[str, float] | None, meta: dict) -> d
     layouts: Counter = Counter()
     unresolved: Counter = Counter()
     errors: list[dict] = []
+    safety: list[dict] = []
     nbytes = 0
     for p in parts:
         nbytes += p["bytes"]
         errors.extend(p["errors"])
+        safety.extend(p["safety"])
         layouts.update(p["layouts"])
         unresolved.update(p["unresolved"])
         for code, v in p["langs"].items():
@@ -673,7 +560,8 @@ def _merge(parts: list[dict], targets: dict[str, float] | None, meta: dict) -> d
         "lid_agreement": sum(v[LID_AGREE] for v in langs.values()) / checked if checked else None,
         "duplicates": dups, "duplicate_rate": _share(dups, total),
         "layouts": dict(sorted(layouts.items())), "unresolved_lang": dict(sorted(unresolved.items())),
-        "errors": errors,
+        "errors": errors, "safety_findings": safety,
+        "gallery": attach_thumbnails(merge_gallery([p.get("gallery", {}) for p in parts])),
         "manifest_check": None,
         "lid_model": meta["lid"].model_path, "lid_sampling": LID_SAMPLING,
     }
@@ -696,17 +584,15 @@ def _manifest_check(manifest: Path | None, by_lang: dict[str, dict], total: int)
     if manifest is None:
         return None
     try:
-        doc = json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        counts = Manifest.read(manifest).counts
+    except ValueError:
         return {"path": str(manifest), "error": "unreadable manifest.json", "matches": False}
-    counts = doc.get("counts") or {}
-    exp = {str(k): int(v) for k, v in (counts.get("by_lang") or {}).items()}
+    exp = counts.by_lang
     got = {k: r["samples"] for k, r in by_lang.items() if r["samples"]}
     mism = {k: {"manifest": exp.get(k, 0), "audit": got.get(k, 0)}
             for k in sorted(set(exp) | set(got)) if exp.get(k, 0) != got.get(k, 0)}
-    tm = counts.get("total")
-    return {"path": str(manifest), "total_manifest": tm, "total_audit": total, "by_lang_mismatches": mism,
-            "matches": not mism and (tm is None or int(tm) == total)}
+    return {"path": str(manifest), "total_manifest": counts.total, "total_audit": total, "by_lang_mismatches": mism,
+            "matches": not mism and counts.total == total}
 
 
 @dataclass
@@ -775,18 +661,17 @@ def audit_shards(shards: str | list[str], *, targets: dict[str, float] | None = 
     lid_model = lid.model_path
     workers = max(1, min(workers or os.cpu_count() or 1, len(paths)))
     t0 = time.perf_counter()
-    parts: list[dict | None] = [None] * len(paths)
-    with _Progress(len(paths), enabled=progress) as bar:
-        if workers == 1:
-            for i, p in enumerate(paths):
-                parts[i] = audit_shard(p, lid_model)
-                bar.advance(parts[i])
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                futs = {pool.submit(audit_shard, p, lid_model): i for i, p in enumerate(paths)}
-                for f in as_completed(futs):
-                    parts[futs[f]] = f.result()
-                    bar.advance(parts[futs[f]])
+    parts: list[dict] = []
+    samples = nbytes = 0
+    # The one executor: shards on local processes, results in shard order, one progress display.
+    with Progress(progress, console=Console(stderr=True)) as bar:
+        for part in LocalEngine(workers).map_ordered(functools.partial(audit_shard, lid_model=lid_model), paths):
+            parts.append(part)
+            samples += sum(v[SAMPLES] for v in part["langs"].values())
+            nbytes += part["bytes"]
+            dt = max(time.perf_counter() - t0, 1e-9)
+            bar.update("audit", len(parts), len(paths),
+                       note=f"{samples:,} samples  {samples / dt:,.0f} samples/s  {nbytes / dt / 1e6:,.0f} MB/s")
     meta = {"seconds": round(time.perf_counter() - t0, 3), "lid": lid,
             "target_source": "argument" if targets is not None else None}
     data = _merge(parts, targets, meta)
@@ -794,33 +679,3 @@ def audit_shards(shards: str | list[str], *, targets: dict[str, float] | None = 
     return AuditResult(data)
 
 
-class _Progress:
-    """rich progress over shards with a samples/s readout (on stderr; off when disabled)."""
-
-    def __init__(self, shards: int, enabled: bool):
-        self.enabled, self.shards = enabled, shards
-        self.samples, self.bytes, self.t0 = 0, 0, time.perf_counter()
-
-    def __enter__(self):
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.p = Progress(TextColumn("audit"), BarColumn(), MofNCompleteColumn(), TextColumn("shards"),
-                              TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
-                              console=Console(stderr=True), transient=False)
-            self.p.__enter__()
-            self.task = self.p.add_task("audit", total=self.shards, stats="")
-        return self
-
-    def advance(self, part: dict) -> None:
-        self.samples += sum(v[SAMPLES] for v in part["langs"].values())
-        self.bytes += part["bytes"]
-        if self.enabled:
-            dt = max(time.perf_counter() - self.t0, 1e-9)
-            self.p.update(self.task, advance=1,
-                          stats=f"{self.samples:,} samples  {self.samples / dt:,.0f} samples/s  {self.bytes / dt / 1e6:,.0f} MB/s")
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self.p.__exit__(*exc)

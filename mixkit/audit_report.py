@@ -1,6 +1,7 @@
 """Presentation of an audit (the dict of AuditResult.to_dict()): a rich table for the terminal,
 and one self-contained HTML report whose plots are embedded as base64 PNG, with the same PNGs
-written beside it (`NAME.share.png`, `NAME.tiers.png`, `NAME.lid.png`)."""
+written beside it (`NAME.share.png`, `NAME.tiers.png`, `NAME.lid.png`), and a gallery of a few
+thumbnails with their text per language (the audit's `gallery`)."""
 from __future__ import annotations
 
 import base64
@@ -34,7 +35,7 @@ def rich_table(d: dict):
                     f"English {_pct(d['english_share'])}%  non-English {_pct(d['non_english_share'])}%  "
                     f"duplicates {_pct(d['duplicate_rate'])}%",
               caption=(f"shares in % of samples; dev = share - target (points); tokens: {d['tokenisation']}; "
-                       f"{len(d['errors'])} error(s)"))
+                       f"{len(d['errors'])} error(s); {len(d.get('safety_findings') or [])} safety finding(s)"))
     for col, kw in (("lang", {"no_wrap": True}), ("name", {"max_width": 14, "overflow": "ellipsis", "no_wrap": True}),
                     ("tier", {"no_wrap": True}), ("samples", {"justify": "right"}),
                     ("share %", {"justify": "right"}), ("target %", {"justify": "right"}),
@@ -164,7 +165,48 @@ _CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}
 th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f2f2f2}
 td:first-child,td:nth-child(2){text-align:left}img{max-width:100%;display:block;margin:1em 0}
-.bad{color:#b00}"""
+.bad{color:#b00}
+.plots{display:flex;flex-wrap:wrap;gap:0 2em;align-items:flex-start}.plots figure{margin:0}
+.lang{margin:1.2em 0 .4em;font-size:15px}.lang small{color:#666;font-weight:normal}
+.cards{display:flex;flex-wrap:wrap;gap:12px}
+.card{width:260px;border:1px solid #ccc;border-radius:4px;padding:6px;background:#fafafa;font-size:12px}
+.card img{margin:0 auto 4px;max-height:160px;max-width:160px;border:1px solid #ddd}
+.card .noimg{height:60px;display:flex;align-items:center;justify-content:center;color:#b00;text-align:center;
+border:1px dashed #d99;margin-bottom:4px;padding:2px}
+.card .meta{color:#555;margin-bottom:3px;overflow-wrap:anywhere}.card .task{font-weight:bold;color:#1f4e99}
+.card .text{white-space:pre-wrap;overflow-wrap:anywhere;max-height:12em;overflow-y:auto;background:#fff;
+border:1px solid #eee;padding:3px;font-size:13px;line-height:1.35}"""
+
+
+def _gallery(d: dict) -> str:
+    """Per language a row of cards: thumbnail, task, id, text. Text direction comes from the text
+    itself (dir="auto": Arabic and Hebrew read right to left); `lang` lets the browser pick fonts."""
+    from mixkit import languages
+
+    gallery = d.get("gallery") or {}
+    if not gallery:
+        return "<p>none (no samples)</p>"
+    esc = html.escape
+    parts = []
+    for code, items in sorted(gallery.items(), key=lambda kv: (-d["by_lang"].get(kv[0], {}).get("samples", 0), kv[0])):
+        try:
+            info = languages.get(code)
+            name, tag = info.name, info.iso1 or info.iso3
+        except (languages.UnknownLanguageError, ValueError):
+            name, tag = ("undetermined" if code == "und" else code), "und"
+        n = d["by_lang"].get(code, {}).get("samples", 0)
+        cards = []
+        for e in items:
+            if e.get("thumb"):
+                img = f'<img alt="{esc(e["id"])}" src="data:image/jpeg;base64,{e["thumb"]}">'
+            else:
+                img = f'<div class="noimg">{esc(e.get("thumb_error") or "no image")}</div>'
+            text = f'<div class="text" dir="auto" lang="{esc(tag)}">{esc(e["text"])}</div>'
+            cards.append(f'<div class="card">{img}<div class="meta"><span class="task">{esc(e["task"])}</span> '
+                         f'· {esc(e["id"])}</div>{text}</div>')
+        parts.append(f'<h3 class="lang">{esc(code)} <small>{esc(name)} · {n:,} samples</small></h3>'
+                     f'<div class="cards">{"".join(cards)}</div>')
+    return "".join(parts)
 
 
 def write_html(d: dict, path: str | os.PathLike) -> Path:
@@ -176,8 +218,8 @@ def write_html(d: dict, path: str | os.PathLike) -> Path:
         png = fn(d)
         (path.parent / f"{stem}.{key}.png").write_bytes(png)
         b64 = base64.b64encode(png).decode("ascii")
-        imgs.append(f"<h2>{html.escape(title)}</h2><img alt=\"{html.escape(title)}\" "
-                    f"src=\"data:image/png;base64,{b64}\">")
+        imgs.append(f"<figure><h2>{html.escape(title)}</h2><img alt=\"{html.escape(title)}\" "
+                    f"src=\"data:image/png;base64,{b64}\"></figure>")
 
     summary = _table(["measure", "value"], [
         ["shards", d["shards"]], ["bytes", f"{d['bytes']:,}"], ["seconds", d["seconds"]],
@@ -189,7 +231,7 @@ def write_html(d: dict, path: str | os.PathLike) -> Path:
         ["duplicate rate %", _pct(d["duplicate_rate"])],
         ["max |deviation| (points)", _pct(d["max_abs_deviation"])], ["targets", d["target_source"] or "none"],
         ["layouts", ", ".join(f"{k}: {v}" for k, v in d["layouts"].items())],
-        ["errors", len(d["errors"])],
+        ["errors", len(d["errors"])], ["safety findings", len(d.get("safety_findings") or [])],
     ])
     langs = _table(
         ["lang", "name", "tier", "samples", "share %", "target %", "dev (pts)", "tokens", "images", "declared",
@@ -208,6 +250,10 @@ def write_html(d: dict, path: str | os.PathLike) -> Path:
 
     errors = (_table(["shard", "member", "error"], [[e["shard"], e["member"], e["error"]] for e in d["errors"]])
               if d["errors"] else "<p>none</p>")
+    # Members the reader refused as hostile (links, devices, ../ or absolute names): never counted.
+    safety = (_table(["shard", "member", "reason", "detail"],
+                     [[f["shard"], f["member"], f["reason"], f["detail"]] for f in d["safety_findings"]])
+              if d.get("safety_findings") else "<p>none</p>")
     mc = d.get("manifest_check")
     manifest = ""
     if mc:
@@ -218,9 +264,13 @@ def write_html(d: dict, path: str | os.PathLike) -> Path:
                                [[k, v["manifest"], v["audit"]] for k, v in mc["by_lang_mismatches"].items()])
     doc = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>mixkit audit</title><style>{_CSS}</style></head>
-<body><h1>mixkit audit</h1>{summary}{manifest}{''.join(imgs)}
-<h2>Languages</h2>{langs}<h2>Tiers</h2>{tiers}<h2>Sources</h2>{simple('source')}<h2>Tasks</h2>{simple('task')}
+<body><h1>mixkit audit</h1><div class="plots"><div>{summary}{manifest}</div>{''.join(imgs)}</div>
+<h2>Languages</h2>{langs}
+<h2 id="gallery">Gallery</h2><p>Up to 4 samples per language (one per task first; chosen by the smallest hash
+of their id), with the text the audit read.</p>{_gallery(d)}
+<h2>Tiers</h2>{tiers}<h2>Sources</h2>{simple('source')}<h2>Tasks</h2>{simple('task')}
 <h2>Errors</h2>{errors}
+<h2>Safety findings</h2>{safety}
 <p>LID checks: {html.escape(d['lid_sampling'])}; model {html.escape(os.path.basename(d['lid_model']))}.</p>
 </body></html>
 """

@@ -14,16 +14,19 @@ class Progress:
                 TimeElapsedColumn, TimeRemainingColumn
 
             self._p = RichProgress(TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(),
-                                   TimeElapsedColumn(), TimeRemainingColumn(), transient=False, console=console)
+                                   TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[note]}"),
+                                   transient=False, console=console)
             self._p.start()
         self.tasks: dict[str, int] = {}
 
-    def update(self, name: str, done: int, total: int) -> None:
+    def update(self, name: str, done: int, total: int, note: str | None = None) -> None:
+        """Bar `name` at done/total; `note`: a short readout after it (e.g. samples/s)."""
         if not self._p:
             return
         if name not in self.tasks:
-            self.tasks[name] = self._p.add_task(name, total=max(total, 1))
-        self._p.update(self.tasks[name], completed=done, total=max(total, 1))
+            self.tasks[name] = self._p.add_task(name, total=max(total, 1), note="")
+        fields = {"note": note} if note is not None else {}
+        self._p.update(self.tasks[name], completed=done, total=max(total, 1), **fields)
 
     def callback(self, name: str):
         """An (done, total) callback bound to one bar, for executors and runners."""

@@ -156,13 +156,13 @@ def test_llava_style_json_declared_language_is_checked_by_lid(tmp_path):
 def test_script_mismatch_and_unchecked_language(tmp_path):
     rows = [_row(0, "rus_Cyrl", "Sobaka bezhit po zelyonomu lugu."),          # Russian in Latin letters
             _row(1, "rus_Cyrl", SENTENCES["rus_Cyrl"][0]),
-            _row(2, "hau_Latn", "Kare yana gudu a cikin ciyawa.")]          # lid.176 has no Hausa label
+            _row(2, "ace_Latn", "Asee jiplueng lam naleueng.")]             # no detector knows Acehnese
     with ShardWriter(tmp_path) as w:
         w.write_all(rows)
     bl = audit_shards(tmp_path, progress=False).to_dict()["by_lang"]
     assert bl["rus_Cyrl"]["script_mismatch"] == 1
-    assert bl["hau_Latn"]["lid_unchecked"] is True and bl["hau_Latn"]["lid_checked"] == 0
-    assert bl["hau_Latn"]["lid_agreement"] is None
+    assert bl["ace_Latn"]["lid_unchecked"] is True and bl["ace_Latn"]["lid_checked"] == 0
+    assert bl["ace_Latn"]["lid_agreement"] is None
 
 
 def test_corrupt_member_truncated_tar_and_garbage_are_reported_and_rest_counted(tmp_path):
@@ -198,11 +198,12 @@ def test_corrupt_member_truncated_tar_and_garbage_are_reported_and_rest_counted(
     assert set(errs) == {("a_corrupt_member.tar", "k2.json"), ("b_truncated.tar", "t2.jpg"),
                          ("c_not_a_tar.tar", ""), ("d_garbage.tar", "t2.jpg")}
     assert "invalid JSON" in errs[("a_corrupt_member.tar", "k2.json")]
-    assert "not counted" in errs[("b_truncated.tar", "t2.jpg")]
+    assert "not kept" in errs[("b_truncated.tar", "t2.jpg")]
     assert "invalid tar header" in errs[("d_garbage.tar", "t2.jpg")]
     assert d["by_lang"]["deu_Latn"]["samples"] == 3           # k0, k1, k3
-    assert d["by_lang"]["fra_Latn"]["samples"] == 2 + 3       # truncated: t0, t1; garbage: t0..t2
-    assert d["total_samples"] == 8 and d["shards"] == 4
+    # The sample being read at a break may be incomplete (shard_format's one rule): not counted.
+    assert d["by_lang"]["fra_Latn"]["samples"] == 2 + 2       # truncated: t0, t1; garbage: t0, t1
+    assert d["total_samples"] == 7 and d["shards"] == 4
 
 
 def test_tar_cut_at_a_member_boundary_is_reported(tmp_path):
@@ -214,7 +215,7 @@ def test_tar_cut_at_a_member_boundary_is_reported(tmp_path):
         last = tf.getmembers()[-1]
     (tmp_path / "x.tar").write_bytes(data[: last.offset_data + (last.size + 511) // 512 * 512])
     d = audit_shards(tmp_path, progress=False).to_dict()
-    assert d["total_samples"] == 3
+    assert d["total_samples"] == 2          # k2 may have lost members after the cut: not counted
     assert len(d["errors"]) == 1 and "truncated" in d["errors"][0]["error"]
 
 
@@ -287,7 +288,7 @@ def test_html_report_is_self_contained_with_pngs(tmp_path):
     path = res.write_html(tmp_path / "report" / "audit.html")
     text = path.read_text(encoding="utf-8")
     srcs = re.findall(r"""(?:src|href)\s*=\s*["']?([^"' >]+)""", text)
-    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert srcs and all(s.startswith(("data:image/png;base64,", "data:image/jpeg;base64,")) for s in srcs)
     assert "<link" not in text and "<script" not in text
     for key in ("share", "tiers", "lid"):
         png = (tmp_path / "report" / f"audit.{key}.png").read_bytes()
@@ -310,7 +311,7 @@ def test_rich_table_lists_every_language(tmp_path):
 
 
 def test_fast_tar_header_parser_reads_what_tarfile_reads():
-    from mixkit.audit import _FastTarInfo
+    from mixkit.shard_format import _FastTarInfo
 
     names = ["a.json", "ü/ß.json", "p/" * 60 + "k.txt", "d/" + "x" * 120 + ".jpg"]
     for fmt in (tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT):

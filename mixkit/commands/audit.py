@@ -56,6 +56,8 @@ def register(app: typer.Typer) -> None:
         if mc is not None:
             console.print(f"manifest {mc['path']}: " + ("[green]counts match[/]" if mc.get("matches") else
                           f"[red]counts differ[/] {mc.get('by_lang_mismatches') or mc.get('error')}"))
+        for f in d.get("safety_findings") or []:
+            err.print(f"[bold red]unsafe member:[/] {f['shard']} {f['member']!r}: {f['reason']}: {f['detail']}")
         for e in d["errors"][:20]:
             err.print(f"[yellow]corrupt:[/] {e['shard']} {e['member']}: {e['error']}")
         if len(d["errors"]) > 20:

@@ -12,12 +12,14 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("smpqa")
     def smpqa(
-        langs: str = typer.Option("all", "--langs", help="'all' (the study's 100) or comma-separated codes/names"),
+        langs: str = typer.Option("paper", "--langs", help="'paper' (the paper's 11 SMPQA languages), 'all' (the "
+                                  "study's 100) or comma-separated codes/names"),
         out: Path = typer.Option(..., "--out", help="output folder (smpqa-<lang>-*.tar, index.json, manifest.json)"),
         per_lang: int = typer.Option(100, "--per-lang", min=2, help="images per language, half bar and half pie charts"),
         seed: int = typer.Option(0, "--seed"),
         labels: list[Path] = typer.Option([], "--labels", help="label word list(s): <lang>.txt, .jsonl or .tsv; "
-                                          "default: CLDR words of each language"),
+                                          "default: the less frequent half of a word-frequency list (wordfreq, else "
+                                          "word counts of natural text, else CLDR words)"),
         width: str = typer.Option("448,640", "--width", help="image width range in px, e.g. 448,640"),
         control: bool = typer.Option(True, "--control/--no-control", help="add the English (Latin-script) control set"),
         workers: int = typer.Option(1, "--workers", min=1, help="worker processes (one language each)"),
@@ -54,7 +56,8 @@ def register(app: typer.Typer) -> None:
     def eval_cmd(
         model: str = typer.Argument(..., help="checkpoint directory (e.g. runs/train/final) or a cached hub id"),
         suite: str = typer.Option("smpqa", "--suite", help="smpqa | fidelity | all"),
-        langs: str = typer.Option("all", "--langs", help="'all' or comma-separated codes/names"),
+        langs: str = typer.Option("paper", "--langs", help="'paper' (the paper's 11), 'all' (the study's 100) or "
+                                  "comma-separated codes/names"),
         data: Optional[Path] = typer.Option(None, "--data", help="SMPQA folder from `mixkit smpqa` (default: generate one)"),
         json_out: Optional[Path] = typer.Option(None, "--json", help="write the full result as JSON here"),
         max_samples: Optional[int] = typer.Option(None, "--max-samples", min=1,

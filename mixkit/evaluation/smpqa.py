@@ -5,10 +5,15 @@ study's two question types (reading: "What is the label of the biggest bar?", gr
 Plots are a pure function of (seed, plot index): kind, number of bars, values, colours,
 orientation, exploded slice and size are the same in every language; only the labels differ
 (drawn for each language from its own pool with a generator seeded by (seed, plot, language)).
-Labels are real words of the language from Unicode CLDR via Babel (territory, language, month,
-day and city names; `ocr_synth.text_sources.cldr_strings`), or from user files. Every label must
-pass the OCR stage's font-coverage and shaping check (`ocr_synth.fonts.renderable`): pool words
-that fail are left out (and counted); a user-given label that fails is an error.
+Values are unambiguous: any two values of a plot differ by at least `margin` (15 %) of the
+smaller one, so every "biggest / second smallest / bigger than" question has a visible answer
+even on a pie chart drawn without numbers.
+Labels follow the paper: the less frequent half of a word-frequency list (PyPI `wordfreq`, else
+word counts of the natural text shipped in mixkit.udhr, else CLDR words; see smpqa_labels), or
+user files. No label of a plot is part of another (whole labels only: "Tlh" is never asked about
+next to "Tlhakole"). Every label must pass the OCR stage's font-coverage and shaping check
+(`ocr_synth.fonts.renderable`): pool words that fail are left out (and counted); a user-given
+label that fails is an error.
 
 One plot gives two samples in the mixkit schema, both holding the plot image: task
 `smpqa_reading` (5 question/answer turns) and `smpqa_grounding` (8 turns, 4 yes and 4 no). The
@@ -18,7 +23,7 @@ each question on its own. Questions are English (as in SMPQA) with labels quoted
 from __future__ import annotations
 
 import json
-import re
+import math
 import time
 import unicodedata
 import zlib
@@ -37,8 +42,10 @@ PROMPT_TEMPLATE = "{QUESTION}\n" + PROMPT_SUFFIX
 CONTROL_LANG = ENGLISH          # the Latin-script control set: the same plots with English labels
 READING, GROUNDING = "smpqa_reading", "smpqa_grounding"
 MIN_POOL = 9                    # 8 bars at most + 1 label that is not in the plot (grounding "no")
-# Characters that make a poor chart label (numbers, brackets, list punctuation).
-_BAD_LABEL = re.compile(r"[()\[\]{},.;:/%\"'«»“”„+=<>|&*#@!?¿¡]")
+# The paper's 11 languages: English, 4 more Latin-script ones of different resource tiers, and
+# 6 major non-Latin scripts (its "zh" is Simplified, like wordfreq's Chinese list).
+PAPER_LANGS = ("eng_Latn", "deu_Latn", "ita_Latn", "ind_Latn", "zul_Latn", "arb_Arab", "hin_Deva",
+               "kor_Hang", "rus_Cyrl", "tha_Thai", "zho_Hans")
 
 
 class SmpqaError(ValueError):
@@ -49,7 +56,7 @@ class SmpqaError(ValueError):
 class PlotSpec:
     index: int
     kind: str                    # bar | pie
-    values: tuple[int, ...]      # distinct, 30..100: biggest/smallest are unambiguous
+    values: tuple[int, ...]      # 30..100, any two differ by >= margin: every rank question is unambiguous
     colors: tuple[str, ...]
     orientation: str | None      # bars: vertical | horizontal
     explode: int | None          # pies: index of the slice pulled out
@@ -73,6 +80,8 @@ class SmpqaOptions:
     font_scale: float = 0.034                 # label font size as a share of the width
     latin_control: bool = True                # add the English (Latin-script) control set
     label_files: list[str] = field(default_factory=list)   # <lang>.txt / .jsonl / .tsv (text_sources format)
+    margin: float = 0.15                      # any two values differ by >= 15 % of the smaller one
+    freq_top: int = 1000                      # word-frequency list length; labels from its less frequent half
 
     def __post_init__(self) -> None:
         if self.per_kind < 1:
@@ -80,8 +89,41 @@ class SmpqaOptions:
         lo, hi = self.bars
         if not 2 <= lo <= hi <= 10:
             raise ValueError(f"bars must be a range within 2..10 (the palette has 10 colours), got {self.bars}")
-        if self.values[1] - self.values[0] + 1 < hi:
-            raise ValueError(f"value range {self.values} is too narrow for {hi} distinct values")
+        if not 0 <= self.margin <= 1:
+            raise ValueError(f"margin must be within 0..1, got {self.margin}")
+        if _chain_top(self.values[0], hi, self.margin) > self.values[1]:
+            raise ValueError(f"value range {self.values} is too narrow for {hi} values that differ by "
+                             f"{self.margin:.0%}: widen values, lower margin or bars")
+        if self.freq_top < 2 * MIN_POOL:
+            raise ValueError(f"freq_top must be >= {2 * MIN_POOL}, got {self.freq_top}")
+
+
+def _step(v: int, margin: float) -> int:
+    """The smallest integer value that is `margin` bigger than v."""
+    return max(v + 1, math.ceil(v * (1 + margin) - 1e-9))
+
+
+def _chain_top(lo: int, n: int, margin: float) -> int:
+    v = lo
+    for _ in range(n - 1):
+        v = _step(v, margin)
+    return v
+
+
+def spaced_values(rng: np.random.Generator, n: int, lo: int, hi: int, margin: float) -> list[int]:
+    """n integers in lo..hi, sorted ascending, each `margin` bigger than the one before; every
+    value is drawn uniformly from the room that still leaves space for the ones after it."""
+    ceil = [hi] * n                       # the largest value position i can take
+    for i in range(n - 2, -1, -1):
+        v = ceil[i + 1]
+        while v > lo and _step(v, margin) > ceil[i + 1]:
+            v -= 1
+        ceil[i] = v
+    out: list[int] = []
+    for i in range(n):
+        floor = lo if i == 0 else _step(out[-1], margin)
+        out.append(int(rng.integers(floor, ceil[i] + 1)))
+    return out
 
 
 def _rng(*parts: int) -> np.random.Generator:
@@ -102,7 +144,8 @@ def plot_specs(seed: int = 0, options: SmpqaOptions | None = None) -> list[PlotS
         rng = _rng(seed, 0x53504D51, i)
         kind = "bar" if i < o.per_kind else "pie"
         n = int(rng.integers(o.bars[0], o.bars[1] + 1))
-        values = tuple(int(v) for v in rng.choice(np.arange(o.values[0], o.values[1] + 1), n, replace=False))
+        ordered = spaced_values(rng, n, o.values[0], o.values[1], o.margin)
+        values = tuple(ordered[j] for j in rng.permutation(n))
         colors = tuple(COLORS[j] for j in rng.permutation(len(COLORS))[:n])
         width = int(rng.integers(o.width[0], o.width[1] + 1))
         height = int(round(width * rng.uniform(0.7, 1.0)))
@@ -118,14 +161,6 @@ def plot_specs(seed: int = 0, options: SmpqaOptions | None = None) -> list[PlotS
 # ---------------------------------------------------------------------------------------------
 # labels
 
-def _label_like(text: str) -> bool:
-    """A short word or two: no digits or punctuation that would make it a phrase or a number."""
-    t = text.strip()
-    if not 2 <= len(t) <= 16 or any(c.isdigit() for c in t) or _BAD_LABEL.search(t):
-        return False
-    return len(t.split()) <= 2
-
-
 def check_labels(labels: list[str], lang: str) -> list[str]:
     """Labels that fail the OCR stage's check (the script's own font must cover and shape them)."""
     from ocr_synth.fonts import renderable
@@ -136,13 +171,14 @@ def check_labels(labels: list[str], lang: str) -> list[str]:
 
 
 def label_pool(lang: str, options: SmpqaOptions | None = None) -> tuple[list[str], dict]:
-    """(labels, info) for one language: user files first, else CLDR words; all renderable.
+    """(labels, info) for one language: user files first, else a word-frequency list (see
+    smpqa_labels); all renderable, one per normalised form, sorted.
 
     info: source, candidates, kept, dropped {reason: n}. Raises SmpqaError when a user label
     fails the coverage check or fewer than MIN_POOL labels remain.
     """
-    from ocr_synth.fonts import renderable
-    from ocr_synth.text_sources import cldr_locale, cldr_strings, load_text_files
+    from mixkit.evaluation.smpqa_labels import frequency_labels
+    from ocr_synth.text_sources import load_text_files
 
     o = options or SmpqaOptions()
     user = load_text_files(o.label_files).get(lang, []) if o.label_files else []
@@ -153,36 +189,50 @@ def label_pool(lang: str, options: SmpqaOptions | None = None) -> tuple[list[str
             raise SmpqaError(f"{len(bad)} label(s) for {lang} fail the font-coverage/shaping check of the OCR stage "
                              f"(the {get(lang).script} font lacks glyphs or breaks clusters): {bad[:8]}; "
                              "fix or remove them in the label file")
-        kept, dropped, source = cands, {}, "file"
+        seen: dict[str, str] = {}
+        for t in sorted(cands):
+            seen.setdefault(normalize_answer(t), t)
+        uniq = [t for k, t in seen.items() if k]
+        n_cands, dropped, source = len(cands), {"duplicate": len(cands) - len(uniq)}, "file"
     else:
-        loc, _ = cldr_locale(lang)
-        strings = list(cldr_strings(lang))
-        cands = [t for t in strings if _label_like(t)]
-        dropped = {"not_a_word": len(strings) - len(cands)}
-        kept, why = renderable(cands, lang)
-        dropped.update(why)
-        source = f"cldr:{loc}"
-    # one label per normalised form: an answer must identify its label
-    seen: set[str] = set()
-    uniq = []
-    for t in sorted(kept):
-        k = normalize_answer(t)
-        if k and k not in seen:
-            seen.add(k)
-            uniq.append(t)
-    dropped["duplicate"] = len(kept) - len(uniq)
+        kept, n_cands, dropped, source = frequency_labels(lang, o.freq_top, MIN_POOL, key=normalize_answer)
+        uniq = sorted(kept)
     if len(uniq) < MIN_POOL:
         raise SmpqaError(f"only {len(uniq)} usable labels for {lang} from {source} (need {MIN_POOL}); "
                          f"give a word list: SmpqaOptions(label_files=['{lang}.txt']) / --labels {lang}.txt")
-    return uniq, {"source": source, "candidates": len(cands), "kept": len(uniq),
+    return uniq, {"source": source, "candidates": n_cands, "kept": len(uniq),
                   "dropped": {k: v for k, v in dropped.items() if v}}
 
 
+def part_of(a: str, b: str) -> bool:
+    """Whether one label is part of the other once normalised ("Tlh" / "Tlhakole"): such a pair is
+    never in one plot, so reading either does not half-answer a question about the other."""
+    na, nb = normalize_answer(a), normalize_answer(b)
+    return na in nb or nb in na
+
+
+def has_label(labels: list[str], label: str) -> bool:
+    """Whole-label match: a plot has `label` only if one of its labels is that label (normalised)."""
+    k = normalize_answer(label)
+    return any(normalize_answer(t) == k for t in labels)
+
+
 def plot_labels(pool: list[str], spec: PlotSpec, seed: int, lang: str) -> tuple[list[str], str]:
-    """(labels of the plot, one pool label that is not in it) for one language."""
+    """(labels of the plot, one pool label that is not in it) for one language; no two of them
+    is part of the other."""
     rng = _rng(seed, 0x4C41424C, spec.index, _lang_key(lang))
-    pick = rng.choice(len(pool), spec.n + 1, replace=False)
-    return [pool[j] for j in pick[:-1]], pool[pick[-1]]
+    chosen: list[str] = []
+    keys: list[str] = []
+    for j in rng.permutation(len(pool)):
+        t = pool[int(j)]
+        k = normalize_answer(t)
+        if not any(k in c or c in k for c in keys):         # part_of, on normalised forms computed once
+            chosen.append(t)
+            keys.append(k)
+            if len(chosen) == spec.n + 1:
+                return chosen[:-1], chosen[-1]
+    raise SmpqaError(f"the {len(pool)} labels for {lang} hold fewer than {spec.n + 1} that are not part of one "
+                     "another; give a longer word list")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,14 +276,15 @@ def questions(spec: PlotSpec, labels: list[str], absent: str, seed: int = 0) -> 
     a, b = (int(x) for x in rng.choice(spec.n, 2, replace=False))
     hi, lo = (a, b) if v[a] > v[b] else (b, a)
     present = int(rng.integers(spec.n))
+    yes_no = lambda b: "yes" if b else "no"  # noqa: E731 - answers of presence questions by whole label
     q = lambda x: f"'{labels[x]}'" if isinstance(x, int) else f"'{x}'"  # noqa: E731
     grounding = [
         ("biggest", f"Is the {thing} with label {q(big)} the biggest?", "yes"),
         ("biggest", f"Is the {thing} with label {q(not_big[int(rng.integers(len(not_big)))])} the biggest?", "no"),
         ("smallest", f"Is the {thing} with label {q(small)} the smallest?", "yes"),
         ("smallest", f"Is the {thing} with label {q(not_small[int(rng.integers(len(not_small)))])} the smallest?", "no"),
-        ("present", f"Is there a {thing} with label {q(present)}?", "yes"),
-        ("present", f"Is there a {thing} with label {q(absent)}?", "no"),
+        ("present", f"Is there a {thing} with label {q(present)}?", yes_no(has_label(labels, labels[present]))),
+        ("present", f"Is there a {thing} with label {q(absent)}?", yes_no(has_label(labels, absent))),
         ("compare", f"Is the {thing} with label {q(hi)} bigger than the {thing} with label {q(lo)}?", "yes"),
         ("compare", f"Is the {thing} with label {q(lo)} bigger than the {thing} with label {q(hi)}?", "no"),
     ]
@@ -303,10 +354,19 @@ def _generate_one(args: tuple) -> dict:
             "bytes": sum(s["bytes"] for s in shards)}
 
 
+def expand_langs(langs: list[str] | str) -> list[str]:
+    """Language arguments with 'paper' replaced by the paper's 11 (the default); 'all' = the study's 100."""
+    items = [x.strip() for x in (langs.split(",") if isinstance(langs, str) else langs) if x.strip()]
+    out: list[str] = []
+    for x in items:
+        out += list(PAPER_LANGS) if x.lower() == "paper" else [x]
+    return out
+
+
 def resolve_smpqa_langs(langs: list[str] | str, options: SmpqaOptions) -> list[str]:
     from ocr_synth.stage import resolve_langs
 
-    codes = resolve_langs(langs)
+    codes = resolve_langs(expand_langs(langs))
     if options.latin_control and CONTROL_LANG not in codes:
         codes.append(CONTROL_LANG)
     return codes
@@ -314,7 +374,7 @@ def resolve_smpqa_langs(langs: list[str] | str, options: SmpqaOptions) -> list[s
 
 def generate_smpqa(langs: list[str] | str, out_dir: str | Path, *, seed: int = 0,
                    options: SmpqaOptions | None = None, workers: int = 1, progress: bool = True) -> dict:
-    """Write the benchmark for `langs` ('all' or codes/names) under out_dir; returns the index.
+    """Write the benchmark for `langs` ('paper', 'all' or codes/names) under out_dir; returns the index.
 
     Layout: smpqa-<lang>-00000.tar (mixkit shard format), index.json (what was generated, with
     the label source per language), manifest.json (counts, as `mixkit audit` reads them).
@@ -383,20 +443,25 @@ def generate_smpqa(langs: list[str] | str, out_dir: str | Path, *, seed: int = 0
 def coverage_report(langs: list[str] | str, *, seed: int = 0, options: SmpqaOptions | None = None) -> dict[str, dict]:
     """Without rendering: every label every plot would use, run through the coverage check.
 
-    Returns {lang: {labels: n distinct labels used, failing: [...], source}}; raises nothing
-    for failing labels (the caller decides), SmpqaError for languages with too few labels.
+    Returns {lang: {labels: n distinct labels used, pool, failing: [...], source}}, or
+    {lang: {error}} for a language that cannot get a benchmark (too few labels; the message says
+    how to give some). Raises nothing: the caller decides.
     """
     o = options or SmpqaOptions()
     specs = plot_specs(seed, o)
     out = {}
     for c in resolve_smpqa_langs(langs, o):
-        pool, info = label_pool(c, o)
+        try:
+            pool, info = label_pool(c, o)
+        except SmpqaError as e:
+            out[c] = {"error": str(e)}
+            continue
         used: list[str] = []
         for spec in specs:
             labels, absent = plot_labels(pool, spec, seed, c)
             used += labels + [absent]
         used = list(dict.fromkeys(used))
-        out[c] = {"labels": len(used), "failing": check_labels(used, c), "source": info["source"]}
+        out[c] = {"labels": len(used), "pool": len(pool), "failing": check_labels(used, c), "source": info["source"]}
     return out
 
 
@@ -405,7 +470,7 @@ def coverage_report(langs: list[str] | str, *, seed: int = 0, options: SmpqaOpti
 
 def read_smpqa(data_dir: str | Path, langs: list[str] | None = None) -> list[dict]:
     """Samples of a generated set (schema rows with images), in shard order; only `langs` when given."""
-    import tarfile
+    from mixkit.shard_format import SampleError, TarSample, iter_tar
 
     d = Path(data_dir)
     idx_path = d / "index.json"
@@ -420,19 +485,12 @@ def read_smpqa(data_dir: str | Path, langs: list[str] | None = None) -> list[dic
     rows = []
     for c in want:
         for shard in have[c]["shards"]:
-            groups: dict[str, dict] = {}
-            with tarfile.open(d / shard) as tar:
-                for m in tar:
-                    if not m.isfile():
-                        continue
-                    key, _, ext = m.name.partition(".")
-                    data = tar.extractfile(m).read()
-                    g = groups.setdefault(key, {"images": {}})
-                    if ext == "json":
-                        g.update(json.loads(data))
-                    else:
-                        g["images"][ext] = data
-            for g in groups.values():
-                g["images"] = [g["images"][k] for k in sorted(g["images"])]
-                rows.append(g)
+            for s in iter_tar(d / shard):          # the one shard reader (mixkit.shard_format)
+                if not isinstance(s, TarSample) or s.reject is not None:
+                    what = s.reject if isinstance(s, TarSample) else (s.reason, s.detail)
+                    raise SmpqaError(f"{d / shard}: {what[0]}: {what[1]}; regenerate the set")
+                try:
+                    rows.append({**s.doc(), "images": s.images()})
+                except SampleError as e:
+                    raise SmpqaError(f"{d / shard}: {e}; regenerate the set") from None
     return rows

@@ -18,12 +18,11 @@ from __future__ import annotations
 import base64
 import io
 import re
-import tarfile
 from collections import defaultdict
 
 import xxhash
 
-from mixkit.shard_format import SampleError, TarSample, is_image_member, split_name
+from mixkit.shard_format import SampleError, TarSample, is_image_member, iter_tar
 
 GALLERY_PER_LANG = 4
 THUMB_PX = 160
@@ -122,33 +121,22 @@ def _read_at(fh, name: str, offset: int, size: int) -> bytes | None:
 
 
 def _first_images(shard: str, keys: set[str]) -> dict[str, bytes | str]:
-    """key -> bytes of its first image (shard_format's order), or a reason string. Reads tar
-    headers only (seeking over the data) and stops once every wanted key has gone by."""
-    members: dict[str, dict[str, tarfile.TarInfo]] = {}
+    """key -> bytes of its first image, or a reason string: the shard read again through the one
+    reader (shard_format.iter_tar), images only, stopping once every wanted key has gone by."""
     out: dict[str, bytes | str] = {}
     try:
-        with tarfile.open(shard) as tf:
-            for m in tf:
-                split = split_name(m.name)
-                if split is None:
-                    continue
-                key, ext = split
-                if key not in keys:
-                    if len(members) == len(keys):
-                        break                            # members of a sample are adjacent
-                    continue
-                if m.isfile() and is_image_member(ext):
-                    members.setdefault(key, {})[ext] = m
-                else:
-                    members.setdefault(key, {})
-            for key, exts in members.items():
-                try:
-                    order = TarSample(key, members=dict.fromkeys(exts)).image_members()
-                except SampleError as e:
-                    out[key] = str(e)
-                    continue
-                out[key] = tf.extractfile(exts[order[0][0]]).read() if order else "the sample has no image"
-    except (tarfile.TarError, OSError, EOFError) as e:
+        for s in iter_tar(shard, read=is_image_member):
+            if not isinstance(s, TarSample) or s.key not in keys:
+                continue
+            try:
+                images = s.image_members()
+            except SampleError as e:
+                out[s.key] = str(e)
+            else:
+                out[s.key] = images[0][1] if images else "the sample has no image"
+            if len(out) == len(keys):
+                break
+    except OSError as e:
         return {k: f"cannot read the shard again: {type(e).__name__}: {e}" for k in keys}
     return {k: out.get(k, "sample not found on re-reading the shard") for k in keys}
 

@@ -380,11 +380,9 @@ def generate_smpqa(langs: list[str] | str, out_dir: str | Path, *, seed: int = 0
     the label source per language), manifest.json (counts, as `mixkit audit` reads them).
     Fails before rendering anything when a language has no font, no shaping or too few labels.
     """
-    from concurrent.futures import ProcessPoolExecutor
-
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from mixkit.shards import counts_dict, write_manifest
+    from mixkit.engine import LocalEngine
+    from mixkit.progress import Progress
+    from mixkit.shard_format import Counts, Manifest, ShardInfo
     from ocr_synth.fonts import fonts_for_lang, require_shaping
 
     o = options or SmpqaOptions()
@@ -403,19 +401,8 @@ def generate_smpqa(langs: list[str] | str, out_dir: str | Path, *, seed: int = 0
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     jobs = [(c, str(out), int(seed), asdict(o)) for c in codes]
-    results: list[dict] = []
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  disable=not progress) as prog:
-        tid = prog.add_task("rendering SMPQA languages", total=len(jobs))
-        if workers <= 1:
-            for j in jobs:
-                results.append(_generate_one(j))
-                prog.advance(tid)
-        else:
-            with ProcessPoolExecutor(workers) as ex:
-                for r in ex.map(_generate_one, jobs):
-                    results.append(r)
-                    prog.advance(tid)
+    with Progress(progress) as prog:        # the one executor: languages in order on local processes
+        results = list(LocalEngine(workers).map_ordered(_generate_one, jobs, on_done=prog.callback("render SMPQA")))
     index = {
         "benchmark": "smpqa", "version": 1, "seed": int(seed), "prompt": PROMPT_TEMPLATE,
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(o).items()},
@@ -429,14 +416,10 @@ def generate_smpqa(langs: list[str] | str, out_dir: str | Path, *, seed: int = 0
                                     encoding="utf-8")
     by_lang = {r["lang"]: r["samples"] for r in results}
     n = sum(by_lang.values())
-    write_manifest(out, {
-        "kind": "smpqa", "seed": int(seed),
-        "targets": {"by_lang": {c: 1.0 / len(codes) for c in codes}},
-        "counts": {"by_lang": counts_dict(Counter(by_lang)), "by_source": {SOURCE: n},
-                   "by_task": {READING: n // 2, GROUNDING: n // 2}, "total": n},
-        "shards": [s for r in results for s in r["shards"]],
-        "rejects": {"total": 0, "by_reason": {}},
-    })
+    Manifest(kind="smpqa", seed=int(seed), targets_by_lang={c: 1.0 / len(codes) for c in codes},
+             counts=Counts.of(by_lang, {SOURCE: n}, {READING: n // 2, GROUNDING: n // 2}),
+             shards=[ShardInfo(Path(s["path"]).name, s["samples"], s["bytes"], s["sha256"])
+                     for r in results for s in r["shards"]]).write(out)
     return index
 
 

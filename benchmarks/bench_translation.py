@@ -9,7 +9,12 @@ batches, output checks. Random weights never emit </s>, so both generate exactly
   python benchmarks/bench_translation.py                          # CPU, tiny checkpoint
   python benchmarks/bench_translation.py --arch nllb-600m --device cuda --dtype float16 \
       --n 4096 --new-tokens 64 --batch-tokens 65536               # NLLB-600M shape, random weights
+  python benchmarks/bench_translation.py --arch nllb-1.3b --device cuda --n 4096 --new-tokens 64 \
+      --batch-tokens 65536                                         # NLLB-1.3B shape (bf16 stage, fp16 loop)
   python benchmarks/bench_translation.py --backend ctranslate2    # the stage on CTranslate2 (int8 on CPU)
+  python benchmarks/bench_translation.py --text-side              # segmentation + loop detector only
+
+The stage's output-loop retry is off here (fixed output length): both sides decode once.
 """
 from __future__ import annotations
 
@@ -41,6 +46,9 @@ def sentences(n: int, seed: int = 0) -> list[str]:
     return out
 
 
+ARCHS = {"nllb-600m": (12, 4096), "nllb-1.3b": (24, 8192)}     # (layers per side, FFN width); d_model 1024
+
+
 def build_model(arch: str, root: Path, dtype: str) -> str:
     from tiny_nllb import build_tiny_nllb
 
@@ -50,15 +58,16 @@ def build_model(arch: str, root: Path, dtype: str) -> str:
     import torch
     from transformers import M2M100Config, M2M100ForConditionalGeneration
 
-    # facebook/nllb-200-distilled-600M's shape; random weights (nothing can be downloaded)
-    cfg = M2M100Config(vocab_size=256206, d_model=1024, encoder_layers=12, decoder_layers=12,
-                       encoder_attention_heads=16, decoder_attention_heads=16, encoder_ffn_dim=4096,
-                       decoder_ffn_dim=4096, max_position_embeddings=1024, scale_embedding=True,
+    # facebook/nllb-200-distilled-600M's / -1.3B's shape; random weights (nothing can be downloaded)
+    layers, ffn = ARCHS[arch]
+    cfg = M2M100Config(vocab_size=256206, d_model=1024, encoder_layers=layers, decoder_layers=layers,
+                       encoder_attention_heads=16, decoder_attention_heads=16, encoder_ffn_dim=ffn,
+                       decoder_ffn_dim=ffn, max_position_embeddings=1024, scale_embedding=True,
                        pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
                        dropout=0.1, tie_word_embeddings=True)
     torch.manual_seed(0)
     model = M2M100ForConditionalGeneration(cfg).to(getattr(torch, dtype if dtype != "auto" else "float16"))
-    out = root / "nllb600m"
+    out = root / arch
     model.save_pretrained(out)
     for f in tiny.iterdir():            # the tiny tokenizer's ids are all < 256206
         if f.name.startswith(("tokenizer", "special_tokens", "sentencepiece")):
@@ -148,9 +157,33 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
+def text_side() -> None:
+    """CPU cost of what runs around the model: segmentation of real-shaped conversations
+    (tests/test_translation_corpus.py) and the loop detector on sentences in 14 scripts/styles."""
+    from test_translation_corpus import CORPUS
+    from test_translation_segment import NATURAL
+    from translation.checks import find_loop
+    from translation.segment import Segmenter
+
+    msgs = [m["content"] for c, _, _ in CORPUS for m in c] * 50
+    seg = Segmenter()
+    c0 = time.process_time()
+    units = sum(len(seg.segment(m).units) for m in msgs)
+    dt = time.process_time() - c0
+    print(f"segmentation: {len(msgs)} messages ({sum(map(len, msgs)) / len(msgs):.0f} chars avg), {units} units, "
+          f"{len(msgs) / dt:,.0f} messages per CPU s")
+    sents = NATURAL * 200
+    c0 = time.process_time()
+    for x in sents:
+        find_loop(x)
+    dt = time.process_time() - c0
+    print(f"loop detector: {len(sents)} sentences ({sum(map(len, sents)) / len(sents):.0f} chars avg), "
+          f"{len(sents) / dt:,.0f} sentences per CPU s")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--arch", choices=["tiny", "nllb-600m"], default="tiny")
+    ap.add_argument("--arch", choices=["tiny", *ARCHS], default="tiny")
     ap.add_argument("--model", help="existing checkpoint dir (skips building one)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--dtype", default="auto", help="stage dtype; auto = fp32 on CPU, bf16/fp16 on GPU")
@@ -164,7 +197,10 @@ def main(argv=None):
                     help="the stage's backend (the plain loop is always transformers)")
     ap.add_argument("--ct2-compute-type", default="auto", help="ctranslate2 only; auto = int8 on CPU, int8_float16 on GPU")
     ap.add_argument("--repeat", type=int, default=3, help="alternate runs, keep each side's fastest (shared machines are noisy)")
+    ap.add_argument("--text-side", action="store_true", help="only time segmentation and the loop detector (no model)")
     a = ap.parse_args(argv)
+    if a.text_side:
+        return text_side()
     import torch
 
     torch.manual_seed(0)

@@ -13,7 +13,8 @@ from mixkit.schema import IMAGE_TOKEN, make_row, meta_of, rows_to_table
 from tiny_nllb import tiny_nllb_path
 from translation.backends import TransformersBackend, TranslationModelError
 from translation.options import TranslateOptions
-from translation.stage import TranslateStage, collect_stats, translate_file
+from translation.files import translate_file
+from translation.stage import TranslateStage, collect_stats
 
 
 @pytest.fixture(scope="session")
@@ -101,8 +102,11 @@ def test_tricky_cases_keep_structure(model_dir, tmp_path):
             assert b["content"].count(IMAGE_TOKEN) == a["content"].count(IMAGE_TOKEN)
             assert b["content"].count("\n") == a["content"].count("\n")
             for keep in ("https://example.com/museum?id=7", "`grep -r`", "```\nx = 3\n```", "\nA. ", "\nB. ",
-                         "\nC. ", "## ", "\n1. ", "**", "|---|---|", "| 3 |"):
+                         "\nC. ", "## ", "\n1. ", "|---|---|", "| 3 |"):
                 assert a["content"].count(keep) == b["content"].count(keep), (keep, b["content"])
+            # emphasis inside a sentence: back around the same words, or dropped and counted
+            lost = a["content"].count("**") - b["content"].count("**")
+            assert lost % 2 == 0 and lost // 2 <= meta_of(dst).get("emphasis_dropped", 0)
         fixed = {"B", "42", "(C)"}
         if src["messages"][-1]["content"] in fixed:
             assert dst["messages"][-1]["content"] == src["messages"][-1]["content"]
@@ -150,10 +154,10 @@ def test_oom_halves_batch_and_retries(model_dir, tmp_path):
     b = TransformersBackend(TranslateOptions(model=model_dir, generation={"max_new_tokens": 6}))
     real = b._generate
 
-    def flaky(ids, langs):
+    def flaky(ids, langs, gen=None):
         if len(ids) > 2:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return real(ids, langs)
+        return real(ids, langs, gen)
     b._generate = flaky
     got = [r.text for r in b.translate(texts, "eng_Latn", ["swh_Latn"] * 8)]
     assert got == expected and b.stats.oom_retries == 3       # 8 -> 4+4 -> 2+2+2+2
@@ -187,7 +191,7 @@ def test_offline_hub_id_says_use_local_path(tmp_path, monkeypatch):
 
 
 def test_stage_pickles_and_worker_stats(model_dir, tmp_path):
-    opts = TranslateOptions(model=model_dir, checks={"enabled": False}, generation={"max_new_tokens": 6})
+    opts = TranslateOptions(model=model_dir, checks={"enabled": False}, generation={"max_new_tokens": 6, "retry": False})
     stage = TranslateStage(opts, cache_dir=str(tmp_path / "c"), stats_dir=str(tmp_path / "stats"))
     stage.run([row(0, TRICKY[0])])
     clone = pickle.loads(pickle.dumps(stage))          # what Ray ships to an actor: no model inside
@@ -270,3 +274,190 @@ def test_demo_captions_fully_covered_by_phrasebook(tmp_path):
     out = stage.run(work)
     assert not out.rejected and len(out.kept) == len(work)
     assert stage.stats()["model_calls"] == 0 and stage.stats()["model_loads"] == 0
+
+
+# -- issue 15: protected spans, loops, short answers, cache key ---------------------------------
+
+from test_translation_corpus import CORPUS, corpus_rows   # noqa: E402
+
+
+def test_tiny_model_keeps_every_protected_span_byte_identical(model_dir, tmp_path):
+    """Random weights never copy a placeholder: every unit with spans takes the fallback (cut at
+    its spans) and the spans still come back byte for byte."""
+    opts = TranslateOptions(model=model_dir, checks={"enabled": False}, generation={"max_new_tokens": 8, "retry": False})
+    stage = TranslateStage(opts, cache_dir=str(tmp_path / "c"))
+    rows = corpus_rows("swh_Latn")
+    out = stage.run(rows)
+    assert not out.rejected and len(out.kept) == len(rows)
+    for (conv_, protected, _), src, dst in zip(CORPUS, rows, out.kept):
+        for a, b in zip(src["messages"], dst["messages"]):
+            assert b["content"].count("\n") == a["content"].count("\n") and b["content"].count("\r") == a["content"].count("\r")
+            for p in protected:
+                assert b["content"].count(p) == a["content"].count(p), (p, b["content"])
+    assert stage.stats()["fallback_units"] > 0
+
+
+class Scripted(TransformersBackend):
+    """The tiny model's tokenizer with scripted outputs: `fn(text, generation) -> output`."""
+
+    def __init__(self, options, fn):
+        super().__init__(options)
+        self.fn, self.calls = fn, []
+
+    def translate(self, texts, src_lang, tgt_langs, on_result=None, generation=None):
+        from translation.backends import Result
+
+        gen = generation or self.options.generation
+        self.calls.append((list(texts), gen))
+        self.stats.model_calls += 1
+        out = [Result(self.fn(t, gen), False, 3) for t in texts]
+        for i, r in enumerate(out):
+            if on_result:
+                on_result(i, r)
+        return out
+
+
+def scripted_stage(model_dir, tmp_path, fn, **opts):
+    stage = TranslateStage(TranslateOptions(model=model_dir, **opts), cache_dir=str(tmp_path / "c"))
+    stage.setup()
+    stage._backend = Scripted(stage.options, fn)
+    return stage
+
+
+def test_placeholders_copied_keep_the_sentence_whole(model_dir, tmp_path):
+    # a model that copies [k] (what NLLB is asked to do): one unit, no fallback, spans in place
+    fn = lambda t, g: t.replace("Use", "Tumia").replace("to search the files", "kutafuta faili")  # noqa: E731
+    stage = scripted_stage(model_dir, tmp_path, fn, checks={"enabled": False})
+    out = stage.run([row(0, conv(("user", "Use `grep -r` to search the files.")))])
+    assert out.kept[0]["messages"][0]["content"] == "Tumia `grep -r` kutafuta faili."
+    assert stage._backend.calls[0][0] == ["Use [1] to search the files."] and stage.stats()["fallback_units"] == 0
+
+
+LOOPS = {
+    "fra_Latn": "le chat noir dort sur le canapé " * 4,
+    "tha_Thai": "สุนัขวิ่งข้ามทุ่งหญ้า" * 3,
+    "deu_Latn": " ".join("der kleine Hund läuft schnell über die grüne Wiese neben der alten roten Scheune am "
+                         "Fluss und bellt".split()[:20]) * 2,
+}
+
+
+@pytest.mark.parametrize("lang", sorted(LOOPS))
+def test_loops_retried_with_stronger_settings_then_rejected(model_dir, tmp_path, lang):
+    stage = scripted_stage(model_dir, tmp_path, lambda t, g: LOOPS[lang])
+    out = stage.run([row(0, TRICKY[0], lang)])
+    assert [r["reason"] for r in out.rejected] == ["repetition_loop"]
+    gens = [g for _, g in stage._backend.calls]
+    assert len(gens) == 2 and gens[0].no_repeat_ngram_size == 0
+    assert gens[1].no_repeat_ngram_size == 4 and gens[1].repetition_penalty == 1.3 and not gens[1].retry
+    assert stage.stats()["retried_segments"] == 2
+
+
+def test_loop_fixed_by_the_retry_is_kept_and_cached(model_dir, tmp_path):
+    good = {"Describe the image in detail.": "Eleza picha kwa undani.",
+            "A dog runs across a green field.": "Mbwa anakimbia katika shamba la kijani."}
+    fn = lambda t, g: good[t] if g.no_repeat_ngram_size else "mbwa mbwa mbwa mbwa mbwa mbwa mbwa"  # noqa: E731
+    stage = scripted_stage(model_dir, tmp_path, fn, checks={"lid_threshold": 1.0})
+    out = stage.run([row(0, TRICKY[0], "swh_Latn")])
+    assert not out.rejected, out.rejected
+    assert out.kept[0]["messages"][1]["content"] == "Mbwa anakimbia katika shamba la kijani."
+    again = scripted_stage(model_dir, tmp_path, fn, checks={"lid_threshold": 1.0})
+    assert again.run([row(0, TRICKY[0], "swh_Latn")]).kept[0]["messages"] == out.kept[0]["messages"]
+    assert again._backend.calls == []                      # both passes came from the cache
+
+
+def test_retry_uses_repetition_settings_in_generate(model_dir, tmp_path):
+    stage = TranslateStage(TranslateOptions(model=model_dir, generation={"max_new_tokens": 6}), cache_dir=str(tmp_path))
+    stage.setup()
+    model = stage._backend.load_model()
+    seen, real = [], model.generate
+    model.generate = lambda **kw: seen.append(kw) or real(**kw)
+    stage.run([row(0, conv(("user", "A dog runs across a green field.")))])
+    # random weights run to their budget: first pass, then the retry with the stronger settings
+    assert [(k["no_repeat_ngram_size"], k["repetition_penalty"]) for k in seen] == [(0, 1.0), (4, 1.3)]
+
+
+SW = {"Yes.": "Ndiyo.", "No.": "Hapana.", "True.": "Kweli.", "False.": "Si kweli.", "Correct.": "Sahihi.",
+      "Incorrect.": "Si sahihi.", "Left.": "Kushoto.", "Right.": "Kulia.", "Up.": "Juu.", "Down.": "Chini.",
+      "Top.": "Juu kabisa.", "Bottom.": "Chini kabisa.", "None.": "Hakuna.", "Both.": "Zote mbili.",
+      "Unknown.": "Haijulikani.", "Maybe.": "Labda.",
+      "Is it raining?": "Je, mvua inanyesha?", "Is the door open now?": "Je, mlango uko wazi sasa?"}
+
+
+def test_short_answers_come_from_the_table_built_once(model_dir, tmp_path):
+    stage = scripted_stage(model_dir, tmp_path, lambda t, g: SW[t], checks={"lid_threshold": 1.0})
+    rows = [row(i, conv(("user", q), ("assistant", a)))
+            for i, (q, a) in enumerate([("Is it raining?", "Yes"), ("Is the door open now?", "no."),
+                                        ("Is it raining?", "YES!")])]
+    out = stage.run(rows[:2]) 
+    out.extend(stage.run(rows[2:]))
+    assert not out.rejected, out.rejected
+    assert [r["messages"][1]["content"] for r in out.kept] == ["Ndiyo", "hapana.", "NDIYO!"]
+    fed = [t for texts, _ in stage._backend.calls for t in texts]
+    assert fed.count("Yes.") == 1 and "Yes" not in fed and "no." not in fed      # the table, once
+    assert meta_of(out.kept[0])["short_answers"] == 1
+
+
+def test_inconsistent_table_entry_rejects_instead_of_guessing(model_dir, tmp_path):
+    same = dict(SW, **{"No.": "Ndiyo."})                     # yes and no collapse into one word
+    stage = scripted_stage(model_dir, tmp_path, lambda t, g: same[t], checks={"lid_threshold": 1.0})
+    out = stage.run([row(0, conv(("user", "Is it raining?"), ("assistant", "No"))),
+                     row(1, conv(("user", "Is it raining?"), ("assistant", "Maybe")))])
+    assert [r["reason"] for r in out.rejected] == ["short_answer"] and "both translate to" in out.rejected[0]["detail"]
+    assert out.kept[0]["messages"][1]["content"] == "Labda"
+
+
+def test_native_digits_count_as_the_same_number():
+    from translation.checks import OutputChecker
+    from translation.options import CheckOptions
+
+    ch = OutputChecker(CheckOptions(lid_threshold=1.0))
+    src = "There are 3 dogs and 12 cats in the garden today."
+    for out, tgt in (("বাগানে আজ ৩টি কুকুর এবং ১২টি বিড়াল আছে।", "ben_Beng"),
+                     ("في الحديقة اليوم ٣ كلاب و ١٢ قطة.", "arb_Arab"),
+                     ("आज बगीचे में ३ कुत्ते और १२ बिल्लियाँ हैं।", "hin_Deva")):
+        r = ch.check([{"role": "user", "content": src}], [{"role": "user", "content": out}], [(src, out, False)], True, tgt)
+        assert r.reason != "lost_placeholder", r
+    bad = "বাগানে আজ ৪টি কুকুর এবং ১২টি বিড়াল আছে।"
+    r = ch.check([{"role": "user", "content": src}], [{"role": "user", "content": bad}], [(src, bad, False)], True, "ben_Beng")
+    assert r.reason == "lost_placeholder"
+
+
+def test_cache_key_has_revision_dtype_and_compute_type(model_dir, tmp_path):
+    import shutil
+
+    from translation.stage import generation_settings, model_cache_id
+
+    fp32 = TranslateOptions(model=model_dir, dtype="float32", device="cpu")
+    bf16 = TranslateOptions(model=model_dir, dtype="bfloat16", device="cpu")
+    assert generation_settings(fp32)["dtype"] == "float32" and generation_settings(bf16)["dtype"] == "bfloat16"
+    assert generation_settings(TranslateOptions(model=model_dir, device="cpu"))["dtype"] == "float32"   # auto, resolved
+    ct2 = TranslateOptions(model=model_dir, backend="ctranslate2", device="cpu")
+    assert generation_settings(ct2)["compute_type"] == "int8"
+    # a retrained checkpoint at the same path is another model
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir, copy)
+    before = model_cache_id(TranslateOptions(model=str(copy)))
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    w = load_file(copy / "model.safetensors")
+    k = next(iter(w))
+    w[k] = w[k] + 1
+    save_file(w, copy / "model.safetensors", metadata={"format": "pt"})
+    assert model_cache_id(TranslateOptions(model=str(copy))) != before
+    # hub ids: the pinned (or locally cached) revision is part of the identity
+    assert model_cache_id(TranslateOptions(model="org/nllb", model_revision="abc123")) == "org/nllb@abc123"
+    stage_a = TranslateStage(fp32, cache_dir=str(tmp_path / "k"))
+    stage_b = TranslateStage(bf16, cache_dir=str(tmp_path / "k"))
+    assert stage_a.caches[0].key("eng_Latn", "swh_Latn", "A dog.") != stage_b.caches[0].key("eng_Latn", "swh_Latn", "A dog.")
+
+
+def test_emphasis_goes_back_around_the_translated_words(model_dir, tmp_path):
+    words = {"This is very important.": "Hii ni muhimu sana.", "very": "sana",
+             "The dog is black.": "Mbwa ni mweusi.", "black": "cheusi"}
+    stage = scripted_stage(model_dir, tmp_path, lambda t, g: words[t], checks={"enabled": False})
+    out = stage.run([row(0, conv(("user", "This is **very** important."), ("assistant", "The dog is *black*.")))])
+    msgs = out.kept[0]["messages"]
+    assert msgs[0]["content"] == "Hii ni muhimu **sana**."                  # found through its own translation
+    assert msgs[1]["content"] == "Mbwa ni mweusi." and meta_of(out.kept[0])["emphasis_dropped"] == 1
+    assert stage._backend.calls[0][0] == ["This is very important.", "The dog is black."]   # whole sentences

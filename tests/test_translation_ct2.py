@@ -122,3 +122,26 @@ def test_clear_errors(model_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ct2)
     with pytest.raises(TranslationModelError, match="pip install ctranslate2"):
         CTranslate2Backend(TranslateOptions(model=model_dir)).load_model()
+
+
+def test_retry_passes_repetition_settings_to_translate_batch(model_dir, tmp_path):
+    opts = TranslateOptions(model=model_dir, backend="ctranslate2", generation={"max_new_tokens": 6})
+    stage = TranslateStage(opts, cache_dir=str(tmp_path / "cache"))
+    stage.setup()
+    model = stage._backend.load_model()
+
+    class Spy:                                    # ctranslate2.Translator's attributes are read-only
+        def __init__(self, real):
+            self.real, self.seen = real, []
+
+        def translate_batch(self, source, **kw):
+            self.seen.append(kw)
+            return self.real.translate_batch(source, **kw)
+    spy = stage._backend.model = Spy(model)
+    out = stage.run([row(0, [{"role": "user", "content": "A dog runs across a green field."},
+                             {"role": "assistant", "content": "It is sunny."}], "swh_Latn")])
+    # random weights run to their budget: first pass, then one retry with the stronger settings
+    assert [(k["no_repeat_ngram_size"], k["repetition_penalty"]) for k in spy.seen] == [(0, 1.0), (4, 1.3)]
+    assert [r["reason"] for r in out.rejected] == ["output_truncated"]
+    assert stage.caches[0].key("eng_Latn", "swh_Latn", "It is sunny.") != \
+        stage.caches[1].key("eng_Latn", "swh_Latn", "It is sunny.")

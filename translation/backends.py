@@ -38,12 +38,43 @@ class BackendStats:
     padded_tokens: int = 0       # input tokens including padding (waste = padded - tokens_in)
 
 
-def model_fingerprint(model: str) -> str:
-    """Cache identity of a model: the hub id, or for a local directory its name plus a hash of
-    its config and the size and edges of its weight files (a copy elsewhere keeps its cache)."""
+def hub_revision(model: str, revision: str | None = None) -> str | None:
+    """Commit of a hub model: the pinned revision, else the snapshot in the local Hugging Face
+    cache (no network). None when neither is known."""
+    if revision:
+        return revision
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        path = try_to_load_from_cache(model, "config.json")
+    except Exception:   # noqa: BLE001 - not a repo id, or no hub library
+        return None
+    if isinstance(path, str):
+        return Path(path).parent.name          # .../snapshots/<commit>/config.json
+    try:                                       # not downloaded yet: ask the hub once (no retries)
+        from huggingface_hub import HfApi
+
+        return HfApi().model_info(model, timeout=10).sha
+    except Exception:   # noqa: BLE001 - offline, unknown repo
+        return None
+
+
+def model_fingerprint(model: str, revision: str | None = None) -> str:
+    """Cache identity of a model: for a hub id `id@<commit>` (the local snapshot's, or the pinned
+    revision; `id` alone before the first download), for a local directory its name plus a
+    hash of its config and the size and edges of its weight files (a copy elsewhere keeps its
+    cache; retrained weights do not)."""
     p = Path(model)
     if not p.is_dir():
-        return model
+        if model in PSEUDO_MODELS or model == "identity":
+            return model
+        rev = hub_revision(model, revision)
+        if not rev:
+            raise TranslationModelError(
+                f"cannot tell which revision of {model!r} translations would come from (not in the local "
+                "Hugging Face cache, hub unreachable): set stages.translate.model_revision (or --model-revision), "
+                "or point model at a local checkpoint directory")
+        return f"{model}@{rev}"
     h = hashlib.sha256()
     for name in sorted(os.listdir(p)):
         f = p / name
@@ -70,6 +101,38 @@ def check_target(code: str) -> str:
             "target; fill it from native sources or OCR synthesis (the planner must not assign it to translation)."
         )
     return lang.code
+
+
+def precision(options: TranslateOptions) -> dict:
+    """What besides model and settings changes the numbers: dtype (transformers) or compute
+    type (CTranslate2), resolved ('auto' becomes what this machine runs)."""
+    if options.model in PSEUDO_MODELS or options.backend == "identity":
+        return {}
+    if options.backend == "ctranslate2":
+        from translation.ct2_backend import resolve_compute_type
+
+        dev = options.device
+        if dev == "auto":
+            try:
+                import ctranslate2
+
+                dev = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+            except ImportError:
+                dev = "cpu"
+        return {"compute_type": resolve_compute_type(options, dev)}
+    return {"dtype": resolve_device_dtype(options)[1]}
+
+
+def resolve_device_dtype(options: TranslateOptions) -> tuple[str, str]:
+    import torch
+
+    dev = options.device
+    if dev == "auto":
+        dev = "cuda" if torch.cuda.is_available() else "cpu"
+    dt = options.dtype
+    if dt == "auto":
+        dt = ("bfloat16" if torch.cuda.is_bf16_supported() else "float16") if dev == "cuda" else "float32"
+    return dev, dt
 
 
 def token_budget(n_in: int, gen) -> int:
@@ -110,13 +173,14 @@ class Backend:
         raise NotImplementedError
 
     def translate(self, texts: list[str], src_lang: str, tgt_langs: list[str],
-                  on_result: Callable[[int, Result], None] | None = None) -> list[Result]:
-        """on_result(i, result) is called as each model batch finishes (the caller caches early)."""
+                  on_result: Callable[[int, Result], None] | None = None, generation=None) -> list[Result]:
+        """on_result(i, result) is called as each model batch finishes (the caller caches early);
+        generation: decoding settings for this call (the retry's), default the options'."""
         raise NotImplementedError
 
 
-class CacheOnlyBackend(Backend):
-    """A pseudo model (e.g. the demo's phrasebook): translations exist only in the cache."""
+class _NoModel(Backend):
+    """A backend without weights: no tokenizer, token counts estimated."""
 
     def __init__(self, options: TranslateOptions):
         self.options = options
@@ -127,7 +191,11 @@ class CacheOnlyBackend(Backend):
 
         return chars_estimate(text)
 
-    def translate(self, texts, src_lang, tgt_langs, on_result=None):
+
+class CacheOnlyBackend(_NoModel):
+    """A pseudo model (e.g. the demo's phrasebook): translations exist only in the cache."""
+
+    def translate(self, texts, src_lang, tgt_langs, on_result=None, generation=None):
         sample = "; ".join(f"{t!r} -> {l}" for t, l in list(zip(texts, tgt_langs))[:3])
         raise TranslationModelError(
             f"model {self.options.model!r} is a cache-only pseudo model and the translation cache at "
@@ -153,7 +221,7 @@ class TransformersBackend(Backend):
         from transformers import AutoTokenizer
 
         try:
-            self.tok = AutoTokenizer.from_pretrained(self.options.model)
+            self.tok = AutoTokenizer.from_pretrained(self.options.model, revision=self.options.model_revision)
         except Exception as e:   # noqa: BLE001 - hub/network/format errors all end here
             raise _load_error(self.options.model, e) from e
         unk = self.tok.unk_token_id
@@ -185,12 +253,7 @@ class TransformersBackend(Backend):
     def _pick(self):
         import torch
 
-        dev = self.options.device
-        if dev == "auto":
-            dev = "cuda" if torch.cuda.is_available() else "cpu"
-        dt = self.options.dtype
-        if dt == "auto":
-            dt = ("bfloat16" if torch.cuda.is_bf16_supported() else "float16") if dev == "cuda" else "float32"
+        dev, dt = resolve_device_dtype(self.options)
         return dev, getattr(torch, dt)
 
     def load_model(self):
@@ -201,7 +264,8 @@ class TransformersBackend(Backend):
         self.load_tokenizer()
         dev, dtype = self._pick()
         try:
-            model = AutoModelForSeq2SeqLM.from_pretrained(self.options.model, dtype=dtype)
+            model = AutoModelForSeq2SeqLM.from_pretrained(self.options.model, dtype=dtype,
+                                                          revision=self.options.model_revision)
         except Exception as e:   # noqa: BLE001
             raise _load_error(self.options.model, e) from e
         self.model = model.to(dev).eval()
@@ -214,9 +278,10 @@ class TransformersBackend(Backend):
         return len(self.load_tokenizer()(text, add_special_tokens=True)["input_ids"])
 
     def translate(self, texts: list[str], src_lang: str, tgt_langs: list[str],
-                  on_result: Callable[[int, Result], None] | None = None) -> list[Result]:
+                  on_result: Callable[[int, Result], None] | None = None, generation=None) -> list[Result]:
         if not texts:
             return []
+        gen = generation or self.options.generation
         tok = self.load_tokenizer()
         self.code_id(src_lang)
         tok.src_lang = src_lang
@@ -224,17 +289,17 @@ class TransformersBackend(Backend):
         lens = [len(e) for e in enc]
         out: list[Result | None] = [None] * len(texts)
         for batch in make_batches(lens, self.options.batch_tokens, self.options.max_batch_segments):
-            self._run(batch, enc, tgt_langs, out)
+            self._run(batch, enc, tgt_langs, out, gen)
             if on_result:
                 for i in batch:
                     on_result(i, out[i])
         return out  # type: ignore[return-value]
 
-    def _run(self, batch: list[int], enc: list[list[int]], tgt_langs: list[str], out: list) -> None:
+    def _run(self, batch: list[int], enc: list[list[int]], tgt_langs: list[str], out: list, gen=None) -> None:
         """Generate for `batch`; on CUDA out-of-memory halve it and retry (one segment that does
         not fit is a real error)."""
         try:
-            res = self._generate([enc[i] for i in batch], [tgt_langs[i] for i in batch])
+            res = self._generate([enc[i] for i in batch], [tgt_langs[i] for i in batch], gen)
         except Exception as e:   # noqa: BLE001
             if not _is_oom(e) or len(batch) == 1:
                 raise
@@ -244,18 +309,18 @@ class TransformersBackend(Backend):
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             half = len(batch) // 2
-            self._run(batch[:half], enc, tgt_langs, out)
-            self._run(batch[half:], enc, tgt_langs, out)
+            self._run(batch[:half], enc, tgt_langs, out, gen)
+            self._run(batch[half:], enc, tgt_langs, out, gen)
             return
         for i, r in zip(batch, res):
             out[i] = r
 
-    def _generate(self, ids: list[list[int]], tgt_langs: list[str]) -> list[Result]:
+    def _generate(self, ids: list[list[int]], tgt_langs: list[str], gen=None) -> list[Result]:
         import torch
 
         model = self.load_model()
         tok = self.tok
-        gen = self.options.generation
+        gen = gen or self.options.generation
         padded = tok.pad({"input_ids": ids}, return_tensors="pt")
         longest = max(len(x) for x in ids)
         budgets = [token_budget(len(x), gen) for x in ids]
@@ -288,7 +353,7 @@ class TransformersBackend(Backend):
         results = []
         for row, budget in zip(seqs, budgets):
             body = row[2:]                          # [decoder start </s>, <lang>, tokens..., </s>, <pad>...]
-            if self.options.generation.fixed_new_tokens:
+            if gen.fixed_new_tokens:
                 body, truncated = body[:budget], False
             elif eos in body and body.index(eos) + 1 <= budget:
                 body, truncated = body[:body.index(eos)], False
@@ -311,9 +376,23 @@ def _load_error(model: str, e: Exception) -> TranslationModelError:
     )
 
 
+class IdentityBackend(_NoModel):
+    """Returns every input unchanged (`--backend identity`): shows segmentation and reassembly
+    without a model; the stage then runs structural checks only."""
+
+    def translate(self, texts, src_lang, tgt_langs, on_result=None, generation=None):
+        out = [Result(t, False, 0) for t in texts]
+        if on_result:
+            for i, r in enumerate(out):
+                on_result(i, r)
+        return out
+
+
 def make_backend(options: TranslateOptions) -> Backend:
     if options.model in PSEUDO_MODELS:
         return CacheOnlyBackend(options)
+    if options.backend == "identity":
+        return IdentityBackend(options)
     if options.backend == "ctranslate2":
         from translation.ct2_backend import CTranslate2Backend   # optional package, imported on use
 

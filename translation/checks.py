@@ -3,7 +3,8 @@ check (in the order below) names the reason, all results go to the row's meta.
 
 lost_placeholder   <image> counts per message, protected spans or numbers not all back
 output_truncated   a segment reached its new-token budget without </s>
-repetition_loop    an n-gram repeated many times in a row (a hallucination loop) absent from the source
+repetition_loop    a loop of any period (find_loop) absent from the source, still there after the
+                   stage's retry with stronger repetition settings
 untranslated_copy  most of the source prose came back unchanged
 wrong_language     letters not in the target's script, or fastText LID confidently names another
                    language (languages LID has no label for are 'unchecked', not rejected)
@@ -18,13 +19,12 @@ from dataclasses import dataclass, field
 from mixkit import languages
 from mixkit.schema import IMAGE_TOKEN
 from mixkit.scripts import dominant_script, matches_script
+from mixkit.text import normalise_text
 from translation.options import CheckOptions
 from translation.segment import numbers_in
 
 REASONS = ("lost_placeholder", "output_truncated", "repetition_loop", "untranslated_copy", "wrong_language",
-           "length_ratio", "segment_too_long", "unsupported_language")
-_WORD = re.compile(r"\w+|[^\w\s]", re.UNICODE)
-_SPACELESS = {"Hans", "Hant", "Jpan", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"}
+           "length_ratio", "segment_too_long", "unsupported_language", "short_answer")
 
 
 @dataclass
@@ -38,32 +38,41 @@ class CheckResult:
         return not self.reason
 
 
-def units(text: str, script: str) -> list[str]:
-    """Words, or characters for scripts written without spaces."""
-    if script in _SPACELESS:
-        return [c for c in text if not c.isspace()]
-    return _WORD.findall(text.lower())
+def _letters(text: str) -> str:
+    """Letters, marks and digits only, case-folded: a loop shows whatever the spacing and
+    punctuation between its repeats, in every script."""
+    return "".join(c for c in unicodedata.normalize("NFKC", text).casefold() if unicodedata.category(c)[0] in "LMN")
 
 
-def longest_repeat(seq: list[str], max_n: int) -> tuple[int, str]:
-    """Most consecutive repetitions of any n-gram (n <= max_n) and that n-gram."""
-    best, gram = 1, ""
-    for n in range(1, max_n + 1):
-        for start in range(n):
-            run, prev = 1, None
-            for i in range(start, len(seq) - n + 1, n):
-                g = tuple(seq[i:i + n])
-                if g == prev:
-                    run += 1
-                    if run > best:
-                        best, gram = run, " ".join(g)
-                else:
-                    run, prev = 1, g
-    return best, gram
+_SHORT_LOOP = re.compile(r"(.{1,39}?)\1{2,}", re.S)
+_LONG_LOOP = re.compile(r"(.{40,400}?)\1+", re.S)
 
 
-def _norm(s: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", s).casefold().split())
+def find_loop(text: str, min_chars: int = 20) -> tuple[str, int] | None:
+    """A repetition loop of any period: (repeated unit, repeats), else None.
+
+    Over letters only (see _letters): a unit of up to 39 characters repeated at least 3 times
+    in a row covering at least `min_chars` (10 for a unit of 1-2 letters: "ffffffffff"), or a
+    unit of 40+ characters (about 7+ words)
+    repeated twice in a row. Natural sentences do neither; decoder loops ("le chat noir le chat
+    noir le chat noir", 17 Thai characters three times) do.
+    """
+    s = _letters(text)
+    for m in _SHORT_LOOP.finditer(s):
+        if len(m.group(0)) >= min_chars or (len(m.group(1)) <= 2 and len(m.group(0)) >= 10):
+            return m.group(1), len(m.group(0)) // len(m.group(1))
+    m = _LONG_LOOP.search(s)
+    if m:
+        return m.group(1), len(m.group(0)) // len(m.group(1))
+    return None
+
+
+def loop_in_output(src: str, out: str, min_chars: int = 20) -> tuple[str, int] | None:
+    """A loop in a translation that its source does not have (a source that repeats may)."""
+    loop = find_loop(out, min_chars)
+    if loop and find_loop(src, min_chars) is None:
+        return loop
+    return None
 
 
 class OutputChecker:
@@ -80,7 +89,7 @@ class OutputChecker:
         return self._lid
 
     def check(self, src_messages: list[dict], out_messages: list[dict], segments: list[tuple[str, str, bool]],
-              literals_ok: bool, tgt: str) -> CheckResult:
+              literals_ok: bool, tgt: str, content: bool = True) -> CheckResult:
         """segments: (source, translation, truncated) of every prose segment of the row."""
         o = self.o
         lang = languages.get(tgt)
@@ -93,27 +102,25 @@ class OutputChecker:
             return CheckResult("lost_placeholder", "turn count changed")
         if not literals_ok:
             return CheckResult("lost_placeholder", "a protected span is missing from the output")
-        if not o.enabled:
-            res.info["checks"] = "disabled"
+        if not o.enabled or not content:           # content=False: the identity backend (debugging)
+            res.info["checks"] = "disabled" if not o.enabled else "structure only"
             return res
+        for s, t, trunc in segments:
+            if trunc:
+                return CheckResult("output_truncated", f"no end of sentence within the token budget: {t[:80]!r}")
         if o.numbers:
             for s, t, _ in segments:
                 if numbers_in(s) != numbers_in(t):
                     return CheckResult("lost_placeholder", f"numbers {numbers_in(s)} became {numbers_in(t)} in {t[:80]!r}")
-        for s, t, trunc in segments:
-            if trunc:
-                return CheckResult("output_truncated", f"no end of sentence within the token budget: {t[:80]!r}")
         for s, t, _ in segments:
             if not t.strip():
                 return CheckResult("length_ratio", f"empty translation of {s[:80]!r}")
-            n, gram = longest_repeat(units(t, lang.script), o.repetition_max_n)
-            if n >= o.repetition_max_repeats:
-                n_src, _ = longest_repeat(units(s, "Latn"), o.repetition_max_n)
-                if n_src < o.repetition_max_repeats:
-                    return CheckResult("repetition_loop", f"{gram!r} repeated {n}x in {t[:80]!r}")
+            loop = loop_in_output(s, t, o.repetition_min_chars)
+            if loop:
+                return CheckResult("repetition_loop", f"{loop[0]!r} repeated {loop[1]}x in {t[:80]!r}")
         src_chars = sum(len(s) for s, _, _ in segments)
         out_text = " ".join(t for _, t, _ in segments)
-        copied = sum(len(s) for s, t, _ in segments if len(s) >= o.copy_min_chars and _norm(s) == _norm(t))
+        copied = sum(len(s) for s, t, _ in segments if len(s) >= o.copy_min_chars and normalise_text(s) == normalise_text(t))
         if src_chars and copied / src_chars > o.copy_max_share and tgt != languages.ENGLISH:
             return CheckResult("untranslated_copy", f"{copied}/{src_chars} source characters came back unchanged")
         # script, then LID
@@ -141,7 +148,8 @@ class OutputChecker:
         if len(text.strip()) < o.lid_min_chars:
             return {"status": "too_short"}
         pred, prob = self.lid.predict_one(text)
-        same = pred == tgt or (pred and lang.lid176 and languages.get(pred).lid176 == lang.lid176)
+        same = pred == tgt or bool(pred and self.lid.same_language(tgt, pred)) or \
+            bool(pred and lang.lid176 and languages.get(pred).lid176 == lang.lid176)
         thr = o.lid_thresholds.get(tgt, o.lid_threshold)
         info = {"status": "ok" if same else "other", "pred": pred, "prob": round(prob, 3)}
         if not same and prob >= thr:

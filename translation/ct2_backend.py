@@ -116,10 +116,10 @@ class CTranslate2Backend(TransformersBackend):
         self.stats.model_loads += 1
         return self.model
 
-    def _generate(self, ids: list[list[int]], tgt_langs: list[str]) -> list[Result]:
+    def _generate(self, ids: list[list[int]], tgt_langs: list[str], gen=None) -> list[Result]:
         model = self.load_model()
         tok = self.tok
-        gen = self.options.generation
+        gen = gen or self.options.generation
         budgets = [token_budget(len(x), gen) for x in ids]
         # +1: ctranslate2 counts the target-language prefix in the decoding length
         max_len = max(budgets) + 1

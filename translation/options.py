@@ -25,6 +25,17 @@ class GenerationOptions(BaseModel):
     max_new_tokens_slack: int = Field(10, ge=0)
     repetition_penalty: float = Field(1.0, gt=0)
     no_repeat_ngram_size: int = Field(0, ge=0)
+    # A segment whose output loops (or runs to its budget) is decoded once more with these
+    # stronger settings (cached under them) before its row is rejected. The first pass has no
+    # penalty: it would bend the ~all outputs that do not loop, and transformers applies
+    # no_repeat_ngram_size in a Python loop per hypothesis (slow on large GPU batches).
+    retry_repetition_penalty: float = Field(1.3, gt=0)
+    retry_no_repeat_ngram_size: int = Field(4, ge=0)
+    retry: bool = True
+
+    def for_retry(self) -> "GenerationOptions":
+        return self.model_copy(update={"repetition_penalty": self.retry_repetition_penalty,
+                                       "no_repeat_ngram_size": self.retry_no_repeat_ngram_size, "retry": False})
     length_penalty: float = 1.0
     # Benchmarks only: generate exactly N new tokens per segment (random-weight models never
     # emit </s>; a fixed length makes runs comparable). Never set in a recipe.
@@ -53,10 +64,10 @@ class CheckOptions(BaseModel):
         "Hans": (0.12, 1.5), "Hant": (0.12, 1.5), "Jpan": (0.15, 1.8), "Hang": (0.15, 1.8),
     })
     length_min_chars: int = 15
-    # Repetition loops: an n-gram (n <= repetition_max_n) repeated this many times in a row,
-    # when the source has no such run.
-    repetition_max_repeats: int = 4
-    repetition_max_n: int = 4
+    # Repetition loops of any period (translation.checks.find_loop): a unit repeated 3+ times
+    # in a row over at least this many letters, or a 40+-letter unit twice; not when the source
+    # has the same loop.
+    repetition_min_chars: int = Field(20, ge=4)
     # Untranslated copy: share of the row's source prose characters that come back unchanged.
     copy_max_share: float = 0.5
     copy_min_chars: int = 12         # segments shorter than this may legitimately be copied (names)
@@ -68,7 +79,9 @@ class KeepAnswers(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    yes_no: Literal["translate", "keep"] = "translate"
+    # table: short answers (yes/no, true/false, left/right, ...) come from a per-language table
+    # built once and checked (translation.answers); keep: left in English; translate: as prose
+    yes_no: Literal["table", "translate", "keep"] = "table"
     option_letters: bool = True      # "A", "(B)", "C." as a whole message
     numbers: bool = True             # a message that is only a number ("42", "-3.5", "1,000", "25%")
     patterns: list[str] = Field(default_factory=list)   # extra regexes (fullmatch on the stripped message)
@@ -79,7 +92,8 @@ class TranslateOptions(BaseModel):
 
     enabled: bool = True
     model: str = DEFAULT_MODEL                          # hub id, local path, or a PSEUDO_MODELS id
-    backend: Literal["transformers", "ctranslate2"] = "transformers"
+    # identity: returns its input (debugging: segmentation and reassembly without a model)
+    backend: Literal["transformers", "ctranslate2", "identity"] = "transformers"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"   # auto: bf16/fp16 on GPU, fp32 on CPU
     # backend ctranslate2 only: auto = int8 on CPU, int8_float16 on GPU
@@ -100,8 +114,10 @@ class TranslateOptions(BaseModel):
     cpus_per_actor: float = Field(1.0, gt=0)
     batch_rows: int = Field(256, ge=1)                  # rows per process_batch call
     cache_dir: str | None = None                        # default: <build dir>/translation_cache
-    # Cache identity of the model; default: the hub id, or a fingerprint of a local directory.
+    # Cache identity of the model; default: hub id @ revision (the local snapshot's commit), or
+    # a fingerprint (config + weights) of a local directory.
     cache_model_id: str | None = None
+    model_revision: str | None = None                   # hub commit / tag to load (part of the cache key)
     # JSON-lines phrasebook seeded into the cache before translating (translation.demo_cache);
     # a relative path is resolved against the recipe's folder.
     phrasebook: str | None = None

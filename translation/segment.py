@@ -1,16 +1,30 @@
 """Structure-preserving segmentation: a message becomes a template of protected literals and
-prose segments; only the prose goes to the model, the template puts the translations back.
+translation units; only the units' text goes to the model, the template puts it back.
 
-Protected (never shown to NLLB, restored byte for byte): `<image>` and other `<tag>` tokens,
-newlines (NLLB's SentencePiece normaliser turns them into spaces), code fences and inline
-code spans, URLs and e-mail addresses, markdown structure (headings, bullets, numbered items,
-block quotes, table pipes, emphasis markers), multiple-choice option letters, text without
-letters (numbers, formulas, punctuation), and whole-message fixed answers (option letters,
-numbers, yes/no when the recipe says so). NLLB mangles inline placeholder tokens, so a
-protected span cuts the prose around it into separate segments instead of being masked.
-Prose is split into sentences (NLLB is trained on sentences); a sentence longer than the
-token limit is split at clause punctuation, and one that still does not fit is reported so the
-row is rejected ('segment_too_long') rather than truncated.
+Never shown to NLLB, restored byte for byte:
+- blocks: fenced code (``` ~~~), indented code blocks that look like code, display math
+  ($$...$$, \\[...\\], \\begin{env}...\\end{env}) spanning lines;
+- line structure: newlines (NLLB's SentencePiece normaliser turns them into spaces), headings,
+  bullets, numbered items, block quotes, table pipes, option letters ("A.", "(B)", "C)"), also
+  several options on one line;
+- inline spans (translation.spans): code, math ($...$ but not prices, \\(...\\)), URLs,
+  e-mails, `<tags>`, coordinate lists;
+- text without letters, and whole-message fixed answers (option letters, numbers).
+
+A sentence keeps its inline spans without being cut (DESIGN: NLLB translates sentences):
+- a tag (`<image>`) at either edge of a sentence stays outside the unit (plain literal);
+- any other span inside or at the edge ("The command is `ls`.") becomes a numbered
+  placeholder `[1]` in the unit's text. After decoding every
+  placeholder must come back exactly once; otherwise the unit is translated again cut at its
+  spans (`Unit.pieces`, exact by construction) — the stage does that;
+- markdown emphasis (`**x**`, `*x*`, `__x__`) inside a sentence: markers are removed for the
+  model and put back around the same words when they occur verbatim in the translation (names,
+  numbers, code-like words); otherwise the sentence keeps its translation without them and the
+  loss is counted (`emphasis_dropped` in the row's meta).
+
+Prose is split into sentences for any source script (translation.sentences); a sentence longer
+than the token limit is split at clause punctuation, and one that still does not fit is
+reported so the row is rejected ('segment_too_long') rather than truncated.
 """
 from __future__ import annotations
 
@@ -19,29 +33,21 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from translation.options import KeepAnswers
+from translation.sentences import split_clauses, split_sentences
+from translation.spans import emphasis_pairs, find_spans, is_code_line, option_cuts
 
-_TAG = r"<[A-Za-z_/][A-Za-z0-9_\-/]*>"                      # <image>, <ocr>, </s>
-_URL = r"(?:https?://|ftp://|www\.)[^\s<>\"'`)\]]*[^\s<>\"'`)\].,;:!?]"
-_EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-_CODE = r"`[^`\n]+`"
-_LATEX = r"\$[^$\n]+\$"
-_EMPH = r"\*\*|__|\*(?=\S)|(?<=\S)\*"                      # markdown emphasis markers
-_INLINE = re.compile("|".join(f"(?:{p})" for p in (_CODE, _TAG, _URL, _EMAIL, _LATEX, _EMPH)))
-# Line prefixes that carry structure: indentation, block quotes, headings, bullets, numbered
-# items ("1.", "2)"), option letters ("A.", "(B)", "C)", "D:"), checkboxes, table pipes.
 _PREFIX = re.compile(
     r"^(?:\s*(?:>\s*)+)?\s*"
     r"(?:#{1,6}\s+|[-*+\u2022]\s+(?:\[[ xX]\]\s+)?|\d{1,3}[.)]\s+|\(?[A-Ha-h]\)\s+|[A-H][.:]\s+|\(\d{1,3}\)\s+|\|\s*)?"
 )
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_MATH_OPEN = re.compile(r"^\s*(\$\$|\\\[|\\begin\{([A-Za-z]+\*?)\})")
+_INDENT = re.compile(r"^(?: {4}|\t)")
 _LETTER = re.compile(r"[^\W\d_]")
-# Sentence ends: . ! ? (and closing quotes) followed by space and an upper-case letter, digit or quote.
-_SENT_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]?[A-Z0-9])")
-_ABBREV = re.compile(r"(?:\b(?:Mr|Mrs|Ms|Dr|Prof|Sr|Jr|St|vs|etc|No|Fig|e\.g|i\.e|approx|Inc|Ltd|Co)\.|\b[A-Z]\.)$")
-_CLAUSE = re.compile(r"(?<=[,;:])\s+")
-_YES_NO = re.compile(r"(?i)(yes|no)[.!]?")
 _OPTION = re.compile(r"\(?[A-Ha-h]\)?[.)]?")
 _NUMBER = re.compile(r"[-+\u2212]?\d[\d,.\s]*%?")
+_PLACEHOLDER = re.compile(r"\[\s*(\d{1,2})\s*\]")
+MASK = "\ue000"          # stands for a protected character while splitting (never a sentence end)
 
 
 def chars_estimate(text: str) -> int:
@@ -50,12 +56,89 @@ def chars_estimate(text: str) -> int:
 
 
 @dataclass
+class Unit:
+    """One sentence (or clause) for the model.
+
+    text: what the model receives (placeholders `[k]` for interior spans, emphasis markers removed)
+    spans: the protected strings behind `[1]`, `[2]`, ...
+    emphasis: (marker, start, end) of emphasised words in `text`
+    pieces: (is_prose, string) — the same sentence cut at its spans, for the fallback
+    """
+
+    text: str
+    spans: list[str] = field(default_factory=list)
+    emphasis: list[tuple[str, int, int]] = field(default_factory=list)
+    pieces: list[tuple[bool, str]] = field(default_factory=list)
+
+    @property
+    def fallback_segments(self) -> list[str]:
+        return [s for prose, s in self.pieces if prose]
+
+    @property
+    def emphasised(self) -> list[str]:
+        """The emphasised words, as the model would translate them on their own."""
+        return [self.text[a:b] for _, a, b in self.emphasis if _LETTER.search(self.text[a:b])
+                and not _PLACEHOLDER.search(self.text[a:b])]
+
+    def restore(self, translation: str, hints: dict[str, str] | None = None) -> tuple[str | None, int]:
+        """(text with spans and emphasis back, emphasis pairs dropped); None when a placeholder
+        did not come back exactly once (the caller then uses the fallback). Emphasis goes back
+        around the same words, or around hints[words] (their translation on their own) when
+        the translation contains it."""
+        out = translation
+        if self.spans:
+            found = [int(m.group(1)) for m in _PLACEHOLDER.finditer(out)]
+            if sorted(found) != list(range(1, len(self.spans) + 1)):
+                return None, 0
+        dropped = 0
+        # emphasis first (positions refer to the text with placeholders), right to left
+        placed: list[tuple[int, int, str]] = []
+        for marker, a, b in self.emphasis:
+            words = self.text[a:b]
+            rel = a / max(1, len(self.text))
+            pos = _closest(out, words, rel)
+            if pos < 0 and hints and hints.get(words):
+                words = hints[words].strip().rstrip(".!?。！？।")
+                pos = _closest(out, words, rel)
+            if pos < 0 or any(pos < e and pos + len(words) > s for s, e, _ in placed):
+                dropped += 1
+                continue
+            placed.append((pos, pos + len(words), marker))
+        for s, e, marker in sorted(placed, reverse=True):
+            out = out[:s] + marker + out[s:e] + marker + out[e:]
+        if self.spans:
+            out = _PLACEHOLDER.sub(lambda m: self.spans[int(m.group(1)) - 1], out)
+        return out, dropped
+
+    def render_pieces(self, translations: list[str]) -> str:
+        it = iter(translations)
+        return "".join(next(it) if prose else s for prose, s in self.pieces)
+
+
+def _closest(text: str, words: str, rel: float) -> int:
+    """Start of the occurrence of `words` in `text` closest to relative position `rel`; -1 if none."""
+    if not words:
+        return -1
+    best, i = -1, text.find(words)
+    while i >= 0:
+        if best < 0 or abs(i / max(1, len(text)) - rel) < abs(best / max(1, len(text)) - rel):
+            best = i
+        i = text.find(words, i + 1)
+    return best
+
+
+@dataclass
 class Template:
-    """parts: literal strings and ints (index into `segments`)."""
+    """parts: literal strings and ints (index into `units`)."""
 
     parts: list[str | int] = field(default_factory=list)
-    segments: list[str] = field(default_factory=list)
+    units: list[Unit] = field(default_factory=list)
     too_long: list[str] = field(default_factory=list)        # sentences that could not be split small enough
+
+    @property
+    def segments(self) -> list[str]:
+        """The strings the model receives first."""
+        return [u.text for u in self.units]
 
     def lit(self, s: str) -> None:
         if s:
@@ -64,13 +147,14 @@ class Template:
             else:
                 self.parts.append(s)
 
-    def seg(self, s: str) -> None:
-        self.parts.append(len(self.segments))
-        self.segments.append(s)
+    def unit(self, u: Unit) -> None:
+        self.parts.append(len(self.units))
+        self.units.append(u)
 
     def render(self, translations: list[str], join_sentences: str | None = None) -> str:
-        if len(translations) != len(self.segments):
-            raise ValueError(f"template has {len(self.segments)} segments, got {len(translations)} translations")
+        """translations: final text per unit (spans already restored)."""
+        if len(translations) != len(self.units):
+            raise ValueError(f"template has {len(self.units)} units, got {len(translations)} translations")
         out = []
         for i, p in enumerate(self.parts):
             if isinstance(p, int):
@@ -81,6 +165,9 @@ class Template:
             else:
                 out.append(p)
         return "".join(out)
+
+    def render_identity(self) -> str:
+        return self.render([u.restore(u.text)[0] for u in self.units])
 
     @property
     def literals(self) -> list[str]:
@@ -95,128 +182,303 @@ def is_fixed_answer(text: str, keep: KeepAnswers) -> bool:
         return True
     if keep.numbers and _NUMBER.fullmatch(s):
         return True
-    if keep.yes_no == "keep" and _YES_NO.fullmatch(s):
+    if keep.yes_no == "keep" and re.fullmatch(r"(?i)(yes|no)[.!]?", s):
         return True
     return any(re.fullmatch(p, s) for p in keep.patterns)
 
 
-def split_sentences(text: str) -> list[str]:
-    out, start = [], 0
-    for m in _SENT_END.finditer(text):
-        head = text[start:m.start()]
-        if _ABBREV.search(head.rstrip("\"'\u201d\u2019)")):
-            continue
-        out.append(text[start:m.end()])
-        start = m.end()
-    out.append(text[start:])
-    return [s for s in out if s]
-
-
-def _split_long(sentence: str, max_tokens: int, count: Callable[[str], int]) -> list[str] | None:
-    """Split at clause punctuation, greedily packing pieces under max_tokens; None if impossible."""
-    if count(sentence) <= max_tokens:
-        return [sentence]
-    pieces, start = [], 0
-    for m in _CLAUSE.finditer(sentence):
-        pieces.append(sentence[start:m.end()])
-        start = m.end()
-    pieces.append(sentence[start:])
-    out: list[str] = []
-    for p in pieces:
-        if out and count(out[-1] + p) <= max_tokens:
-            out[-1] += p
-        else:
-            out.append(p)
-    if any(count(p) > max_tokens for p in out):
-        return None
-    return out
-
-
 class Segmenter:
     def __init__(self, keep: KeepAnswers | None = None, max_tokens: int = 200,
-                 count_tokens: Callable[[str], int] = chars_estimate, sentences: bool = True):
+                 count_tokens: Callable[[str], int] = chars_estimate, sentences: bool = True, lang: str = "eng_Latn"):
         self.keep = keep or KeepAnswers()
         self.max_tokens = max_tokens
         self.count = count_tokens
         self.sentences = sentences
+        self.lang = lang
 
+    # -- blocks ------------------------------------------------------------------------------
     def segment(self, text: str) -> Template:
         t = Template()
         if is_fixed_answer(text, self.keep):
             t.lit(text)
             return t
-        in_fence = False
-        for line in text.splitlines(keepends=True):
+        lines = text.splitlines(keepends=True)
+        code = _indented_code(lines)
+        fence, math_end = False, None
+        for n, line in enumerate(lines):
             body = line.rstrip("\r\n")
             eol = line[len(body):]
-            if _FENCE.match(body):
-                in_fence = not in_fence
+            if fence or _FENCE.match(body):
+                if _FENCE.match(body):
+                    fence = not fence
                 t.lit(line)
                 continue
-            if in_fence:
+            if math_end is not None:
+                t.lit(line)
+                if math_end in body:
+                    math_end = None
+                continue
+            m = _MATH_OPEN.match(body)
+            if m:
+                end = {"$$": "$$", "\\[": "\\]"}.get(m.group(1), f"\\end{{{m.group(2)}}}")
+                rest = body[m.end():]
+                if end not in rest:                 # display math continues on the next lines
+                    t.lit(line)
+                    math_end = end
+                    continue
+                if not _LETTER.search(rest[rest.index(end) + len(end):]):
+                    t.lit(line)                     # the whole line is one formula
+                    continue
+            if n in code or is_code_line(body):
                 t.lit(line)
                 continue
             self._line(body, t)
             t.lit(eol)
         return t
 
+    # -- one line ----------------------------------------------------------------------------
     def _line(self, line: str, t: Template) -> None:
         m = _PREFIX.match(line)
         prefix = m.group(0) if m else ""
         t.lit(prefix)
         rest = line[len(prefix):]
+        spans = find_spans(rest)
+        masked = _mask(rest, spans)
         pos = 0
-        for mm in _INLINE.finditer(rest):
-            self._prose(rest[pos:mm.start()], t)
-            t.lit(mm.group(0))
-            pos = mm.end()
-        self._prose(rest[pos:], t)
+        for a, b in option_cuts(masked) + [(len(rest), len(rest))]:
+            self._chunk(rest, masked, spans, pos, a, t)
+            t.lit(rest[a:b])
+            pos = b
 
-    def _prose(self, text: str, t: Template) -> None:
-        if not text:
+    def _chunk(self, text: str, masked: str, spans, start: int, end: int, t: Template) -> None:
+        """text[start:end] (no option markers inside): table cells, then sentences."""
+        if start >= end:
             return
-        # table cells
-        if "|" in text:
-            cells = text.split("|")
-            for i, c in enumerate(cells):
-                if i:
+        if "|" in masked[start:end]:
+            pos = start
+            for i, ch in enumerate(masked[start:end], start):
+                if ch == "|":
+                    self._chunk(text, masked, spans, pos, i, t)
                     t.lit("|")
-                self._prose(c, t)
+                    pos = i + 1
+            self._chunk(text, masked, spans, pos, end, t)
             return
-        core = text.strip()
-        if not core or not _LETTER.search(core) or (self.keep.option_letters and _OPTION.fullmatch(core)):
-            t.lit(text)                               # numbers, punctuation, formulas, lone letters
+        core_m = masked[start:end]
+        if not _LETTER.search(core_m.replace(MASK, "")) or \
+                (self.keep.option_letters and _OPTION.fullmatch(core_m.strip())):
+            t.lit(text[start:end])                 # numbers, punctuation, formulas, lone letters
             return
-        lead = text[:len(text) - len(text.lstrip())]
-        tail = text[len(text.rstrip()):]
-        t.lit(lead)
-        sents = split_sentences(core) if self.sentences else [core]
-        for i, s in enumerate(sents):
-            s_core = s.rstrip()
-            for piece_i, piece in enumerate(self._fit(s_core, t)):
-                p_core = piece.strip()
-                t.lit(piece[:len(piece) - len(piece.lstrip())])
-                if _LETTER.search(p_core):
-                    t.seg(p_core)
-                else:
-                    t.lit(p_core)
-                t.lit(piece[len(piece.rstrip()):])
-            t.lit(s[len(s_core):])
-        t.lit(tail)
+        bounds = split_sentences(core_m, self.lang) if self.sentences else [(0, len(core_m))]
+        pos = start
+        for a, b in bounds:
+            t.lit(text[pos:start + a])
+            self._sentence(text, masked, spans, start + a, start + b, t)
+            pos = start + b
+        t.lit(text[pos:end])
 
-    def _fit(self, sentence: str, t: Template) -> list[str]:
-        if self.count(sentence) <= self.max_tokens:
-            return [sentence]
-        pieces = _split_long(sentence, self.max_tokens, self.count)
-        if pieces is None:
-            t.too_long.append(sentence)
-            return [sentence]
-        return pieces
+    def _sentence(self, text, masked, spans, a, b, t: Template) -> None:
+        # edges: whitespace and tags (<image>) at either end stay outside the unit; code, math,
+        # URLs at an edge are part of the sentence ("The command is `ls`.") and become placeholders
+        tags = {i for sa, sb in spans if text.startswith("<", sa) for i in range(sa, sb)}
+        lead_end = a
+        while lead_end < b and (lead_end in tags or masked[lead_end].isspace()):
+            lead_end += 1
+        tail_start = b
+        while True:                 # trailing tags, also before final punctuation ("look: <image>.")
+            k = tail_start
+            while k > lead_end and not _LETTER.match(masked[k - 1]) and masked[k - 1] != MASK and \
+                    not masked[k - 1].isdigit():
+                k -= 1
+            if k > lead_end and k - 1 in tags:
+                while k > lead_end and (k - 1 in tags or masked[k - 1].isspace()):
+                    k -= 1
+                tail_start = k
+                continue
+            while tail_start > lead_end and masked[tail_start - 1].isspace():
+                tail_start -= 1
+            break
+        t.lit(text[a:lead_end])
+        if lead_end < tail_start:
+            for pa, pb in self._fit(text, masked, lead_end, tail_start, t):
+                self._unit(text, masked, spans, pa, pb, t)
+        t.lit(text[tail_start:b])
+
+    def _fit(self, text, masked, a, b, t: Template) -> list[tuple[int, int]]:
+        """The sentence, or its clauses packed under max_tokens; too long -> reported whole."""
+        if self.count(text[a:b]) <= self.max_tokens:
+            return [(a, b)]
+        pieces = split_clauses(masked[a:b])
+        out: list[tuple[int, int]] = []
+        for pa, pb in pieces:
+            if out and self.count(text[a + out[-1][0]:a + pb]) <= self.max_tokens:
+                out[-1] = (out[-1][0], pb)
+            else:
+                out.append((pa, pb))
+        if any(self.count(text[a + x:a + y]) > self.max_tokens for x, y in out):
+            t.too_long.append(text[a:b])
+            return [(a, b)]
+        return [(a + x, a + y) for x, y in out]
+
+    def _unit(self, text, masked, spans, a, b, t: Template) -> None:
+        """text[a:b] -> leading/trailing whitespace literal + one Unit."""
+        ca, cb = a, b
+        while ca < cb and text[ca].isspace():
+            ca += 1
+        while cb > ca and text[cb - 1].isspace():
+            cb -= 1
+        t.lit(text[a:ca])
+        if ca == cb:
+            t.lit(text[ca:b])
+            return
+        label = _leading_label(masked, ca, cb)
+        if label:                                   # "**Note:** rest": the label is its own unit
+            (ia, ib), marker, _ = label
+            t.lit(marker)
+            self._unit(text, masked, spans, ia, ib, t)
+            rest = ib + len(marker)
+            while rest < cb and (masked[rest] in ":\uff1a" or masked[rest].isspace()):
+                rest += 1
+            t.lit(marker + text[ib + len(marker):rest])
+            self._unit(text, masked, spans, rest, cb, t)
+        elif not _LETTER.search(masked[ca:cb].replace(MASK, "")):
+            t.lit(text[ca:cb])
+        else:
+            inner = [s for s in spans if ca <= s[0] and s[1] <= cb]
+            u = _build_unit(text, inner, ca, cb)
+            if inner and _PLACEHOLDER.search(_mask(text[ca:cb], [(x - ca, y - ca) for x, y in inner])):
+                for prose, piece in u.pieces:       # the text itself has "[1]": placeholders would be ambiguous
+                    t.unit(Unit(piece, pieces=[(True, piece)])) if prose else t.lit(piece)
+            else:
+                t.unit(u)
+        t.lit(text[cb:b])
 
 
-_DIGITS = re.compile(r"\d+(?:[.,\s]\d+)*")
+def _leading_label(masked: str, a: int, b: int):
+    """A sentence that opens with an emphasised label or is wholly emphasised: ((inner start,
+    inner end), marker, pair end), else None."""
+    pairs = emphasis_pairs(masked[a:b])
+    if not pairs or pairs[0][0] != 0:
+        return None
+    pa, pb, marker = pairs[0]
+    inner_end = a + pb - len(marker)
+    after = masked[a + pb:b].lstrip()
+    if a + pb == b or masked[inner_end - 1] in ":：" or after.startswith((":", "：")):
+        return (a + len(marker), inner_end), marker, a + pb
+    return None
+
+
+def _mask(text: str, spans: list[tuple[int, int]]) -> str:
+    out = list(text)
+    for a, b in spans:
+        out[a:b] = MASK * (b - a)
+    return "".join(out)
+
+
+def _build_unit(text: str, spans: list[tuple[int, int]], a: int, b: int) -> Unit:
+    """Unit for text[a:b]: interior spans -> [k]; emphasis pairs in the prose -> removed."""
+    u = Unit(text="")
+    model: list[str] = []
+    pieces: list[tuple[bool, str]] = []
+    pos = a
+    for k, (sa, sb) in enumerate(spans, 1):
+        _prose_into(text[pos:sa], model, u, pieces)
+        model.append(f"[{k}]")
+        u.spans.append(text[sa:sb])
+        pieces.append((False, text[sa:sb]))
+        pos = sb
+    _prose_into(text[pos:b], model, u, pieces)
+    u.text = "".join(model)
+    u.pieces = _merge_pieces(pieces)
+    return u
+
+
+def _prose_into(s: str, model: list[str], u: Unit, pieces: list[tuple[bool, str]]) -> None:
+    """Append prose `s` to the model text (emphasis markers removed, positions recorded); the
+    fallback pieces cut at the markers as well (exact)."""
+    base = sum(len(x) for x in model)
+    pos, removed = 0, 0
+    buf = []
+    for ma, mb, marker in emphasis_pairs(s):      # (start, end) of the whole `**x**`
+        buf.append(s[pos:ma])
+        inner = s[ma + len(marker):mb - len(marker)]
+        start = base + ma - removed
+        u.emphasis.append((marker, start, start + len(inner)))
+        buf.append(inner)
+        _cut_prose(s[pos:ma], pieces)
+        pieces.append((False, marker))
+        _cut_prose(inner, pieces)
+        pieces.append((False, marker))
+        removed += 2 * len(marker)
+        pos = mb
+    buf.append(s[pos:])
+    _cut_prose(s[pos:], pieces)
+    model.append("".join(buf))
+
+
+def _cut_prose(s: str, pieces: list[tuple[bool, str]]) -> None:
+    """Fallback piece: letters go to the model (whitespace at its edges stays literal)."""
+    if not s:
+        return
+    core = s.strip()
+    if not core or not _LETTER.search(core):
+        pieces.append((False, s))
+        return
+    lead = s[:len(s) - len(s.lstrip())]
+    tail = s[len(s.rstrip()):]
+    if lead:
+        pieces.append((False, lead))
+    pieces.append((True, core))
+    if tail:
+        pieces.append((False, tail))
+
+
+def _merge_pieces(pieces: list[tuple[bool, str]]) -> list[tuple[bool, str]]:
+    out: list[tuple[bool, str]] = []
+    for prose, s in pieces:
+        if out and not prose and not out[-1][0]:
+            out[-1] = (False, out[-1][1] + s)
+        elif s:
+            out.append((prose, s))
+    return out
+
+
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+\u2022]|\d{1,3}[.)]|\(?[A-Ha-h]\))\s")
+_PROSE_LINE = re.compile(r"(?:[^\W\d_]+[,;]?\s+){3,}[^\W\d_]+[.!?:]?\s*$")     # 4+ words ending a sentence
+
+
+def _indented_code(lines: list[str]) -> set[int]:
+    """Line numbers of indented (unfenced) code blocks: a run of lines indented by 4 spaces or a
+    tab, after a blank line, the start, or a line ending in ':', in which some line looks like
+    code, or (outside a list, where CommonMark makes it code) no line reads as a sentence.
+    Indented prose under a list item stays prose."""
+    out: set[int] = set()
+    i, n = 0, len(lines)
+    while i < n:
+        prev = lines[i - 1].strip() if i else ""
+        if _INDENT.match(lines[i]) and lines[i].strip() and (i == 0 or not prev or prev.endswith(":")):
+            j = i
+            while j < n and (_INDENT.match(lines[j]) or not lines[j].strip()):
+                j += 1
+            while j > i and not lines[j - 1].strip():
+                j -= 1
+            block = range(i, j)
+            before = next((lines[k] for k in range(i - 1, -1, -1) if lines[k].strip()), "")
+            in_list = bool(_LIST_ITEM.match(before) or _INDENT.match(before))
+            if any(is_code_line(lines[k].strip(), relaxed=True) for k in block) or \
+                    (not in_list and not any(_PROSE_LINE.search(lines[k]) for k in block)):
+                out.update(block)
+            i = max(j, i + 1)
+        else:
+            i += 1
+    return out
 
 
 def numbers_in(text: str) -> list[str]:
-    """Digit runs with group/decimal separators removed ('1,000' and '1.000' both -> '1000')."""
-    return sorted(re.sub(r"[.,\s]", "", m.group(0)) for m in _DIGITS.finditer(text))
+    """Digit runs as ASCII (native digits ৩ ٣ ३ count as 3), group/decimal separators removed
+    ('1,000' and '1.000' both -> '1000'); placeholders `[k]` are not numbers."""
+    text = _PLACEHOLDER.sub(" ", text)
+    out = []
+    for m in re.finditer(r"\d+(?:[.,\s٫٬]\d+)*", text):
+        digits = "".join(str(int(c)) if c.isdigit() else "" for c in m.group(0))
+        out.append(digits)
+    return sorted(out)

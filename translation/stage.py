@@ -1,9 +1,12 @@
 """The translation stage: schema rows addressed to a target language (lang = target, meta
 translate_from = source) in, translated rows or reject records out.
 
-Per batch: segment every message (translation.segment), look each prose segment up in the
-shared cache, translate only the misses (one model load per worker, batches sorted by length
-under a token budget), render the templates, check the output (translation.checks).
+Per batch: segment every message (translation.segment), look each unit up in the shared
+cache, translate only the misses (one model load per worker, batches sorted by length under a
+token budget); a unit whose placeholders did not come back is translated again cut at its
+spans; an output that loops or runs to its budget is decoded once more with stronger
+repetition settings (GenerationOptions.for_retry); short answers come from a per-language
+table (translation.answers); render the templates, check the output (translation.checks).
 
 Counters: `stage.stats()` in-process; with `stats_dir=` each worker (Ray actor) also writes
 its counters to `<stats_dir>/worker-<pid>-<uid>.json` after every batch, and
@@ -16,34 +19,39 @@ import os
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Callable
 
 from mixkit import languages
-from mixkit.schema import make_id, make_reject, meta_of, with_meta
+from mixkit.schema import make_reject, meta_of, with_meta
 from mixkit.stage import Resources, Stage, StageOutput
-from translation.backends import TranslationModelError, make_backend, model_fingerprint
+from translation import answers
+from translation.answers import AnswerTable, ShortAnswer
+from translation.backends import make_backend, model_fingerprint, precision
 from translation.cache import TranslationCache
-from translation.checks import OutputChecker
+from translation.checks import OutputChecker, loop_in_output
 from translation.options import PSEUDO_MODELS, TranslateOptions
 from translation.segment import Segmenter, Template, chars_estimate
 
 STAGE = "translate"
 _CJK_JOIN = {"Hans": "", "Hant": "", "Jpan": ""}
 STAT_KEYS = ("rows_in", "rows_kept", "rows_rejected", "segments", "unique_segments", "cache_hits",
-             "model_segments", "model_calls", "model_loads", "tokens_in", "tokens_out", "padded_tokens", "oom_retries")
+             "model_segments", "model_calls", "model_loads", "tokens_in", "tokens_out", "padded_tokens", "oom_retries",
+             "retried_segments", "fallback_units", "emphasis_dropped", "short_answers")
+Key = tuple[str, str, str]           # (source lang, target lang, text)
 
 
-def generation_settings(options: TranslateOptions) -> dict:
-    """What, besides model and text, changes a translation (part of the cache key)."""
-    out = {"backend": options.backend if options.model not in PSEUDO_MODELS else "cache",
-           **options.generation.model_dump()}
-    if options.backend == "ctranslate2" and options.model not in PSEUDO_MODELS:
-        out["ct2_compute_type"] = options.ct2_compute_type   # int8 and float32 translate differently
+def generation_settings(options: TranslateOptions, generation=None) -> dict:
+    """What, besides model and text, changes a translation (part of the cache key): backend,
+    decoding settings, and the precision it ran in (dtype, or CTranslate2 compute type)."""
+    pseudo = options.model in PSEUDO_MODELS
+    out = {"backend": "cache" if pseudo else options.backend, **(generation or options.generation).model_dump()}
+    out.update(precision(options))
     return out
 
 
 def model_cache_id(options: TranslateOptions) -> str:
-    return options.cache_model_id or model_fingerprint(options.model)
+    if options.backend == "identity":
+        return "identity"
+    return options.cache_model_id or model_fingerprint(options.model, options.model_revision)
 
 
 class TranslateStage(Stage):
@@ -57,14 +65,16 @@ class TranslateStage(Stage):
                                    batch_size=options.batch_rows, actors=options.actors)
         self._counters: Counter = Counter()
         self._backend = None
-        self._cache = None
+        self._caches = None
         self._checker = None
-        self._segmenter = None
+        self._segmenters: dict[str, Segmenter] = {}
+        self._tables: dict[tuple[str, str], AnswerTable] = {}
         self._worker = None
 
     def __getstate__(self):        # ship options, not loaded models, to Ray actors
         d = dict(self.__dict__)
-        d.update(_backend=None, _cache=None, _checker=None, _segmenter=None, _worker=None, _counters=Counter())
+        d.update(_backend=None, _caches=None, _checker=None, _segmenters={}, _tables={}, _worker=None,
+                 _counters=Counter())
         return d
 
     def setup(self) -> None:
@@ -72,16 +82,44 @@ class TranslateStage(Stage):
             return
         o = self.options
         self._backend = make_backend(o)
-        self._cache = TranslationCache(self.cache_dir, model_cache_id(o), generation_settings(o))
         self._checker = OutputChecker(o.checks)
-        count = chars_estimate if o.model in PSEUDO_MODELS else self._count_tokens
-        self._segmenter = Segmenter(o.keep_answers, o.max_input_tokens, count, o.split_sentences)
         self._worker = f"worker-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+    @property
+    def caches(self) -> tuple[TranslationCache, TranslationCache]:
+        """(first pass, retry): entries keyed by model revision, settings and precision."""
+        if self._caches is None:
+            o = self.options
+            mid = model_cache_id(o)
+            self._caches = (TranslationCache(self.cache_dir, mid, generation_settings(o)),
+                            TranslationCache(self.cache_dir, mid, generation_settings(o, o.generation.for_retry())))
+        return self._caches
+
+    def segmenter(self, src: str) -> Segmenter:
+        if src not in self._segmenters:
+            o = self.options
+            pseudo = o.model in PSEUDO_MODELS or o.backend == "identity"
+            count = chars_estimate if pseudo else self._count_tokens
+            self._segmenters[src] = Segmenter(o.keep_answers, o.max_input_tokens, count, o.split_sentences, lang=src)
+        return self._segmenters[src]
 
     def _count_tokens(self, text: str) -> int:
         if len(text) + 2 <= self.options.max_input_tokens:   # a token covers >= 1 character
             return len(text) + 2
         return self._backend.count_tokens(text)
+
+    def plan_messages(self, messages: list[dict], src: str) -> list[Template | ShortAnswer]:
+        """Per message: its template, or the short answer it is (rendered from the table)."""
+        o = self.options
+        out: list[Template | ShortAnswer] = []
+        for m in messages:
+            if m["role"] not in o.roles:
+                out.append(_literal(m["content"]))
+                continue
+            short = answers.match(m["content"]) if o.keep_answers.yes_no == "table" and \
+                src == languages.ENGLISH else None
+            out.append(short or self.segmenter(src).segment(m["content"]))
+        return out
 
     # -- counters ------------------------------------------------------------------------------
     def stats(self) -> dict:
@@ -107,7 +145,7 @@ class TranslateStage(Stage):
         o = self.options
         out = StageOutput()
         self._counters["rows_in"] += len(rows)
-        work = []       # (row, src, tgt, templates per message or None)
+        work = []       # (row, src, tgt, plan per message)
         for row in rows:
             meta = meta_of(row)
             src = meta.get("translate_from") or o.source_lang
@@ -119,61 +157,134 @@ class TranslateStage(Stage):
             except ValueError as e:
                 out.rejected.append(make_reject(row, STAGE, "unsupported_language", str(e)))
                 continue
-            templates = [self._segmenter.segment(m["content"]) if m["role"] in o.roles else _literal(m["content"])
-                         for m in row["messages"]]
-            too_long = [s for t in templates for s in t.too_long]
+            plan = self.plan_messages(row["messages"], src)
+            too_long = [s for t in plan if isinstance(t, Template) for s in t.too_long]
             if too_long:
                 out.rejected.append(make_reject(
                     row, STAGE, "segment_too_long",
                     f"a sentence of >{o.max_input_tokens} tokens has no clause break to split at: {too_long[0][:120]!r}"))
                 continue
-            work.append((row, src, tgt, templates))
-        translations = self._translate_all(work)
-        for row, src, tgt, templates in work:
-            self._finish(row, src, tgt, templates, translations, out)
+            work.append((row, src, tgt, plan))
+        tr = self._translate_all(work)
+        for row, src, tgt, plan in work:
+            self._finish(row, src, tgt, plan, tr, out)
         self._counters["rows_kept"] += len(out.kept)
         self._counters["rows_rejected"] += len(out.rejected)
         self._write_stats()
         return out
 
-    def _translate_all(self, work) -> dict[tuple[str, str, str], tuple[str, bool]]:
-        needed: dict[tuple[str, str, str], None] = {}
-        for _, src, tgt, templates in work:
-            for t in templates:
+    def _translate_all(self, work) -> dict[Key, tuple[str, bool]]:
+        """Every translation the batch needs: units, then the fallback pieces of units whose
+        placeholders did not come back, and the short-answer tables."""
+        needed: dict[Key, None] = {}
+        tables: set[tuple[str, str]] = set()
+        for _, src, tgt, plan in work:
+            for t in plan:
+                if isinstance(t, ShortAnswer):
+                    if src != tgt and (src, tgt) not in self._tables:
+                        tables.add((src, tgt))
+                    continue
                 for s in t.segments:
                     self._counters["segments"] += 1
                     if src != tgt:
                         needed.setdefault((src, tgt, s))
-        self._counters["unique_segments"] += len(needed)
-        done: dict[tuple[str, str, str], tuple[str, bool]] = {}
-        missing: dict[str, list[tuple[str, str, str]]] = {}
-        for key in needed:
-            hit = self._cache.get(*key)
+        for src, tgt in sorted(tables):
+            for k in answers.ENTRIES:
+                needed.setdefault((src, tgt, answers.source_text(k)))
+        done = self._get(list(needed))
+        more: dict[Key, None] = {}      # fallback pieces; emphasised words on their own
+        for _, src, tgt, plan in work:
+            for t in plan:
+                if isinstance(t, Template) and src != tgt:
+                    for u in t.units:
+                        restored, lost = u.restore(done[(src, tgt, u.text)][0])
+                        if restored is None:
+                            for s in u.fallback_segments:
+                                more.setdefault((src, tgt, s))
+                        elif lost:
+                            for s in u.emphasised:
+                                more.setdefault((src, tgt, s))
+        done.update(self._get([k for k in more if k not in done]))
+        for src, tgt in sorted(tables):
+            res = {k: done[(src, tgt, answers.source_text(k))] for k in answers.ENTRIES}
+            table = AnswerTable.build(tgt, {k: v[0] for k, v in res.items()})
+            for k, v in res.items():
+                if v[1]:
+                    table.problems[k] = "no end of sentence within the token budget"
+                    table.entries.pop(k, None)
+            self._tables[(src, tgt)] = table
+        return done
+
+    def _get(self, keys: list[Key]) -> dict[Key, tuple[str, bool]]:
+        """Cached or translated; an output that loops or runs to its budget is decoded once more
+        with the retry settings (also cached) and that result is used."""
+        first, second = self.caches
+        done = self._lookup(keys, first, None)
+        gen = self.options.generation
+        if not gen.retry or gen.fixed_new_tokens or self.options.backend == "identity":
+            return done
+        bad = [k for k in keys if done[k][1] or loop_in_output(k[2], done[k][0], self.options.checks.repetition_min_chars)]
+        if bad:
+            self._counters["retried_segments"] += len(bad)
+            done.update(self._lookup(bad, second, gen.for_retry()))
+        return done
+
+    def _lookup(self, keys: list[Key], cache: TranslationCache, generation) -> dict[Key, tuple[str, bool]]:
+        self._counters["unique_segments"] += len(keys)
+        done: dict[Key, tuple[str, bool]] = {}
+        missing: dict[str, list[Key]] = {}
+        for key in keys:
+            hit = cache.get(*key)
             if hit is not None:
                 done[key] = hit
                 self._counters["cache_hits"] += 1
             else:
                 missing.setdefault(key[0], []).append(key)
-        for src, keys in missing.items():
-            def cache_it(i, r, keys=keys):
-                k = keys[i]
-                self._cache.put(k[0], k[1], k[2], r.text, r.truncated)
+        for src, ks in missing.items():
+            def cache_it(i, r, ks=ks):
+                k = ks[i]
+                cache.put(k[0], k[1], k[2], r.text, r.truncated)
                 done[k] = (r.text, r.truncated)
-            self._backend.translate([k[2] for k in keys], src, [k[1] for k in keys], on_result=cache_it)
-            self._counters["model_segments"] += len(keys)
-        self._cache.flush()
+            self._backend.translate([k[2] for k in ks], src, [k[1] for k in ks], on_result=cache_it,
+                                    generation=generation)
+            self._counters["model_segments"] += len(ks)
+        cache.flush()
         return done
 
-    def _finish(self, row, src, tgt, templates: list[Template], tr, out: StageOutput) -> None:
+    def _finish(self, row, src, tgt, plan: list, tr, out: StageOutput) -> None:
         o = self.options
+        if src == tgt:
+            out.kept.append(with_meta(row, translate_from=src, translated_by=None))
+            return
         join = _CJK_JOIN.get(languages.get(tgt).script)
         new_messages, seg_info, literals_ok = [], [], True
-        for m, t in zip(row["messages"], templates):
+        dropped = fallbacks = shorts = 0
+        for m, t in zip(row["messages"], plan):
+            if isinstance(t, ShortAnswer):
+                table = self._tables[(src, tgt)]
+                unchecked = not o.checks.enabled or o.backend == "identity"
+                if t.key not in (table.raw if unchecked else table.entries):
+                    out.rejected.append(make_reject(row, STAGE, "short_answer",
+                                                    f"answer {t.key!r} into {tgt}: {table.problems.get(t.key)}"))
+                    return
+                new_messages.append({"role": m["role"],
+                                     "content": _keep_space(m["content"], table.render(t, unchecked))})
+                shorts += 1
+                continue
             outs = []
-            for s in t.segments:
-                text, trunc = tr[(src, tgt, s)] if src != tgt else (s, False)
-                outs.append(text)
-                seg_info.append((s, text, trunc))
+            for u in t.units:
+                text, trunc = tr[(src, tgt, u.text)]
+                hints = {w: tr[(src, tgt, w)][0] for w in u.emphasised if (src, tgt, w) in tr}
+                restored, lost = u.restore(text, hints)
+                if restored is None:
+                    pieces = [tr[(src, tgt, s)] for s in u.fallback_segments]
+                    seg_info.extend((s, p[0], p[1]) for s, p in zip(u.fallback_segments, pieces))
+                    restored = u.render_pieces([p[0] for p in pieces])
+                    fallbacks += 1
+                else:
+                    seg_info.append((u.text, text, trunc))
+                    dropped += lost
+                outs.append(restored)
             rendered = t.render(outs, join)
             # every protected literal must come back, in order (guards the template code itself)
             pos = 0
@@ -185,16 +296,26 @@ class TranslateStage(Stage):
                     break
                 pos = i + len(lit_core)
             new_messages.append({"role": m["role"], "content": rendered})
-        if src == tgt:
-            out.kept.append(with_meta(row, translate_from=src, translated_by=None))
-            return
-        res = self._checker.check(row["messages"], new_messages, seg_info, literals_ok, tgt)
+        res = self._checker.check(row["messages"], new_messages, seg_info, literals_ok, tgt,
+                                  content=o.backend != "identity")
         if not res.ok:
             out.rejected.append(make_reject(row, STAGE, res.reason, res.detail))
             return
+        self._counters["fallback_units"] += fallbacks
+        self._counters["emphasis_dropped"] += dropped
+        self._counters["short_answers"] += shorts
         kept = dict(row, messages=new_messages)
-        out.kept.append(with_meta(kept, translated_by=o.model, translate_from=src,
-                                  translation_checks=res.info, translation_segments=len(seg_info)))
+        extra = {k: v for k, v in (("emphasis_dropped", dropped), ("fallback_units", fallbacks),
+                                   ("short_answers", shorts)) if v}
+        out.kept.append(with_meta(kept, translated_by="identity" if o.backend == "identity" else o.model, translate_from=src,
+                                  translation_checks=res.info, translation_segments=len(seg_info), **extra))
+
+
+def _keep_space(src: str, answer: str) -> str:
+    """The answer with the source message's surrounding whitespace."""
+    core = src.strip()
+    i = src.index(core) if core else 0
+    return src[:i] + answer + src[i + len(core):]
 
 
 def _literal(text: str) -> Template:
@@ -209,108 +330,3 @@ def collect_stats(stats_dir: str | os.PathLike) -> dict:
     for p in sorted(Path(stats_dir).glob("worker-*.json")):
         total.update(json.loads(p.read_text()))
     return {k: total.get(k, 0) for k in STAT_KEYS}
-
-
-# ---------------------------------------------------------------------------------------------
-# `mixkit translate`: a file of English rows into several languages
-
-def _read_rows(path: str, source_lang: str) -> tuple[list[dict], list[dict]]:
-    """Schema rows from parquet/jsonl; anything else (caption records, WebDataset, LLaVA json)
-    through mixkit.sources.read_source_file."""
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"input file not found: {path}")
-    if p.suffix in (".parquet", ".jsonl") and _has_messages(p):
-        return _read_schema_rows(p), []
-    try:
-        from mixkit.sources import read_source_file
-    except ImportError as e:
-        raise ValueError(f"{p}: not a parquet/jsonl of schema rows (no 'messages' field)") from e
-    rows, rejects = [], []
-    fmt = {".parquet": "parquet", ".jsonl": "jsonl", ".json": "llava", ".tar": "webdataset"}.get(p.suffix)
-    for r, j in read_source_file(str(p), source=p.stem, format=fmt, task="caption", lang=source_lang):
-        rows.extend(r)
-        rejects.extend(j)
-    return rows, rejects
-
-
-def _has_messages(p: Path) -> bool:
-    if p.suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return "messages" in pq.read_schema(p).names
-    with open(p, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                return "messages" in json.loads(line)
-    return False
-
-
-def _read_schema_rows(p: Path) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    if p.suffix == ".parquet":
-        recs = pq.read_table(p).to_pylist()
-    elif p.suffix in (".jsonl", ".json"):
-        recs = [json.loads(l) for l in p.read_text(encoding="utf-8").splitlines() if l.strip()]
-    else:
-        raise ValueError(f"{p}: expected .parquet or .jsonl of schema rows")
-    from mixkit.schema import make_row
-
-    rows = []
-    for i, r in enumerate(recs):
-        if "messages" not in r:
-            raise ValueError(f"{p} row {i}: no 'messages' field; give schema rows (see mixkit/schema.py)")
-        rows.append(make_row(source=r.get("source") or p.stem, origin_id=str(r.get("origin_id") or r.get("id") or i),
-                             task=r.get("task") or "caption", lang=r.get("lang") or "eng_Latn",
-                             messages=r["messages"], images=r.get("images") or [],
-                             meta=json.loads(r["meta"]) if isinstance(r.get("meta"), str) else r.get("meta")))
-    return rows
-
-
-def translate_file(input_path: str, langs: list[str], out_dir: str, options: TranslateOptions,
-                   progress: Callable[[int, int], None] | None = None) -> dict:
-    """Translate every row of `input_path` into every language of `langs`.
-
-    Writes <out_dir>/translated.parquet (schema rows) and <out_dir>/rejects.parquet; returns
-    {'rows_in', 'kept', 'rejected', 'by_lang', 'by_reason', 'stats', 'paths'}.
-    """
-    import pyarrow.parquet as pq
-    from mixkit.schema import REJECT_SCHEMA, rows_to_table
-
-    targets = []
-    for code in langs:
-        c = languages.resolve(code.strip())
-        if not languages.get(c).nllb:
-            raise TranslationModelError(
-                f"{c} ({languages.get(c).name}) has no NLLB-200 language code and cannot be a translation target")
-        targets.append(c)
-    if not targets:
-        raise ValueError("no target languages given (e.g. --langs swh_Latn,hin_Deva)")
-    src_rows, read_rejects = _read_rows(input_path, options.source_lang)
-    work = []
-    for r in src_rows:
-        src = r["lang"]
-        for t in targets:
-            work.append(with_meta(dict(r, lang=t, id=make_id(r["source"], r["origin_id"], t, r["task"])),
-                                  translate_from=src, input_id=r["id"]))
-    out_path = Path(out_dir)
-    out_path.mkdir(parents=True, exist_ok=True)
-    stage = TranslateStage(options, cache_dir=options.cache_dir or str(out_path / "translation_cache"))
-    stage.setup()
-    result = StageOutput()
-    bs = stage.resources.batch_size
-    for i in range(0, len(work), bs):
-        result.extend(stage.process_batch(work[i:i + bs]))
-        if progress:
-            progress(min(i + bs, len(work)), len(work))
-    rejected = read_rejects + result.rejected
-    pq.write_table(rows_to_table(result.kept), out_path / "translated.parquet")
-    pq.write_table(rows_to_table(rejected, REJECT_SCHEMA), out_path / "rejects.parquet")
-    return {
-        "rows_in": len(src_rows), "kept": len(result.kept), "rejected": len(rejected),
-        "by_lang": dict(sorted(Counter(r["lang"] for r in result.kept).items())),
-        "by_reason": dict(sorted(Counter(r["reason"] for r in rejected).items())),
-        "stats": stage.stats(),
-        "paths": {"translated": str(out_path / "translated.parquet"), "rejects": str(out_path / "rejects.parquet")},
-    }

@@ -13,7 +13,11 @@ def register(app: typer.Typer) -> None:
         langs: str = typer.Option(..., "--langs", help="comma-separated target codes, e.g. swh_Latn,hin_Deva"),
         out: Path = typer.Option(..., "--out", help="output directory (translated.parquet, rejects.parquet)"),
         model: str = typer.Option("facebook/nllb-200-distilled-600M", "--model", help="hub id or local checkpoint directory"),
-        backend: str = typer.Option("transformers", "--backend", help="transformers | ctranslate2"),
+        backend: str = typer.Option("transformers", "--backend",
+                                    help="transformers | ctranslate2 | identity (returns its input: debugging)"),
+        model_revision: str = typer.Option(None, "--model-revision", help="hub commit/tag to load (part of the cache key)"),
+        dry_run: bool = typer.Option(False, "--dry-run",
+                                     help="translate nothing; write OUT/segments.jsonl: what the model would receive"),
         device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
         dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | float16 | bfloat16"),
         batch_tokens: int = typer.Option(8192, "--batch-tokens", help="padded tokens per model batch"),
@@ -23,27 +27,34 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Translate every row of INPUT into every language of --langs (structure kept, cached, checked)."""
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+        from mixkit.progress import Progress
         from rich.table import Table
 
         from translation.backends import TranslationModelError
         from translation.options import TranslateOptions
-        from translation.stage import translate_file
+        from translation.files import translate_file
 
         console = Console()
         try:
             opts = TranslateOptions(model=model, backend=backend, device=device, dtype=dtype, batch_tokens=batch_tokens,
                                     generation={"num_beams": num_beams}, checks={"enabled": not no_checks},
-                                    cache_dir=str(cache_dir) if cache_dir else None)
+                                    cache_dir=str(cache_dir) if cache_dir else None, model_revision=model_revision)
         except ValueError as e:
             console.print(f"[red]invalid option:[/red] {e}")
             raise typer.Exit(2)
-        with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console) as prog:
-            task = prog.add_task("translating", total=None)
+        if dry_run:
+            try:
+                res = translate_file(str(input), [l for l in langs.split(",") if l.strip()], str(out), opts, dry=True)
+            except (TranslationModelError, ValueError, FileNotFoundError) as e:
+                console.print(f"[red]error:[/red] {e}")
+                raise typer.Exit(1)
+            console.print(f"dry run: {res['rows_in']} rows, {res['messages']} messages, {res['segments']} segments "
+                          f"-> {res['paths']['segments']}")
+            return
+        with Progress(console=console) as prog:
             try:
                 res = translate_file(str(input), [l for l in langs.split(",") if l.strip()], str(out), opts,
-                                     progress=lambda n, t: prog.update(task, completed=n, total=t))
+                                     progress=prog.callback("translate"))
             except (TranslationModelError, ValueError, FileNotFoundError) as e:
                 prog.stop()
                 console.print(f"[red]error:[/red] {e}")

@@ -5,29 +5,46 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 MIXKIT := $(VENV)/bin/mixkit
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install lock demo test test-fast bench clean
 
 install: $(VENV)/.installed
 
-# torch first: the CPU build lying on disk. A bare `torch` requirement with no torch present
-# would pull a multi-GB CUDA build.
+# Python packages come from requirements/lock.txt: every transitive dependency at an exact
+# version with its sha256, for CPython 3.11 on Linux x86_64 with torch's CPU build. That build
+# is a local wheel (TORCH_WHEELS); plain `torch` from PyPI is the CUDA build, several GB.
+# Elsewhere: make install TORCH_WHEELS=https://download.pytorch.org/whl/cpu/torch/
+LOCK := requirements/lock.txt
+PYTHON ?= python3
+TORCH_WHEELS ?= /opt/wheels
 # System packages (Debian): FriBiDi for Pillow's raqm (Arabic/Hebrew shaping and order) and
 # fonts-noto-core for the scripts no PyPI font wheel covers (Tibetan).
 SYSTEM_PKGS := libfribidi0 fonts-noto-core
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: $(LOCK) pyproject.toml
 	@missing=""; for p in $(SYSTEM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "torch==2.13.0"
-	$(PY) -m pip install -q -e ".[dev]"
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c "import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else '$(LOCK) is for CPython 3.11, $(VENV) has ' + sys.version.split()[0] + ': rm -r $(VENV); make install PYTHON=python3.11')"
+	$(PY) -m pip install -q --require-hashes --find-links $(TORCH_WHEELS) -r $(LOCK)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -m mixkit.environment --check
 	$(PY) -c "from PIL import features; import sys; sys.exit(0 if features.check('raqm') and features.version('fribidi') else 'Pillow has no raqm/FriBiDi: install libfribidi0 (apt-get install libfribidi0)')"
 	touch $@
+
+# Refresh the lock after a change to pyproject.toml's dependencies (or requirements/lock.in).
+# Pins already in the lock stay unless the change needs otherwise; `make lock UPGRADE=1` moves
+# every package to its newest release in range. uv resolves (seconds); pip installs the result.
+UV_VERSION := 0.13.8
+lock:
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q "uv==$(UV_VERSION)"
+	$(VENV)/bin/uv pip compile -q pyproject.toml requirements/lock.in --extra dev --generate-hashes \
+	  --find-links $(TORCH_WHEELS) --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
 demo: install
 	$(MIXKIT) build recipes/demo.yaml --out runs/demo

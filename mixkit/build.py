@@ -99,14 +99,15 @@ def run_steps(ctx: BuildContext, steps: list[BuildStep]) -> list[StepMetrics]:
 
 
 def make_engine(address: str | None = None, log_dir: Path | None = None, backend: str = "ray"):
+    """The build's executor: Ray (local, or the cluster at `address`; Ray's logs to log_dir/ray.log)
+    or local processes."""
     from mixkit.engine import Engine, LocalEngine
 
     if backend == "local":
         return LocalEngine()
-    try:
-        return Engine(address=address, log_dir=log_dir)
-    except TypeError:            # an Engine without log_dir (older signature)
-        return Engine(address=address)
+    if backend != "ray":
+        raise ValueError(f"unknown backend {backend!r}: use 'ray' or 'local'")
+    return Engine(address=address, log_dir=log_dir)
 
 
 def build(recipe: Recipe, out_dir: str | Path, *, address: str | None = None, progress: bool = True,
@@ -126,8 +127,10 @@ def build(recipe: Recipe, out_dir: str | Path, *, address: str | None = None, pr
         steps = steps[:names.index(DRY_RUN_LAST_STEP) + 1]
     prog = Progress(progress)
     t0 = time.time()
+    own_engine = engine is None
+    engine_arg, engine = engine, None
     try:
-        engine = engine or make_engine(address, layout.logs, backend)
+        engine = engine_arg or make_engine(address, layout.logs, backend)
         ctx = BuildContext(recipe=recipe, engine=engine, layout=layout, progress=prog)
         metrics = run_steps(ctx, steps)
         if dry_run:
@@ -135,6 +138,8 @@ def build(recipe: Recipe, out_dir: str | Path, *, address: str | None = None, pr
         manifest = _finish(ctx, metrics, time.time() - t0)
     finally:
         prog.stop()
+        if own_engine and engine is not None:
+            engine.close()           # Ray's logs went to <out>/logs/ray.log; stderr is the caller's again
     return BuildResult(layout.root, manifest, describe(ctx.result(PlanResult).plan))
 
 

@@ -69,20 +69,17 @@ def run_partition(stage: Stage, path: Path, out_dir: Path) -> tuple[int, int]:
 
 
 class Engine:
-    def __init__(self, address: str | None = None, num_cpus: int | None = None, quiet: bool = True):
+    def __init__(self, address: str | None = None, num_cpus: int | None = None, quiet: bool = True,
+                 log_dir: str | Path | None = None):
+        """Join Ray (see mixkit.ray_connect: token auth, RayConnectError). `log_dir`: Ray's own
+        logs go to log_dir/ray.log (self.log_file) instead of the terminal."""
         import ray
 
+        from mixkit.ray_connect import join_ray
+
         self.ray = ray
-        if not ray.is_initialized():
-            kwargs = dict(include_dashboard=False, log_to_driver=not quiet, configure_logging=True,
-                          logging_level="ERROR")
-            address = address or os.environ.get("RAY_ADDRESS")
-            if address:
-                ray.init(address=address, **kwargs)
-            else:
-                # "local": always a fresh embedded instance, never a cluster some other
-                # `ray start` left running on this machine.
-                ray.init(address="local", num_cpus=num_cpus, **kwargs)
+        self.log_file = join_ray(address or os.environ.get("RAY_ADDRESS"), num_cpus=num_cpus, quiet=quiet,
+                                 log_dir=log_dir)
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True     # deterministic output order
         ctx.enable_progress_bars = not quiet
@@ -125,6 +122,14 @@ class Engine:
         if missing:
             raise RuntimeError(f"stage {stage.name}: no output for {missing[:3]}")
         mark_done(out_dir)
+
+    def close(self) -> None:
+        """Shut Ray down while its output still goes to the build's log, then give the terminal back."""
+        from mixkit.ray_connect import release_terminal
+
+        if self.ray.is_initialized():
+            self.ray.shutdown()
+        release_terminal()
 
     # -- plain tasks ---------------------------------------------------------------------------
     def map_tasks(self, fn: Callable, items: Iterable, num_cpus: float = 1,
@@ -200,6 +205,9 @@ class LocalEngine:
     def __init__(self, workers: int | None = None):
         self.workers = max(1, int(workers or os.cpu_count() or 1))
         self.nodes, self.cpus, self.gpus = 1, self.workers, 0
+
+    def close(self) -> None:
+        """Nothing to release: worker pools end with each call."""
 
     def map_ordered(self, fn: Callable, items: Iterable, on_done: Callable[[int, int], None] | None = None,
                     initializer: Callable | None = None, initargs: tuple = ()):

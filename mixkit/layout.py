@@ -62,6 +62,12 @@ class BuildLayout:
     def logs(self) -> Path:
         return self.root / "logs"
 
+    @property
+    def ray_log(self) -> Path:
+        from mixkit.ray_connect import LOG_NAME
+
+        return self.logs / LOG_NAME
+
     def claim(self, recipe_sha256: str) -> None:
         """Create the folder for this recipe, or refuse one that holds a build of another recipe."""
         self.stages.mkdir(parents=True, exist_ok=True)

@@ -105,58 +105,6 @@ def test_killed_build_resumes_to_the_same_shards(demo_build, tmp_path):
     assert _shard_hashes(out / "shards") == _shard_hashes(demo_build.shards_dir)
 
 
-@pytest.mark.slow
-def test_cluster_build_matches_local(demo_build, tmp_path):
-    """A two-node Ray cluster on this machine (ray start --head + a second node) writes the same shards."""
-    ray_bin = Path(sys.executable).with_name("ray")
-    port = str(_free_port())
-    env = dict(os.environ, RAY_ENABLE_UV_RUN_RUNTIME_ENV="0")
-    try:
-        _ray_start([str(ray_bin), "start", "--head", "--port", port, "--num-cpus", "1", "--include-dashboard=false",
-                    "--disable-usage-stats"], env)
-        _ray_start([str(ray_bin), "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "1",
-                    "--disable-usage-stats"], env)
-        out = tmp_path / "cluster"
-        p = _run_cli(["build", str(DEMO), "--out", str(out), "--quiet", "--address", f"127.0.0.1:{port}"])
-        log, _ = p.communicate(timeout=900)
-        assert p.returncode == 0, log
-        m = json.loads((out / "shards" / "manifest.json").read_text())
-        assert m["engine"]["nodes"] == 2
-        assert _shard_hashes(out / "shards") == _shard_hashes(demo_build.shards_dir)
-    finally:
-        _stop_cluster(port)
-
-
-def _ray_start(cmd: list[str], env: dict) -> None:
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    assert res.returncode == 0, f"{' '.join(cmd)} failed:\n{res.stdout[-2000:]}\n{res.stderr[-3000:]}"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop_cluster(port: str) -> None:
-    """Kill only the processes of the cluster this test started (`ray stop` would also kill the
-    session's own local Ray): Ray processes whose command line names its GCS port."""
-    import re
-
-    import psutil
-
-    pat = re.compile(rf"(?<!\d){port}(?!\d)")
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if "ray" in cmd and pat.search(cmd):
-            try:
-                proc.kill()
-            except psutil.Error:
-                pass
-
-
 def test_audit_of_the_demo_build_matches_its_manifest(demo_build):
     from mixkit.audit import audit_shards
 

@@ -1,6 +1,8 @@
 """LID throughput: mixkit's LanguageIdentifier vs calling fastText directly on the same list.
 
 Usage: python benchmarks/bench_lid.py [--n 20000] [--repeats 3]
+The full check consults the character n-gram model for Latin, Devanagari and Ethiopic text
+(languages lid.176 lacks or misreads there); "ngram=False" rows show the fastText-only cost.
 Prints rows/s for: direct `model.predict(line)` loop (the plain public API), direct
 `model.f.predict(line+"\\n", 1, 0.0, "strict")` loop (the binding, fastest per-line call),
 `f.multilinePredict` (labels only, no probabilities), and mixkit's predict / score.
@@ -42,6 +44,7 @@ def main():
     a = ap.parse_args()
     texts = [SENTS[i % len(SENTS)] + f" {i}" for i in range(a.n)]   # one line each, as fastText needs
     lid = LanguageIdentifier()
+    ft_only = LanguageIdentifier(ngram=False)      # the check before issue 14 (plus the script gate)
     m = lid.model
     f = m.f
     lines_nl = [t + "\n" for t in texts]
@@ -53,6 +56,8 @@ def main():
         "mixkit LanguageIdentifier.predict": lambda: lid.predict(texts),
         "mixkit LanguageIdentifier.score (top-3, filter path)": lambda: lid.score(texts, expected, 3),
         "direct f.predict loop, k=3": lambda: [f.predict(t + "\n", 3, 0.0, "strict") for t in texts],
+        "mixkit predict, fastText only (ngram=False)": lambda: ft_only.predict(texts),
+        "mixkit score, fastText only (ngram=False)": lambda: ft_only.score(texts, expected, 3),
     }, a.repeats)
     base = res["direct model.predict loop"]
     fp = res["direct f.predict loop"]

@@ -36,9 +36,11 @@ def build(
     dry_run: bool = typer.Option(False, "--dry-run", help="read, filter and dedup; print what would be removed; write no shards"),
     plan_only: bool = typer.Option(False, "--plan-only", help="print the quotas the recipe asks for, without touching data"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bars"),
+    backend: str = typer.Option("ray", "--backend", help="ray (a local Ray, or the cluster at --address) or local (worker processes, no Ray)"),
 ) -> None:
     """Build a recipe into WebDataset shards at the recipe's language ratios (resumes a stopped build)."""
     from mixkit.build import achieved_table, build as run_build
+    from mixkit.layout import BuildLayout
     from mixkit.plan import PlanError, quotas, target_shares
     from mixkit.recipe import RecipeError
 
@@ -64,8 +66,17 @@ def build(
     if out is None:
         err.print("[bold red]error:[/] --out is required (the build folder), e.g. --out runs/demo")
         raise typer.Exit(2)
+    from mixkit.ray_connect import RayConnectError
+
     try:
-        res = run_build(r, out, address=address, progress=not quiet, dry_run=dry_run)
+        try:
+            res = run_build(r, out, address=address, progress=not quiet, dry_run=dry_run, backend=backend)
+        finally:
+            _stop_ray()               # build() closes the Ray it started; this covers an interrupted start
+            ray_log = BuildLayout(out).ray_log if BuildLayout(out).ray_log.exists() else None
+    except RayConnectError as e:      # rerunning cannot help: say what to set, in one line
+        err.print(f"[bold red]error:[/] {e}", highlight=False)
+        raise typer.Exit(2)
     except (PlanError, RecipeError) as e:
         err.print(f"[bold red]error:[/] {e}")
         raise typer.Exit(2)
@@ -75,7 +86,7 @@ def build(
             raise
         err.print(f"[bold red]error[/] ({type(root).__name__}): {root}\n"
                   f"[dim]the build stopped; finished steps are kept, rerun the same command to resume "
-                  f"(MIXKIT_DEBUG=1 shows the full traceback)[/]")
+                  f"(MIXKIT_DEBUG=1 shows the full traceback{f'; Ray log: {ray_log}' if ray_log else ''})[/]")
         if os.environ.get("MIXKIT_DEBUG"):
             raise
         raise typer.Exit(1)
@@ -98,8 +109,23 @@ def build(
     acc = m["accounting"]
     console.print(f"inputs {acc['inputs']} = written {acc['written_from_inputs']} + rejected {acc['rejected']}"
                   f"  (OCR generated {acc['generated_ocr']}, up-sampled {sum(acc['upsampled'].values())})")
+    console.print("steps:    " + ", ".join(f"{s['name']} {s['seconds']:.1f}s" + (" (resumed)" if s["resumed"] else "")
+                                         for s in m.get("steps", []))
+                  + f"  (peak driver memory {max((s['driver_peak_rss_mb'] for s in m.get('steps', [])), default=0):.0f} MB)")
     console.print(f"shards:   {res.shards_dir}/shard-*.tar\nmanifest: {res.shards_dir / 'manifest.json'}\n"
                   f"rejects:  {res.shards_dir / 'rejects.parquet'}")
+    if ray_log:
+        console.print(f"Ray log:  {ray_log}")
+
+
+def _stop_ray():
+    """Shut down this process's Ray while its output still goes to the build's Ray log, then
+    give the terminal back; returns that log's path (None when Ray logged to the terminal)."""
+    from mixkit.ray_connect import release_terminal
+
+    if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+        sys.modules["ray"].shutdown()
+    return release_terminal()
 
 
 def _root_cause(e: BaseException) -> BaseException:
@@ -119,18 +145,27 @@ def languages_cmd(
     all_: bool = typer.Option(False, "--all", help="every known code (FLORES-200 + Latin), not only the study's 100"),
     tier: Optional[str] = typer.Option(None, "--tier", help="only this tier (T1..T5)"),
 ) -> None:
-    """The language registry as a table."""
+    """The language registry as a table: which detector checks each language, and where its OCR
+    text comes from (default sources) and how much there is (paragraphs of running text, words)."""
     from mixkit import languages
+    from mixkit.lid import LanguageIdentifier
+    from ocr_synth.options import OcrOptions
+    from ocr_synth.text_sources import text_coverage
 
     langs = languages.all_languages() if all_ else languages.centurio_languages()
     if tier:
         langs = [l for l in langs if l.tier == tier]
+    lid = LanguageIdentifier()
+    cov = text_coverage([l.code for l in langs], list(OcrOptions().text_sources))
     table = Table(title=f"{len(langs)} languages")
-    for col in ("code", "iso1", "iso3", "name", "script", "tier", "NLLB", "LID"):
-        table.add_column(col)
+    for col in ("code", "iso1", "iso3", "name", "script", "tier", "NLLB", "language check", "OCR text", "paragraphs",
+                "words"):
+        table.add_column(col, justify="right" if col in ("paragraphs", "words") else "left")
     for l in langs:
+        c = cov[l.code]
         table.add_row(l.code, l.iso1, l.iso3, l.name, l.script, l.tier, "yes" if l.nllb else "[red]no[/]",
-                      l.lid176 or "[dim]-[/]")
+                      lid.detector(l.code) or "[red]none[/]", c["origin"] or "[red]none: add ocr.text_files[/]",
+                      str(c["paragraphs"]), str(c["words"]))
     console.print(table)
 
 
@@ -155,7 +190,7 @@ def recipes_cmd() -> None:
 def _register_commands() -> None:
     import importlib
 
-    for name in ("audit", "translate", "ocr", "train", "eval", "filters"):
+    for name in ("audit", "translate", "ocr", "train", "eval", "filters", "export"):
         try:
             mod = importlib.import_module(f"mixkit.commands.{name}")
         except ModuleNotFoundError as e:

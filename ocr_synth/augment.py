@@ -1,7 +1,8 @@
 """Image degradations on numpy arrays (OpenCV): small rotation, blur, noise, JPEG encoding.
 
-OpenCV's functions are several times faster than Pillow's filters at these sizes; its random
-number generator is reseeded from the job's generator so output stays deterministic.
+OpenCV's functions are several times faster than Pillow's filters at these sizes. Noise is a
+window of a fixed Gaussian bank chosen by the job's generator (or OpenCV's generator reseeded
+from it for pages larger than the bank), so output stays deterministic.
 """
 from __future__ import annotations
 
@@ -29,12 +30,34 @@ def degrade(img: np.ndarray, rng: np.random.Generator, params: dict) -> np.ndarr
         params["blur"] = round(sigma, 3)
     if rng.random() < 0.4:
         sigma = float(rng.uniform(2, 8))
-        cv2.setRNGSeed(int(rng.integers(0, 2**31 - 1)))
-        noise = np.empty(img.shape, np.int16)
-        cv2.randn(noise, 0, sigma)
-        img = cv2.add(img, noise, dtype=cv2.CV_8U)
+        h, w = img.shape[:2]
+        bank = _noise_bank()
+        if h <= bank.shape[0] and w <= bank.shape[1]:
+            # a random window of a fixed bank of unit Gaussian noise, scaled: drawing fresh normal
+            # numbers for every pixel was the largest cost of a large page
+            y, x = int(rng.integers(0, bank.shape[0] - h + 1)), int(rng.integers(0, bank.shape[1] - w + 1))
+            img = cv2.addWeighted(img, 1.0, bank[y:y + h, x:x + w], sigma / _BANK_UNIT, 0.0, dtype=cv2.CV_8U)
+        else:
+            cv2.setRNGSeed(int(rng.integers(0, 2**31 - 1)))
+            noise = np.empty(img.shape, np.int16)
+            cv2.randn(noise, 0, sigma)
+            img = cv2.add(img, noise, dtype=cv2.CV_8U)
         params["noise"] = round(sigma, 3)
     return img
+
+
+_BANK_UNIT = 16.0     # the bank holds N(0, 1) * 16 as int16 (fixed point)
+_BANK = None
+
+
+def _noise_bank() -> np.ndarray:
+    """2048x2048x3 Gaussian noise from a fixed seed, made once per process (25 MB)."""
+    global _BANK
+    if _BANK is None:
+        g = np.random.default_rng(20261130)
+        _BANK = np.clip(g.standard_normal((2048, 2048, 3), dtype=np.float32) * _BANK_UNIT, -32767, 32767) \
+            .astype(np.int16)
+    return _BANK
 
 
 def encode_jpeg(img_rgb: np.ndarray, quality: int, prior_quality: int | None = None) -> bytes:

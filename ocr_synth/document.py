@@ -5,19 +5,22 @@ covers and cleanly shapes the whole line (checked with fontTools and HarfBuzz fi
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
 from mixkit.languages import get
+from mixkit.scripts import NO_SPACE_JOIN_SCRIPTS, SPACELESS_SCRIPTS
 from ocr_synth.augment import degrade, encode_jpeg, rotate
-from ocr_synth.fonts import FontSpec, PilFonts, pick_font, text_width
+from ocr_synth.fonts import FontSpec, PilFonts, font_runs, pick_font, text_width
+from ocr_synth.layout import wrap
 
 RTL_SCRIPTS = frozenset({"Arab", "Hebr"})
 # Scripts written without spaces between words: lines are joined without a separator
 # for CJK, and long items are never broken inside (breaking Thai/Khmer needs a dictionary).
-NO_SPACE_JOIN = frozenset({"Jpan", "Hans", "Hant"})
-SPACELESS = frozenset({"Jpan", "Hans", "Hant", "Thai", "Laoo", "Khmr", "Mymr", "Tibt"})
+NO_SPACE_JOIN, SPACELESS = NO_SPACE_JOIN_SCRIPTS, SPACELESS_SCRIPTS     # mixkit.scripts holds the facts
 LAYOUTS = ("lines", "title_body", "two_column")
+FLOW_LAYOUTS = ("page", "two_column")             # running text
 
 
 def _background(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, tuple[int, int, int], str]:
@@ -30,17 +33,19 @@ def _background(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, t
         base = rng.integers(205, 256, 3)
         ink = tuple(int(x) for x in rng.integers(0, 70, 3))
     img = np.empty((h, w, 3), np.uint8)
-    img[:] = base.astype(np.uint8)
     if kind == "gradient":
         other = np.clip(base.astype(int) - rng.integers(0, 50, 3), 0, 255)
         t = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
-        img[:] = (base[None, None, :] * (1 - t) + other[None, None, :] * t).astype(np.uint8)
+        col = (base[None, None, :] * (1 - t) + other[None, None, :] * t).astype(np.uint8)   # (h, 1, 3)
+        img[:] = cv2.resize(col, (w, h), interpolation=cv2.INTER_NEAREST)   # numpy's 3-wide broadcast is slow
     elif kind == "paper":
-        # low-frequency blotches: a tiny random field upscaled (cheap and smooth)
-        small = rng.integers(-18, 18, (max(2, h // 64), max(2, w // 64), 1)).astype(np.float32)
-        import cv2
-        field = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)[:, :, None]
-        img[:] = np.clip(base[None, None, :].astype(np.float32) + field, 0, 255).astype(np.uint8)
+        # low-frequency blotches: a tiny random field on the base colour, upscaled in uint8 by
+        # OpenCV (one pass over the page instead of three float passes)
+        small = rng.integers(-18, 18, (max(2, h // 64), max(2, w // 64), 1))
+        tiny = np.clip(base[None, None, :] + small, 0, 255).astype(np.uint8)
+        img[:] = cv2.resize(tiny, (w, h), interpolation=cv2.INTER_CUBIC)
+    else:
+        img[:] = np.tile(base.astype(np.uint8), (w, 1))[None]    # one row, copied: numpy fills 3-wide slowly
     return img, ink, kind
 
 
@@ -73,18 +78,96 @@ def _fill_lines(items: list[str], rng: np.random.Generator, measure, max_w: floa
     return lines
 
 
+def _flow(blocks, start, cols, y0, y_end, script, spec, body, head, place, max_lines) -> None:
+    """Pour consecutive blocks from `start` into the columns in reading order until the page (or the
+    text) ends.
+
+    body/head: (font, px, weight, line height). A paragraph cut by the page bottom ends the page
+    (its first lines stay: reading order is kept); at most `max_lines` body lines.
+    """
+    col, y, n_body = 0, y0, 0
+    for kind, text in blocks[start:]:                     # never past the end back to the start
+        font, px, weight, lh = head if kind == "h" else body
+        x0, x1 = cols[col]
+        lines = wrap(text, script, (x1 - x0) * 0.99, _unit_width(spec, px, weight),
+                     lambda t, px=px, weight=weight: text_width(spec, t, px, weight))
+        if kind == "h" and y > y0:
+            y += lh // 3                                   # space above a heading
+        for line in lines:
+            room = lh + (body[3] if kind == "h" else 0)     # a heading needs a body line under it
+            if y + room > y_end or (kind == "p" and n_body >= max_lines):
+                if col + 1 >= len(cols) or n_body >= max_lines:
+                    return
+                col, y = col + 1, y0
+                x0, x1 = cols[col]
+            y = place([line], font, spec, x0, x1, y, lh, px)
+            n_body += kind == "p"
+        y += lh // 4                                       # paragraph spacing
+
+
+def _columns(width: int, margin: int, rtl: bool) -> list[tuple[int, int]]:
+    """(x0, x1) of two columns in reading order (right column first in right-to-left scripts)."""
+    col_w = (width - 2 * margin - int(width * 0.05)) // 2
+    cols = [(margin, margin + col_w), (width - margin - col_w, width - margin)]
+    return cols[::-1] if rtl else cols
+
+
+def _draw_runs(draw, runs, f, fspec_default, fonts, fsize, weight, x0, x1, y, ink, rtl) -> None:
+    """One line in several fonts: each run drawn whole (shaped), placed by its HarfBuzz advance.
+
+    Right-to-left lines put the runs right to left (a run of digits or Latin inside still reads
+    left to right: raqm orders each run itself).
+    """
+    x = x1 if rtl else x0
+    for spec, run in runs:
+        w = text_width(spec, run, fsize, weight)
+        ff = f if spec == fspec_default else fonts.get(spec, fsize, weight)
+        if rtl:
+            draw.text((x, y), run, font=ff, fill=ink, anchor="ra")
+            x -= w
+        else:
+            draw.text((x, y), run, font=ff, fill=ink, anchor="la")
+            x += w
+
+
+_WIDTHS: dict[tuple, float] = {}
+
+
+def _unit_width(spec: FontSpec, px: int, weight: int):
+    """width_of(unit) for `wrap`, cached across documents (words repeat)."""
+    def width_of(u: str) -> float:
+        if not u:
+            return 0.0
+        key = (spec, px, weight, u)
+        w = _WIDTHS.get(key)
+        if w is None:
+            if len(_WIDTHS) > 500_000:
+                _WIDTHS.clear()
+            w = _WIDTHS[key] = text_width(spec, u, px, weight)
+        return w
+    return width_of
+
+
 def render_document(items: list[str], lang: str, chain: tuple[FontSpec, ...], fonts: PilFonts,
                     rng: np.random.Generator, width: int, height: int, *, font_px: tuple[int, int] = (18, 44),
                     max_lines: int = 14, augment: bool = True, jpeg_quality: tuple[int, int] = (70, 95),
-                    layout: str | None = None) -> tuple[bytes, dict, list[str]]:
+                    layout: str | None = None,
+                    blocks: list[tuple[str, str]] | None = None) -> tuple[bytes, dict, list[str]]:
     """Render a document image. Returns (jpeg bytes, params, lines in reading order).
 
+    With `blocks` (running text: ('h', heading) / ('p', paragraph) in order) the page is a
+    passage of consecutive blocks from a random point: headings in a larger bold face, paragraphs
+    wrapped to the column (layouts 'page' and, from 600 px, 'two_column', read column by column).
+    Without, lines are filled with random `items` (word lists: CLDR names).
     Lines no font can render cleanly are left out and counted in params['skipped_lines'];
     raises ValueError when no line at all could be rendered.
     """
     script = get(lang).script
     rtl = script in RTL_SCRIPTS
-    layout = layout or str(rng.choice(LAYOUTS if width >= 600 else LAYOUTS[:2]))
+    if blocks:
+        layout = layout or str(rng.choice(FLOW_LAYOUTS if width >= 600 else FLOW_LAYOUTS[:1]))
+    else:
+        layout = layout or str(rng.choice(LAYOUTS if width >= 600 else LAYOUTS[:2]))
     bg, ink, bg_kind = _background(rng, height, width)
     img = Image.fromarray(bg)
     draw = ImageDraw.Draw(img)
@@ -108,13 +191,18 @@ def render_document(items: list[str], lang: str, chain: tuple[FontSpec, ...], fo
                 break
             fspec, why = pick_font(chain, text, lang)
             if fspec is None:
-                skipped[why] = skipped.get(why, 0) + 1
-                continue
-            ff = f if fspec == fspec_default else fonts.get(fspec, fsize, weight)
-            if rtl:
-                draw.text((x1, y), text, font=ff, fill=ink, anchor="ra")
+                runs = font_runs(chain, text) if why == "font_coverage" else None
+                if not runs:
+                    skipped[why] = skipped.get(why, 0) + 1
+                    continue
+                _draw_runs(draw, runs, f, fspec_default, fonts, fsize, weight, x0, x1, y, ink, rtl)
+                fspec = runs[0][0]
             else:
-                draw.text((x0, y), text, font=ff, fill=ink, anchor="la")
+                ff = f if fspec == fspec_default else fonts.get(fspec, fsize, weight)
+                if rtl:
+                    draw.text((x1, y), text, font=ff, fill=ink, anchor="ra")
+                else:
+                    draw.text((x0, y), text, font=ff, fill=ink, anchor="la")
             boxes.append({"text": text, "box": [x0, y, x1, y + lh], "font": fspec.label})
             lines_out.append(text)
             y += lh
@@ -126,7 +214,14 @@ def render_document(items: list[str], lang: str, chain: tuple[FontSpec, ...], fo
 
     y = top
     n_fit = max(1, min(max_lines, (height - 2 * top) // max(1, line_h)))
-    if layout == "title_body":
+    if blocks:
+        tsize = max(size + 2, int(size * rng.uniform(1.2, 1.5)))
+        tfont = fonts.get(spec, tsize, 700)
+        ta, td = tfont.getmetrics()
+        cols = _columns(width, margin, rtl) if layout == "two_column" else [(margin, width - margin)]
+        _flow(blocks, int(rng.integers(max(1, len(blocks) - 12))), cols, top, height - top // 2, script, spec,
+              (font, size, weight, line_h), (tfont, tsize, 700, int((ta + td) * 1.25)), place, max_lines)
+    elif layout == "title_body":
         tsize = int(size * rng.uniform(1.4, 1.9))
         tfont = fonts.get(spec, tsize, 700)
         ta, td = tfont.getmetrics()
@@ -137,13 +232,8 @@ def render_document(items: list[str], lang: str, chain: tuple[FontSpec, ...], fo
         body = _fill_lines(items, rng, measure, width - 2 * margin, n_fit, script)
         place(body, font, spec, margin, width - margin, y + line_h // 3, line_h, size)
     elif layout == "two_column":
-        col_gap = int(width * 0.05)
-        col_w = (width - 2 * margin - col_gap) // 2
-        cols = [(margin, margin + col_w), (width - margin - col_w, width - margin)]
-        if rtl:
-            cols.reverse()   # right column is read first
-        for x0, x1 in cols:
-            body = _fill_lines(items, rng, measure, col_w, n_fit, script)
+        for x0, x1 in _columns(width, margin, rtl):
+            body = _fill_lines(items, rng, measure, x1 - x0, n_fit, script)
             place(body, font, spec, x0, x1, y, line_h, size)
     else:
         body = _fill_lines(items, rng, measure, width - 2 * margin, n_fit, script)

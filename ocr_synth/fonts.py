@@ -8,6 +8,7 @@ folders, where Debian's `fonts-noto-core` puts Noto Serif Tibetan.
 from __future__ import annotations
 
 import os
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -272,6 +273,52 @@ def renderable(items: list[str], lang: str) -> tuple[list[str], dict[str, int]]:
         spec, why = pick_font(primary, t, lang)
         if spec is None:
             dropped[why] = dropped.get(why, 0) + 1
+        else:
+            kept.append(t)
+    return kept, dropped
+
+
+def font_runs(chain: tuple[FontSpec, ...], text: str) -> list[tuple[FontSpec, str]] | None:
+    """`text` cut into runs, each drawn whole in the first font of `chain` that has its characters.
+
+    Noto's script fonts lack ASCII digits and punctuation (Noto Sans Thai has no '1', Noto Sans
+    Hebrew no '.'); those come from the chain's Noto Sans. Spaces, joiners and combining marks stay
+    in the run they follow, so clusters are never split. None when a character is in no font.
+    """
+    cmaps = [cmap_of(f) for f in chain]
+    runs: list[tuple[FontSpec, str]] = []
+    cur, buf = None, []
+    for ch in text:
+        cp = ord(ch)
+        if cur is not None and (cp in _IGNORABLE or unicodedata.category(ch).startswith("M")) \
+                and (cp in cmaps[cur] or cp in _IGNORABLE):
+            buf.append(ch)
+            continue
+        k = next((i for i, cm in enumerate(cmaps) if cp in cm or cp in _IGNORABLE), None)
+        if k is None:
+            return None
+        if k != cur and buf:
+            runs.append((chain[cur], "".join(buf)))
+            buf = []
+        cur = k
+        buf.append(ch)
+    if buf:
+        runs.append((chain[cur], "".join(buf)))
+    return runs
+
+
+def renderable_text(items: list[str], lang: str) -> tuple[list[str], dict[str, int]]:
+    """Running text drawable in runs: every character in some font of the chain, and the
+    script font's part shaped cleanly. Counts of the rest by reason."""
+    chain = fonts_for_lang(lang)
+    kept: list[str] = []
+    dropped: dict[str, int] = {}
+    for t in items:
+        runs = font_runs(chain, t)
+        if runs is None:
+            dropped["font_coverage"] = dropped.get("font_coverage", 0) + 1
+        elif any(shaping_problem(f, r, lang) for f, r in runs if f == chain[0]):
+            dropped["shaping_failed"] = dropped.get("shaping_failed", 0) + 1
         else:
             kept.append(t)
     return kept, dropped

@@ -1,6 +1,7 @@
 """Recipe options of the OCR synthesis stage (`stages.ocr:` in a recipe), and the quotas they imply."""
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -8,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from mixkit.languages import ENGLISH, get, resolve
 
 TASKS = ("ocr", "ocr_line", "ocr_grounding", "chart_qa")
-TEXT_SOURCES = ("captions", "text_files", "cldr")
+TEXT_SOURCES = ("captions", "text_files", "udhr", "cldr")
 
 
 class OcrOptions(BaseModel):
@@ -34,9 +35,14 @@ class OcrOptions(BaseModel):
     max_lines: int = Field(14, ge=1)
     augment: bool = True                         # rotation, blur, noise, JPEG artefacts
     prompts_in_target_language: bool = False
-    text_sources: list[Literal["captions", "text_files", "cldr"]] = Field(
-        default_factory=lambda: ["captions", "text_files", "cldr"])
+    # Where the text comes from, in this order: running text (captions, the recipe's corpora, the
+    # shipped UDHR) and CLDR words. Never another language's text (see ocr_synth/text_sources.py).
+    text_sources: list[Literal["captions", "text_files", "udhr", "cldr"]] = Field(
+        default_factory=lambda: ["captions", "text_files", "udhr", "cldr"])
     text_files: list[str] = Field(default_factory=list)
+    # A language the sources give no text: "fail" stops the build with how to supply some;
+    # "skip" renders nothing for it and reports the skip (ocr_plan, the build log).
+    on_missing_text: Literal["fail", "skip"] = "fail"
 
     @field_validator("per_lang")
     @classmethod
@@ -69,7 +75,36 @@ class OcrOptions(BaseModel):
         return self
 
 
+def ocr_plan(options: OcrOptions, langs: list[str]) -> tuple[dict[str, int], dict[str, str]]:
+    """(quotas, skipped {lang: why}): the study's quotas after checking every language has text of
+    its own. Raises MissingTextError (saying how to supply text) when one has none and
+    on_missing_text is "fail"; with "skip" its quota is 0, it is listed in `skipped` and logged."""
+    from ocr_synth.text_sources import MissingTextError, missing_text
+
+    quotas = _study_quotas(options, langs)
+    wanted = [c for c, n in quotas.items() if n > 0]
+    missing = missing_text(wanted, list(options.text_sources), options.text_files) if wanted else {}
+    if missing and options.on_missing_text == "fail":
+        raise MissingTextError("OCR: " + "; ".join(missing.values()))
+    for c in missing:
+        quotas[c] = 0
+    new = sorted(set(missing) - _REPORTED)
+    if new:
+        _REPORTED.update(new)
+        logging.getLogger(__name__).warning("OCR skips %d language(s) with no text (ocr.on_missing_text: skip): %s",
+                                            len(new), ", ".join(new))
+    return quotas, missing
+
+
+_REPORTED: set[str] = set()     # skips already logged in this process (plan, dry run and build all ask)
+
+
 def ocr_quotas(options: OcrOptions, langs: list[str]) -> dict[str, int]:
+    """Samples per language (see ocr_plan): a language with no text fails or gets 0, as the recipe says."""
+    return ocr_plan(options, langs)[0]
+
+
+def _study_quotas(options: OcrOptions, langs: list[str]) -> dict[str, int]:
     """Samples per language: English / non-Latin / Latin defaults, the variant, scale and overrides."""
     latin = options.latin // 2 if options.variant == "latin_down" else options.latin
     out: dict[str, int] = {}

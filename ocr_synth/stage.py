@@ -4,17 +4,19 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import regex
 
 from mixkit.languages import COMPLEX_SCRIPTS, get
 from mixkit.schema import IMAGE_TOKEN, make_reject, make_row, meta_of
 from mixkit.stage import Resources, Stage, StageOutput
 from ocr_synth.charts import render_chart
 from ocr_synth.document import SPACELESS, render_document
-from ocr_synth.fonts import FontUnavailableError, PilFonts, fonts_for_lang, renderable, shaping_support
+from ocr_synth.fonts import (FontUnavailableError, PilFonts, fonts_for_lang, renderable, renderable_text,
+                             shaping_support)
 from ocr_synth.jobs import job_rng
 from ocr_synth.options import OcrOptions
 from ocr_synth.prompts import prompts_for
-from ocr_synth.text_sources import build_text_pool
+from ocr_synth.text_sources import HOW_TO_ADD_TEXT, lang_text, load_text_files
 
 STAGE = "ocr"
 
@@ -33,18 +35,31 @@ class OcrRenderStage(Stage):
             return
         self.fonts = PilFonts()
         self.shaping_ok, self.shaping_msg = shaping_support()
-        self._pools: dict[str, tuple[list[str], str, dict]] = {}
+        self._pools: dict[str, _Text] = {}
+        self._text_files: dict[str, list[str]] | None = None
         self._ready = True
 
     # ---- text -------------------------------------------------------------------------
-    def pool(self, lang: str) -> tuple[list[str], str, dict]:
-        """(renderable texts, where they came from, counts of texts dropped by reason); built once per language."""
+    def text(self, lang: str) -> "_Text":
+        """The language's renderable running text (in order) and words; built once per language."""
+        self.setup()
         if lang not in self._pools:
-            pool, origin = build_text_pool([lang], list(self.options.text_sources), self.options.text_files,
-                                           self.text_pool)
-            items, dropped = renderable(pool.get(lang, []), lang)
-            self._pools[lang] = (sorted(items), origin.get(lang, ""), dropped)
+            files = self._files()
+            lt = lang_text(lang, list(self.options.text_sources), files, self.text_pool)
+            paras, dropped = renderable_text([t for _, t in lt.blocks], lang)
+            ok = set(paras)
+            blocks = [(k, t) for k, t in lt.blocks if t in ok]
+            words, dropped_w = renderable(sorted(set(lt.words)), lang)
+            for k, v in dropped_w.items():
+                dropped[k] = dropped.get(k, 0) + v
+            self._pools[lang] = _Text(blocks, words, lt.origin, dropped)
         return self._pools[lang]
+
+    def _files(self) -> dict[str, list[str]]:
+        if self._text_files is None:
+            o = self.options
+            self._text_files = load_text_files(o.text_files) if "text_files" in o.text_sources and o.text_files else {}
+        return self._text_files
 
     # ---- rows -------------------------------------------------------------------------
     def process_batch(self, rows: list[dict]) -> StageOutput:
@@ -70,10 +85,11 @@ class OcrRenderStage(Stage):
         if get(lang).script in COMPLEX_SCRIPTS and not self.shaping_ok:
             raise _Reject("no_raqm", self.shaping_msg)
         chain = fonts_for_lang(lang)
-        items, origin, dropped = self.pool(lang)
+        text = self.text(lang)
+        items, origin = text.blocks and [t for _, t in text.blocks] or text.words, "+".join(text.origin)
         if not items:
-            raise _Reject("no_text", f"no renderable text for {lang} from sources {self.options.text_sources} "
-                                     f"(dropped: {dropped}); add a text file for it (ocr.text_files)")
+            raise _Reject("no_text", f"no renderable {lang} text from sources {self.options.text_sources} "
+                                     f"(dropped: {text.dropped}); " + HOW_TO_ADD_TEXT.format(code=lang))
         rng = job_rng(seed, lang, index, salt=2)
         templates, prompt_lang = prompts_for(lang, self.options.prompts_in_target_language)
         o = self.options
@@ -81,12 +97,13 @@ class OcrRenderStage(Stage):
         height = int(round(width * rng.uniform(*o.aspect)))
         meta = {"ocr_job": job, "text_source": origin, "prompt_lang": prompt_lang}
         if task == "chart_qa":
-            jpeg, params, prompt, answer = self._chart(items, lang, rng, width, height, templates)
+            jpeg, params, prompt, answer = self._chart(text.labels(lang), lang, rng, width, height, templates)
         else:
             jpeg, params, lines = render_document(
                 items, lang, chain, self.fonts, rng, width, height, font_px=o.font_size, max_lines=o.max_lines,
-                augment=o.augment, jpeg_quality=o.jpeg_quality)
-            prompt, answer = self._document_qa(task, lines, items, rng, templates, int(job.get("nth", index)), params)
+                augment=o.augment, jpeg_quality=o.jpeg_quality, blocks=text.blocks or None)
+            queries = text.phrases(lang) if text.blocks else items
+            prompt, answer = self._document_qa(task, lines, queries, rng, templates, int(job.get("nth", index)), params)
         meta["render"] = params
         meta["answer"] = answer
         messages = [{"role": "user", "content": f"{IMAGE_TOKEN}\n{prompt}"},
@@ -104,6 +121,8 @@ class OcrRenderStage(Stage):
             return pick(templates["ocr_line"]).format(n=n), lines[n - 1]
         if task == "ocr_grounding":
             full = "\n".join(lines)
+            # a query split over two lines is still in the image: never ask it as absent
+            flat = (" ".join(lines), "".join(lines))
             want_yes = nth % 2 == 0   # alternate over a language's grounding jobs: balanced yes/no
             present = [t for t in items if t in full]
             if not present:   # every line holds at least part of an item; use a whole line
@@ -111,7 +130,7 @@ class OcrRenderStage(Stage):
             if want_yes:
                 x = pick(present)
             else:
-                absent = [t for t in items if t not in full and len(t) <= 40]
+                absent = [t for t in items if len(t) <= 40 and t not in flat[0] and t not in flat[1]]
                 if not absent:
                     want_yes, x = True, pick(present)
                 else:
@@ -120,8 +139,7 @@ class OcrRenderStage(Stage):
             return pick(templates["ocr_grounding"]).format(x=x), templates["yes" if want_yes else "no"]
         raise _Reject("unknown_task", f"task {task!r} is not an OCR task")
 
-    def _chart(self, items, lang, rng, width, height, templates):
-        short = [t for t in items if 2 <= len(t) <= 16 and (get(lang).script in SPACELESS or len(t.split()) <= 2)]
+    def _chart(self, short, lang, rng, width, height, templates):
         n = int(rng.integers(4, 9))
         if len(short) < n:
             raise _Reject("no_text", f"only {len(short)} short labels for {lang}; a chart needs {n}")
@@ -141,6 +159,49 @@ class OcrRenderStage(Stage):
                                     jpeg_quality=int(rng.integers(o.jpeg_quality[0], o.jpeg_quality[1] + 1)))
         prompt = templates["chart_qa_bar" if kind == "bar" else "chart_qa_pie"][0]
         return jpeg, params, prompt, labels[int(np.argmax(values))]
+
+
+_CLUSTERS = regex.compile(r"\X")
+
+
+class _Text:
+    """One language's renderable text: running-text blocks in order, words, origin, drops."""
+
+    def __init__(self, blocks, words, origin, dropped):
+        self.blocks, self.words, self.origin, self.dropped = blocks, words, origin, dropped
+        self._labels: list[str] | None = None
+        self._phrases: list[str] | None = None
+
+    def labels(self, lang: str) -> list[str]:
+        """Short chart labels: CLDR words first, else words of the running text (sorted, distinct)."""
+        if self._labels is None:
+            spaceless = get(lang).script in SPACELESS
+            short = [t for t in self.words if 2 <= len(t) <= 16 and (spaceless or len(t.split()) <= 2)]
+            if len(short) < 8 and self.blocks and not spaceless:
+                seen = set(short)
+                for _, t in self.blocks:
+                    for w in t.split():
+                        w = w.strip(".,;:!?()[]«»\"'“”„።፣፤፡،؛")
+                        if 3 <= len(w) <= 14 and any(c.isalpha() for c in w) and w not in seen:
+                            seen.add(w)
+                            short.append(w)
+            self._labels = sorted(short)
+        return self._labels
+
+    def phrases(self, lang: str) -> list[str]:
+        """Grounding queries from running text: runs of 2-3 words (4 grapheme clusters where unspaced)."""
+        if self._phrases is None:
+            spaceless = get(lang).script in SPACELESS
+            out: set[str] = set()
+            for _, t in self.blocks:
+                if spaceless:                      # 4 grapheme clusters: never half a cluster
+                    cl = _CLUSTERS.findall(t)
+                    out.update("".join(cl[i:i + 4]).strip() for i in range(0, max(1, len(cl) - 4), 7))
+                else:
+                    w = t.split()
+                    out.update(" ".join(w[i:i + 2 + i % 2]) for i in range(0, max(1, len(w) - 2), 3))
+            self._phrases = sorted(p for p in out if sum(c.isalpha() for c in p) >= 2 and len(p) <= 40)
+        return self._phrases
 
 
 class _Reject(Exception):
@@ -199,11 +260,11 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
     from mixkit.engine import LocalEngine
     from mixkit.progress import Progress
     from mixkit.schema import REJECT_SCHEMA
-    from mixkit.shards import ShardWriter, counts_dict, write_manifest
+    from mixkit.shard_format import Counts, Manifest, ShardInfo, counts_dict
+    from mixkit.shards import ShardWriter
     from ocr_synth.contact_sheet import contact_sheet
     from ocr_synth.fonts import require_shaping
     from ocr_synth.jobs import make_jobs
-    from ocr_synth.text_sources import cldr_report
 
     codes = resolve_langs(langs)
     require_shaping(codes)
@@ -216,6 +277,13 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
     if missing:
         raise FontUnavailableError("; ".join(f"{c}: {m}" for c, m in missing.items()))
     options = options or OcrOptions(enabled=True)
+    from ocr_synth.text_sources import MissingTextError, missing_text, text_coverage
+    srcs = [s for s in options.text_sources if s != "captions"]
+    no_text = {c: m for c, m in missing_text(codes, srcs, options.text_files).items()
+               if not (text_pool or {}).get(c)}
+    if no_text and options.on_missing_text == "fail":
+        raise MissingTextError("; ".join(no_text.values()))
+    codes = [c for c in codes if c not in no_text]      # skipped: listed in the result and the manifest
     jobs = make_jobs({c: int(per_lang) for c in codes}, seed, options)
     batches = [jobs[i:i + batch_size] for i in range(0, len(jobs), batch_size)]
     workers = max(1, int(workers or os.cpu_count() or 1))
@@ -242,21 +310,20 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
     sheet = out / "contact_sheet.png"
     placed = contact_sheet(kept_all, str(sheet))
     by_lang = Counter(r["lang"] for r in kept_all)
-    manifest = {
-        "kind": "ocr_synth",
-        "seed": int(seed),
-        "options": json.loads(options.model_dump_json()),
-        "targets": {"by_lang": {c: 1.0 / len(codes) for c in codes}, "per_lang": int(per_lang)},
-        "counts": {"by_lang": counts_dict(by_lang), "by_source": counts_dict(Counter(["ocr_synth"] * len(kept_all))),
-                   "by_task": counts_dict(Counter(r["task"] for r in kept_all)), "total": len(kept_all)},
-        "shards": [{**s, "path": Path(s["path"]).name} for s in shards],
-        "rejects": {"total": len(rejected), "by_reason": counts_dict(Counter(r["reason"] for r in rejected)),
-                    "by_lang": counts_dict(Counter(r["lang"] for r in rejected))},
-        "text_sources": {c: v for c, v in cldr_report(codes).items()},
-        "contact_sheet": sheet.name,
-    }
-    write_manifest(out, manifest)
+    rej_reasons = counts_dict(Counter(r["reason"] for r in rejected))
+    manifest = Manifest(
+        kind="ocr_synth", seed=int(seed),
+        targets_by_lang={c: 1.0 / len(codes) for c in codes}, quotas={c: int(per_lang) for c in codes},
+        counts=Counts.of(by_lang, Counter(["ocr_synth"] * len(kept_all)), Counter(r["task"] for r in kept_all)),
+        shards=[ShardInfo(Path(s["path"]).name, s["samples"], s["bytes"], s["sha256"]) for s in shards],
+        rejects_by_stage={"ocr": rej_reasons} if rej_reasons else {},
+        rejects_by_lang=counts_dict(Counter(r["lang"] for r in rejected)),
+        sections={"options": json.loads(options.model_dump_json()),
+                  "text_sources": text_coverage(codes, list(options.text_sources), options.text_files),
+                  "skipped_no_text": no_text,
+                  "contact_sheet": sheet.name})
+    manifest.write(out)
     return {"total": len(kept_all), "rejected": len(rejected), "languages": len(by_lang),
             "requested_languages": len(codes), "shards": len(shards), "seconds": round(elapsed, 2),
             "contact_sheet": str(sheet), "contact_sheet_images": placed,
-            "rejects_by_reason": manifest["rejects"]["by_reason"], "out_dir": str(out)}
+            "rejects_by_reason": rej_reasons, "out_dir": str(out), "skipped_no_text": sorted(no_text)}

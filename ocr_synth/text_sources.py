@@ -1,9 +1,17 @@
-"""Offline text to render: Unicode CLDR strings via Babel, the recipe's text files, build captions.
+"""Offline text to render, per language, never another language's:
 
-CLDR gives real words of about 300 languages (territory, language, currency, month, day and
-unit names, formatted dates and numbers). Every string is checked to be in the language's
-script and not an untranslated copy of the English value (CLDR inherits missing names from
-the root locale). Languages without a CLDR locale use a related one; `cldr_locale()` says which.
+- running text (documents read in order): the shipped UDHR translations (`mixkit.udhr`, 95 of
+  the 100 languages), the recipe's own corpora (`ocr.text_files`: txt, jsonl, tsv or parquet,
+  e.g. Wikipedia dumps) and build captions;
+- words (chart labels, grounding queries, and documents of languages without running text):
+  Unicode CLDR strings via Babel (territory, language, currency, month, day and unit names,
+  formatted dates and numbers). Every string is checked to be in the language's script and not
+  an untranslated copy of an English value (CLDR inherits missing names from the root locale).
+
+A language with no locale of its own gets no CLDR words, except where the locale is the same
+language under another name or a labelled variety (`cldr_locale()` says which, and
+`mixkit languages` shows it): Filipino for Tagalog, Akan for Twi, and Arabic as written in Egypt
+(Modern Standard Arabic, a different variety) for Egyptian Arabic.
 """
 from __future__ import annotations
 
@@ -11,6 +19,7 @@ import csv
 import datetime as dt
 import json
 import re
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,18 +28,25 @@ from mixkit.scripts import matches_script
 
 # FLORES code -> Babel locale where the ISO code alone is wrong or absent.
 _LOCALE_OVERRIDES = {
-    "zho_Hant": "zh_Hant", "zho_Hans": "zh_Hans", "arz_Arab": "ar_EG", "azb_Arab": "az_Arab",
+    "zho_Hant": "zh_Hant", "zho_Hans": "zh_Hans", "azb_Arab": "az_Arab",
     "nob_Latn": "nb", "srp_Cyrl": "sr_Cyrl", "uzn_Latn": "uz_Latn", "pan_Guru": "pa_Guru",
     "snd_Arab": "sd_Arab", "pes_Arab": "fa", "lvs_Latn": "lv", "zsm_Latn": "ms", "swh_Latn": "sw",
     "als_Latn": "sq", "quy_Latn": "qu",
 }
-# No CLDR locale of its own: the closest one with data, recorded as a fallback.
-#   tgl: Filipino is standardised Tagalog; twi: Twi is a dialect of Akan (ak);
-#   war: Waray is a Bisayan language like Cebuano; smo: Tongan is the nearest Polynesian locale.
-_LOCALE_FALLBACKS = {"tgl_Latn": "fil", "twi_Latn": "ak", "war_Latn": "ceb", "smo_Latn": "to"}
-# Sparse locales get the related locale's strings added (same script); recorded as well.
-_SUPPLEMENTS = {"azb_Arab": "fa"}
-MIN_CLDR_STRINGS = 60
+# No CLDR locale under the language's own code, but one for the same language under another name
+# or a stated variety of it. Each is labelled wherever the text's origin is shown. Nothing else:
+# Samoan gets no Tongan, Waray no Cebuano.
+_LOCALE_VARIETIES = {
+    "tgl_Latn": ("fil", "Filipino, the standardised form of Tagalog"),
+    "twi_Latn": ("ak", "Akan, of which Twi is a variety"),
+    "arz_Arab": ("ar_EG", "Modern Standard Arabic as used in Egypt: a different variety from Egyptian Arabic"),
+}
+HOW_TO_ADD_TEXT = ("add a text file for it to the recipe's ocr.text_files (e.g. {code}.txt with one paragraph "
+                   "per line, or a jsonl/parquet file with 'lang' and 'text'), or set ocr.on_missing_text: skip")
+
+
+class MissingTextError(ValueError):
+    """A language has no text of its own to render; the message says how to supply some."""
 
 _UNITS = ["length-kilometer", "length-meter", "length-centimeter", "mass-kilogram", "mass-gram",
           "duration-hour", "duration-minute", "duration-day", "duration-week", "duration-month",
@@ -38,21 +54,23 @@ _UNITS = ["length-kilometer", "length-meter", "length-centimeter", "mass-kilogra
           "area-square-meter", "digital-megabyte"]
 _CODE_LIKE = re.compile(r"^(M\d+|[A-Z]{2,3}|[a-z]{2,3}|\W*)$")
 _UNIT_ID = re.compile(r"[a-z]+-[a-z]+")   # root-locale fallback prints the unit id ("3 length-meter")
+_ROOT_DATE = re.compile(r"\bM\d\d\b")      # root-locale date pattern ("2024 M01 5, Fri")
 
 
 def cldr_locale(lang: str) -> tuple[str | None, str]:
-    """(Babel locale id, how it was chosen: 'exact' | 'override' | 'fallback:<why>' | 'none')."""
+    """(Babel locale id, how it was chosen: 'exact' | 'override' | 'variety:<what>' | 'none')."""
     from babel import localedata
     code = resolve(lang)
     avail = set(localedata.locale_identifiers())
     if code in _LOCALE_OVERRIDES and _LOCALE_OVERRIDES[code] in avail:
         return _LOCALE_OVERRIDES[code], "override"
+    if code in _LOCALE_VARIETIES and _LOCALE_VARIETIES[code][0] in avail:
+        loc, what = _LOCALE_VARIETIES[code]
+        return loc, f"variety:{what}"
     L = get(code)
     for cand in (L.iso1, L.iso3):
         if cand and cand in avail:
             return cand, "exact"
-    if code in _LOCALE_FALLBACKS:
-        return _LOCALE_FALLBACKS[code], f"fallback:{_LOCALE_FALLBACKS[code]} (no CLDR locale for {code})"
     return None, "none"
 
 
@@ -108,8 +126,20 @@ def _english() -> dict[str, str]:
     return dict(_raw_cldr("en"))
 
 
+@lru_cache(maxsize=1)
+def _english_values() -> frozenset[str]:
+    return frozenset(_english().values())
+
+
+@lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    """English day and month names (wide and abbreviated): a sign of an untranslated date."""
+    return frozenset(v for k, v in _english().items() if k.startswith(("day:", "month:")) and len(v) >= 3)
+
+
 def _clean(pairs: list[tuple[str, str]], lang: str, compare_english: bool) -> list[str]:
     eng = _english() if compare_english else {}
+    eng_values = _english_values() if compare_english else frozenset()
     script = _expected_script(lang)
     seen: set[str] = set()
     out: list[str] = []
@@ -117,8 +147,12 @@ def _clean(pairs: list[tuple[str, str]], lang: str, compare_english: bool) -> li
         s = " ".join(str(s).split())
         if not s or len(s) > 60 or s in seen or _CODE_LIKE.match(s) or _UNIT_ID.search(s):
             continue
-        if compare_english and eng.get(key) == s:
-            continue  # untranslated, inherited from root/English
+        if compare_english and (eng.get(key) == s or (s in eng_values and not key.startswith(("num:", "pct:")))):
+            continue  # untranslated, inherited from root/English (also under another key: "Tue")
+        if _ROOT_DATE.search(s) or (key.startswith("unit:") and sum(c.isalpha() for c in s) < 2):
+            continue  # root-locale fallbacks: "2024 M01 5, Fri", "2 y"
+        if compare_english and any(w in _english_words() for w in re.findall(r"\w+", s)):
+            continue  # an English day or month name inside a formatted date
         if not any(c.isalpha() for c in s) and not key.startswith(("num:", "pct:", "money:")):
             continue
         if not matches_script(s, script, min_share=0.95):
@@ -136,29 +170,22 @@ def cldr_strings(lang: str) -> tuple[str, ...]:
     if loc is None:
         return ()
     english = code == "eng_Latn"
-    strings = _clean(_raw_cldr(loc), code, compare_english=not english)
-    if len(strings) < MIN_CLDR_STRINGS and code in _SUPPLEMENTS:
-        strings += [s for s in _clean(_raw_cldr(_SUPPLEMENTS[code]), code, True) if s not in strings]
-    return tuple(sorted(strings))
+    return tuple(sorted(_clean(_raw_cldr(loc), code, compare_english=not english)))
 
 
-def cldr_report(langs: list[str]) -> dict[str, dict]:
-    """Per language: the locale used, how it was chosen, and how many strings it gave."""
-    rep = {}
-    for lang in langs:
-        loc, how = cldr_locale(lang)
-        if lang in _SUPPLEMENTS:
-            how += f"+supplement:{_SUPPLEMENTS[lang]}"
-        rep[lang] = {"locale": loc, "how": how, "strings": len(cldr_strings(lang))}
-    return rep
+def _paragraphs(text: str) -> list[str]:
+    """A record's text as paragraphs: one per non-empty line, whitespace collapsed."""
+    return [" ".join(l.split()) for l in str(text).splitlines() if l.strip()]
 
 
 def load_text_files(paths: list[str]) -> dict[str, list[str]]:
-    """Texts per language from the recipe's files.
+    """Paragraphs per language from the recipe's files, in file order (a document reads them in order).
 
-    - `<lang>.txt` (stem is a language code or name): one text per line;
-    - `.jsonl`: objects with "lang" and "text";
-    - `.tsv`: two columns, lang and text.
+    - `<lang>.txt` (stem is a language code or name): one paragraph per line;
+    - `.jsonl`: objects with "lang" and "text" (a text's lines are paragraphs);
+    - `.tsv`: two columns, lang and text;
+    - `.parquet`: columns "lang" and "text", or only "text" in a file named after its language
+      (e.g. a Wikipedia dump, one article per row).
     """
     pool: dict[str, list[str]] = {}
     for p in map(Path, paths):
@@ -169,48 +196,125 @@ def load_text_files(paths: list[str]) -> dict[str, list[str]]:
                 if line.strip():
                     try:
                         obj = json.loads(line)
-                        pool.setdefault(resolve(obj["lang"]), []).append(str(obj["text"]))
-                    except (ValueError, KeyError) as e:
+                        pool.setdefault(resolve(obj["lang"]), []).extend(_paragraphs(obj["text"]))
+                    except (ValueError, KeyError, TypeError) as e:
                         raise ValueError(f"{p}:{n}: expected a JSON object with 'lang' and 'text' ({e})") from e
         elif p.suffix == ".tsv":
             with p.open(encoding="utf-8") as fh:
                 for n, row in enumerate(csv.reader(fh, delimiter="\t"), 1):
                     if len(row) < 2:
                         raise ValueError(f"{p}:{n}: expected two tab-separated columns: lang, text")
-                    pool.setdefault(resolve(row[0]), []).append(row[1])
+                    pool.setdefault(resolve(row[0]), []).extend(_paragraphs(row[1]))
+        elif p.suffix == ".parquet":
+            import pyarrow.parquet as pq
+            cols = pq.read_schema(p).names
+            if "text" not in cols:
+                raise ValueError(f"{p}: expected a 'text' column (and 'lang', or a file named after its language); "
+                                 f"found {cols}")
+            table = pq.read_table(p, columns=[c for c in ("lang", "text") if c in cols]).to_pydict()
+            if "lang" in table:
+                langs = table["lang"]
+            else:
+                langs = [_lang_of_file(p)] * len(table["text"])
+            for lang, text in zip(langs, table["text"]):
+                if text:
+                    pool.setdefault(resolve(lang), []).extend(_paragraphs(text))
         else:
-            try:
-                lang = resolve(p.stem)
-            except ValueError as e:
-                raise ValueError(f"{p}: name the file after its language, e.g. deu_Latn.txt ({e})") from e
-            pool.setdefault(lang, []).extend(l for l in p.read_text(encoding="utf-8").splitlines() if l.strip())
+            pool.setdefault(_lang_of_file(p), []).extend(_paragraphs(p.read_text(encoding="utf-8")))
     return pool
 
 
-def build_text_pool(langs: list[str], sources: list[str], text_files: list[str] | None = None,
-                    captions: dict[str, list[str]] | None = None) -> tuple[dict[str, list[str]], dict[str, str]]:
-    """Texts per language from the named sources ('captions', 'text_files', 'cldr'), in that order.
+def _lang_of_file(p: Path) -> str:
+    try:
+        return resolve(p.stem)
+    except ValueError as e:
+        raise ValueError(f"{p}: name the file after its language, e.g. deu_Latn.txt ({e})") from e
 
-    Returns (pool, origin) where origin[lang] names the sources that gave text, e.g. 'cldr:fil'.
-    """
+
+@dataclass
+class LangText:
+    """What one language's documents and charts are made of."""
+
+    blocks: list[tuple[str, str]] = field(default_factory=list)   # running text in order: ('h'|'p', text)
+    words: list[str] = field(default_factory=list)                # short strings (CLDR)
+    origin: list[str] = field(default_factory=list)               # e.g. ['udhr:hat_kreyol', 'cldr:ht']
+
+    @property
+    def empty(self) -> bool:
+        return not self.blocks and not self.words
+
+    def items(self) -> list[str]:
+        """Every string, paragraphs first (the old flat pool)."""
+        return [t for _, t in self.blocks] + self.words
+
+
+def lang_text(lang: str, sources: list[str], files: dict[str, list[str]] | None = None,
+              captions: dict[str, list[str]] | None = None) -> LangText:
+    """One language's text from the named sources ('captions', 'text_files', 'udhr', 'cldr')."""
+    from mixkit import udhr
+
+    out = LangText()
+    for src in sources:
+        if src == "captions" and captions and captions.get(lang):
+            got = [("p", " ".join(t.split())) for t in captions[lang] if t and t.strip()]
+            out.blocks += got
+            out.origin += ["captions"] if got else []
+        elif src == "text_files" and files and files.get(lang):
+            out.blocks += [("p", t) for t in files[lang]]
+            out.origin.append("text_files")
+        elif src == "udhr" and udhr.blocks(lang):
+            out.blocks += list(udhr.blocks(lang))
+            out.origin.append(f"udhr:{udhr.sources()[lang][0]}")
+        elif src == "cldr":
+            words = list(cldr_strings(lang))
+            if words:
+                loc, how = cldr_locale(lang)
+                out.words += words
+                out.origin.append(f"cldr:{loc}" + (f" ({how[8:]})" if how.startswith("variety:") else ""))
+    return out
+
+
+def text_coverage(langs: list[str], sources: list[str], text_files: list[str] | None = None) -> dict[str, dict]:
+    """Per language: {'origin', 'paragraphs', 'words', 'chars'} of its text from these sources."""
     files = load_text_files(text_files or []) if "text_files" in sources and text_files else {}
-    pool: dict[str, list[str]] = {}
-    origin: dict[str, str] = {}
+    out = {}
     for lang in langs:
-        items: list[str] = []
-        used: list[str] = []
-        for src in sources:
-            got: list[str] = []
-            if src == "captions" and captions:
-                got = [" ".join(t.split()) for t in captions.get(lang, []) if t and t.strip()]
-            elif src == "text_files":
-                got = [" ".join(t.split()) for t in files.get(lang, [])]
-            elif src == "cldr":
-                got = list(cldr_strings(lang))
-            if got:
-                loc, how = cldr_locale(lang) if src == "cldr" else (None, "")
-                used.append(f"cldr:{loc}" if src == "cldr" else src)
-                items += got
-        pool[lang] = list(dict.fromkeys(items))
-        origin[lang] = "+".join(used)
-    return pool, origin
+        t = lang_text(resolve(lang), sources, files)
+        out[resolve(lang)] = {"origin": "+".join(t.origin), "paragraphs": sum(k == "p" for k, _ in t.blocks),
+                              "words": len(t.words), "chars": sum(len(x) for x in t.items())}
+    return out
+
+
+def file_languages(paths: list[str]) -> set[str]:
+    """Languages the recipe's text files hold, read cheaply (file names, 'lang' fields only)."""
+    out: set[str] = set()
+    for p in map(Path, paths):
+        if not p.is_file():
+            raise FileNotFoundError(f"OCR text file {p} does not exist (listed in the recipe's ocr.text_files)")
+        if p.suffix == ".parquet":
+            import pyarrow.parquet as pq
+            if "lang" in pq.read_schema(p).names:
+                out.update(resolve(x) for x in set(pq.read_table(p, columns=["lang"]).column("lang").to_pylist()) if x)
+            else:
+                out.add(_lang_of_file(p))
+        elif p.suffix in (".jsonl", ".tsv"):
+            out.update(load_text_files([str(p)]))
+        elif p.read_text(encoding="utf-8").strip():
+            out.add(_lang_of_file(p))
+    return out
+
+
+def missing_text(langs: list[str], sources: list[str], text_files: list[str] | None = None) -> dict[str, str]:
+    """{lang: message} for the languages these sources give no text at all (captions are not
+    known before a build and count as none)."""
+    from mixkit import udhr
+
+    in_files = file_languages(text_files or []) if "text_files" in sources else set()
+    out = {}
+    for lang in map(resolve, langs):
+        if ("text_files" in sources and lang in in_files) or ("udhr" in sources and udhr.blocks(lang)) \
+                or ("cldr" in sources and cldr_strings(lang)):
+            continue
+        out[lang] = (f"no {get(lang).name} ({lang}) text from ocr.text_sources {list(sources)}; "
+                     + HOW_TO_ADD_TEXT.format(code=lang))
+    return out

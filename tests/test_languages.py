@@ -41,3 +41,19 @@ def test_lid_coverage_recorded():
 def test_every_code_has_its_own_script_and_name():
     for l in L.all_languages():
         assert l.code.split("_")[1] == l.script and l.name
+
+
+def test_languages_command_shows_detector_and_text_source_for_all_100():
+    from typer.testing import CliRunner
+
+    from mixkit.cli import app
+
+    res = CliRunner().invoke(app, ["languages"], env={"COLUMNS": "260"})
+    assert res.exit_code == 0, res.output
+    rows = [l for l in res.output.splitlines() if l.startswith("│")]
+    assert len(rows) == 100
+    assert not [r for r in rows if "none" in r.split("│")[8]], "a language without a language check"
+    smo = next(r for r in rows if "smo_Latn" in r)
+    assert "ngram:udhr:smo" in smo and "udhr:smo" in smo.split("│")[9] and "cldr:to" not in smo
+    arz = next(r for r in rows if "arz_Arab" in r)
+    assert "different variety" in arz

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from mixkit import languages
+from mixkit import languages, udhr
 from mixkit.lid import LanguageIdentifier, default_model_path, read_model_labels
 from mixkit.scripts import script_counts, script_counts_batch, SCRIPTS
 
@@ -43,10 +43,64 @@ def test_predict_handles_newlines_and_empty(lid):
 
 def test_can_check_follows_model_labels(lid):
     assert lid.can_check("deu_Latn") and lid.can_check("de") and lid.can_check("prs_Arab")
-    # Zulu has no lid.176 label: checks must mark it unchecked, not reject it.
-    assert not lid.can_check("zul_Latn")
-    uncheckable = {l.code for l in languages.centurio_languages() if not lid.can_check(l.code)}
+    # fastText alone (the old check): Zulu has no lid.176 label, so it is unchecked, not rejected.
+    ft = LanguageIdentifier(ngram=False)
+    assert not ft.can_check("zul_Latn")
+    uncheckable = {l.code for l in languages.centurio_languages() if not ft.can_check(l.code)}
     assert uncheckable == {l.code for l in languages.centurio_languages() if not l.lid176}
+
+
+def test_every_one_of_the_100_languages_has_a_language_check(lid):
+    centurio = [l.code for l in languages.centurio_languages()]
+    assert all(lid.can_check(c) and lid.detector(c) for c in centurio)
+    gaps = {l.code for l in languages.centurio_languages() if not l.lid176}
+    assert len(gaps) == 17 and all(lid.detector(c).startswith("ngram:") for c in gaps)
+    assert lid.detector("deu_Latn") == "fasttext:lid.176.ftz"
+    assert lid.detector("kik_Latn").startswith("ngram:cldr:")       # no running text ships for Kikuyu
+
+
+def _held_out(lang, n=6):
+    return [s for p in udhr.split(lang)[1] for s in udhr.sentences(p) if len(s) >= 30][:n]
+
+
+def test_held_out_text_is_never_training_text():
+    from mixkit.lid_ngram import training_text
+
+    for lang in ("zul_Latn", "tir_Ethi", "wol_Latn"):
+        train, _ = training_text(lang)
+        held = udhr.split(lang)[1]
+        assert held and not set(held) & set(train)
+
+
+@pytest.mark.parametrize("lang", ["hau_Latn", "tir_Ethi", "tsn_Latn", "wol_Latn", "bam_Latn", "ibo_Latn", "lin_Latn",
+                                  "mri_Latn", "smo_Latn", "sag_Latn", "tpi_Latn", "tso_Latn", "twi_Latn", "zul_Latn",
+                                  "xho_Latn", "ssw_Latn", "yor_Latn", "srd_Latn", "som_Latn"])
+def test_languages_lid176_lacks_or_misreads_are_identified_on_held_out_text(lid, lang):
+    texts = _held_out(lang)
+    res = lid.check(texts, [lang] * len(texts))
+    assert sum(r["status"] in ("ok", "close") for r in res) >= len(texts) - 1, res
+
+
+def test_script_decides_before_any_model(lid):
+    # Amharic written with its word separator ፡ was read as Russian by lid.176
+    amh = "እያንዳንዱ፡ሰው፡የዘር፡የቀለም፡የጾታ፡የቋንቋ፡የሃይማኖት፡የፖለቲካ፡ወይም፡የሌላ፡ዓይነት፡አስተሳሰብ"
+    raw = lid.model.f.predict(amh + "\n", 1, 0.0, "strict")[0][1]           # the raw model: Sindhi, Russian...
+    assert languages.get(lid.label_to_code(raw)).script != "Ethi"
+    code, _ = lid.predict_one(amh)
+    assert code == "amh_Ethi"
+    for text in _held_out("amh_Ethi", 4) + _held_out("tir_Ethi", 4):
+        assert languages.get(lid.predict_one(text)[0]).script == "Ethi"
+
+
+def test_close_pairs_are_reported_close_not_wrong(lid):
+    assert lid.verdict("bos_Latn", "hrv_Latn") == "close" and lid.verdict("zsm_Latn", "ind_Latn") == "close"
+    assert lid.verdict("war_Latn", "ceb_Latn") == "close" and lid.verdict("amh_Ethi", "tir_Ethi") == "close"
+    assert lid.verdict("afr_Latn", "nld_Latn") == "close"
+    assert lid.verdict("deu_Latn", "fra_Latn") == "wrong" and lid.verdict("deu_Latn", "deu_Latn") == "ok"
+    res = lid.check([SENTENCES["eng_Latn"], SENTENCES["deu_Latn"]], ["eng_Latn", "eng_Latn"])
+    assert res[0]["status"] == "ok" and res[1]["status"] == "wrong" and res[1]["pred"] == "deu_Latn"
+    # per-language thresholds: close-pair members need less of the probability
+    assert lid.threshold("bos_Latn", 0.3) < lid.threshold("deu_Latn", 0.3) == 0.3
 
 
 def test_macrolanguage_label_counts_for_every_member(lid):

@@ -5,12 +5,14 @@ CPU (always): the WebDataset loader's samples/s (parse, chat template, bucketing
 on already-loaded batches), on the same tiny shards; and the loader at the real 384 px / 729
 image tokens, which is what a GPU run must be fed.
 
-GPU (when CUDA is present): tokens/s and MFU of a 7B-class LoRA configuration with random
-weights and real shapes (SigLIP-SO400M/14@384 + Qwen2.5-7B or Aya-Expanse-8B, bf16 weights,
-LoRA r=256 on all LLM linears, SDPA), one device.
+GPU (when CUDA is present): tokens/s and MFU of a 7B-class LoRA configuration at Centurio's
+settings with random weights and real shapes: SigLIP-SO400M/14@384 with multi-scale views (global
+384 view + 2x2 tiles of the 768 px image: 5 tower passes, 729 image tokens of 2x1152 channels),
+Qwen2.5-7B or Aya-Expanse-8B in bf16, LoRA r=256 alpha=512 on all LLM linears, fp32 projector
+(and fp32 vision tower with --train-vision, Centurio's stage 2), bf16 autocast, SDPA, one device.
 
     python benchmarks/bench_train.py                       # CPU figures
-    python benchmarks/bench_train.py --gpu --llm qwen2.5-7b --batch 4 --seq 2048
+    python benchmarks/bench_train.py --gpu --llm qwen2.5-7b --batch 4 --seq 2048 --grad-ckpt
 """
 from __future__ import annotations
 
@@ -80,10 +82,12 @@ def cpu_bench(args):
     for w in (0, 1, 2):
         r = loader_rate(urls, cfg, built, built.image, w, args.batches)
         print(f"loader tiny (32 px, 16 img tokens), workers={w}: {r:,.0f} samples/s")
-    big = ImageSpec(size=384, mean=(0.5,) * 3, std=(0.5,) * 3, seq_len=729)
-    for w in (1, 2):
-        r = loader_rate(urls, cfg, built, big, w, max(5, args.batches // 4))
-        print(f"loader real shapes (384 px, 729 img tokens), workers={w}: {r:,.0f} samples/s")
+    for grid in (1, 2):
+        big = ImageSpec(size=384, mean=(0.5,) * 3, std=(0.5,) * 3, seq_len=729, grid=grid)
+        what = "384 px" if grid == 1 else "multi-scale: 384 global + 2x2 tiles of 768"
+        for w in (1, 2):
+            r = loader_rate(urls, cfg, built, big, w, max(5, args.batches // 4))
+            print(f"loader real shapes ({what}, 729 img tokens), workers={w}: {r:,.0f} samples/s")
     stream = ShardStream(urls, cfg.data, built.tokenizer, built.image_token_id, built.image, seed=0, epoch=0)
     batches = list(itertools.islice(iter(make_loader(stream, 0)), 8))
     s, t = model_rate(built, cfg, batches, args.steps)
@@ -93,15 +97,21 @@ def cpu_bench(args):
 
 
 def gpu_bench(args):
-    dev = torch.device("cuda")
+    # --smoke: the same code path on CPU with the tiny presets (checks the script, measures nothing)
+    dev = torch.device("cpu" if args.smoke else "cuda")
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    vision = "tiny-siglip" if args.smoke else "siglip-so400m-384"
+    llm = "tiny-qwen2" if args.smoke else args.llm
     cfg = config_from_dict({
-        "model": {"vision": "preset:siglip-so400m-384", "llm": f"preset:{args.llm}", "tokenizer": "preset:tiny",
-                  "dtype": "bfloat16", "attn_implementation": args.attn},
-        "lora": {"r": 256, "alpha": 512}, "run": {"grad_checkpointing": args.grad_ckpt}})
+        "model": {"vision": f"preset:{vision}", "llm": f"preset:{llm}", "tokenizer": "preset:tiny",
+                  "dtype": "bfloat16", "attn_implementation": args.attn, "multiscale_grid": args.multiscale},
+        "lora": {"r": 256, "alpha": 512}, "freeze": {"vision": not args.train_vision},
+        "run": {"grad_checkpointing": args.grad_ckpt}})
     built = build(cfg, tempfile.mkdtemp())
     model = built.model.to(dev)
-    flops = FlopCounter(model, freeze_llm=True, freeze_vision=True)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5, fused=True)
+    views = built.image.views.n_views
+    flops = FlopCounter(model, freeze_llm=True, freeze_vision=not args.train_vision, views_per_image=views)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5, fused=dev.type == "cuda")
     n_img = built.image.seq_len
     B, T = args.batch, args.seq
     vocab = model.config.text_config.vocab_size
@@ -109,10 +119,10 @@ def gpu_bench(args):
     ids[:, 5:5 + n_img] = built.image_token_id
     labels = ids.clone()
     labels[:, :T // 2] = IGNORE
-    pix = torch.randn(B, 3, built.image.size, built.image.size, device=dev, dtype=torch.bfloat16)
+    pix = torch.randn(B * views, 3, built.image.size, built.image.size, device=dev)
     mask = torch.ones_like(ids)
     def step():
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
             logits = model(input_ids=ids, pixel_values=pix, attention_mask=mask, use_cache=False).logits
         loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, vocab), labels[:, 1:].reshape(-1),
                                ignore_index=IGNORE)
@@ -121,35 +131,135 @@ def gpu_bench(args):
         opt.zero_grad(set_to_none=True)
     for _ in range(2):
         step()
-    torch.cuda.synchronize()
+    sync()
     t = time.perf_counter()
     for _ in range(args.steps):
         step()
-    torch.cuda.synchronize()
+    sync()
     dt = (time.perf_counter() - t) / args.steps
-    fl = flops.step_flops(B * T, [T] * B, B * n_img)
+    fl = flops.step_flops(B * T, [T] * B, B, n_img)
     peak = peak_flops(dev)
-    print(f"{torch.cuda.get_device_name(dev)}: {args.llm} + SigLIP-SO400M, LoRA r=256, bf16, batch {B} x {T} "
-          f"(729 image tokens each), grad_ckpt={args.grad_ckpt}, attn={args.attn}")
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU smoke run"
+    print(f"{name}: {llm} + {vision}, LoRA r=256, bf16 autocast, batch {B} x {T} "
+          f"({n_img} image tokens each, {views} views/image), train_vision={args.train_vision}, "
+          f"grad_ckpt={args.grad_ckpt}, attn={args.attn}")
+    mfu = f"MFU {fl / dt / peak:.1%}" if peak else "MFU n/a (no known peak for this device)"
     print(f"  {B * T / dt:,.0f} tokens/s, {B / dt:.2f} samples/s, step {dt * 1000:.0f} ms, "
-          f"MFU {fl / dt / peak:.1%}" if peak else "  MFU n/a (unknown device peak)")
-    print(f"  peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+          f"{fl / dt / 1e12:.2f} model TFLOP/s, {mfu}")
+    if dev.type == "cuda":
+        print(f"  peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+
+
+def _ddp_worker(rank: int, world: int, port: int, mode: str, steps: int, out: dict):
+    """One gloo rank: tiny-multiscale (vision tower trained) on a fixed mix of image and text-only
+    micro-batches; the step logic of loop.train (touch on text-only batches in "touch" mode)."""
+    import os
+    import torch.distributed as dist
+
+    from mixkit.train.config import load_config
+    from mixkit.train.loop import _seed_all, image_params, init_distributed, make_optimizer, wrap
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    torch.set_num_threads(1)
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny-multiscale.yaml")
+    cfg.run.ddp_unused = "find" if mode == "find" else "touch"
+    d = init_distributed()
+    _seed_all(0)
+    built = build(cfg, tempfile.mkdtemp())
+    if mode in ("static", "none"):
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        model = DDP(built.model, static_graph=mode == "static")
+    else:
+        model = wrap(built.model, cfg, d)
+    opt = make_optimizer(model, cfg, d.device)
+    touch = image_params(model) if mode == "touch" else []
+    g = torch.Generator().manual_seed(rank)
+    n_img, size, views = built.image.seq_len, built.image.size, built.image.views.n_views
+    def batch(with_image: bool):
+        ids = torch.randint(10, 600, (8, 96), generator=g)
+        if with_image:
+            ids[:, 2:2 + n_img] = built.image_token_id
+        return ids, (torch.randn(8 * views, 3, size, size, generator=g) if with_image else None)
+    pattern = [True, False, True, True, False, True, False, False]       # image / text-only micro-batches
+    times, error = [], None
+    try:
+        for i in range(steps):
+            ids, pix = batch(pattern[i % len(pattern)])
+            t = time.perf_counter()
+            logits = model(input_ids=ids, pixel_values=pix, use_cache=False).logits
+            loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+            if pix is None and touch:
+                loss = loss + 0.0 * sum(p.sum() for p in touch)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+            times.append(time.perf_counter() - t)
+    except Exception as e:          # "none"/"static" are expected to fail here
+        error = f"{type(e).__name__}: {str(e).splitlines()[0][:160]} (step {len(times) + 1})"
+    if rank == 0:
+        out[mode] = {"times": times, "error": error}
+    dist.destroy_process_group()
+
+
+def ddp_bench(args):
+    """find_unused_parameters vs a zero-weighted touch (2 CPU ranks, gloo), and what fails without either."""
+    import statistics
+
+    import torch.multiprocessing as mp
+
+    manager = mp.Manager()
+    out = manager.dict()
+    results: dict[str, list[float]] = {}
+    port = 29700
+    for rep in range(args.repeats):
+        for mode in ("touch", "find") + (("none", "static") if rep == 0 else ()):
+            port += 1
+            ctx = mp.spawn(_ddp_worker, args=(2, port, mode, args.steps, out), nprocs=2, join=False)
+            try:
+                deadline, done = time.monotonic() + args.ddp_timeout, False
+                while not done and time.monotonic() < deadline:  # join() returns False after each exit
+                    done = ctx.join(timeout=max(1.0, deadline - time.monotonic()))
+            except Exception as e:      # a rank that raised outside the try (should not happen)
+                out[mode], done = {"times": [], "error": repr(e)[:160]}, True
+            if not done:                # one rank waits in a collective the other never joins
+                for p in ctx.processes:
+                    p.kill()
+                out[mode] = {"times": [], "error": f"hung (killed after {args.ddp_timeout} s)"}
+            r = out.get(mode, {"times": [], "error": "no result"})
+            if r["error"]:
+                print(f"{mode}: fails: {r['error']}")
+            else:
+                t = r["times"][3:]                                        # warm-up excluded
+                results.setdefault(mode, []).append(statistics.median(t))
+                print(f"{mode} (repeat {rep + 1}): median step {statistics.median(t) * 1000:.1f} ms over {len(t)} steps")
+    for mode, meds in results.items():
+        print(f"{mode}: median of repeats {statistics.median(meds) * 1000:.1f} ms/step")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--gpu", action="store_true", help="run the 7B-class GPU benchmark (needs CUDA)")
+    ap.add_argument("--ddp", action="store_true", help="DDP with text-only batches: find_unused_parameters vs "
+                    "zero-weighted touch, 2 CPU ranks (gloo)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--ddp-timeout", type=int, default=120, help="seconds before a hung --ddp mode is killed")
     ap.add_argument("--llm", default="qwen2.5-7b", choices=["qwen2.5-7b", "aya-expanse-8b"])
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--seq", type=int, default=2048)
     ap.add_argument("--attn", default="sdpa")
     ap.add_argument("--grad-ckpt", action="store_true")
+    ap.add_argument("--multiscale", type=int, default=2, help="multi-scale grid (Centurio: 2; 1 = one view)")
+    ap.add_argument("--train-vision", action="store_true", help="train the vision tower (Centurio stage 2)")
+    ap.add_argument("--smoke", action="store_true", help="with --gpu: run that code path on CPU with tiny presets")
     ap.add_argument("--samples", type=int, default=400)
     ap.add_argument("--batches", type=int, default=40)
     ap.add_argument("--steps", type=int, default=20)
     args = ap.parse_args()
-    if args.gpu:
-        if not torch.cuda.is_available():
+    if args.ddp:
+        ddp_bench(args)
+    elif args.gpu:
+        if not torch.cuda.is_available() and not args.smoke:
             raise SystemExit("--gpu needs CUDA; no GPU figures measured on this machine")
         gpu_bench(args)
     else:

@@ -425,6 +425,7 @@ class Translate(BuildStep):
 @dataclass
 class OcrResult(StepResult):
     quotas: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)      # lang -> why it has no OCR (no text of its own)
     out_dir: Path | None = None
 
     def rejects(self) -> pa.Table:
@@ -439,18 +440,19 @@ class Ocr(BuildStep):
 
     def run(self, ctx: BuildContext) -> OcrResult:
         from ocr_synth.jobs import make_jobs
-        from ocr_synth.options import ocr_quotas
+        from ocr_synth.options import ocr_plan
         from ocr_synth.stage import OcrRenderStage
 
         opts = ctx.recipe.stages.ocr
-        q = ocr_quotas(opts, ctx.recipe.languages)
+        q, skipped = ocr_plan(opts, ctx.recipe.languages)
         d = self.dir
         if not is_done(d / "in"):
             write_rows_partitioned(make_jobs(q, ctx.recipe.seed, opts), d / "in", 500)
             mark_done(d / "in")
         ctx.engine.run_stage(OcrRenderStage(opts), d / "in", d / "out",
                              on_partition=lambda n, t: ctx.progress.update("ocr", n, t))
-        return OcrResult(rows_in=_rows_in(d / "in"), rows_out=_rows_in(d / "out"), quotas=q, out_dir=d / "out")
+        return OcrResult(rows_in=_rows_in(d / "in"), rows_out=_rows_in(d / "out"), quotas=q, skipped=skipped,
+                         out_dir=d / "out")
 
 
 # ---------------------------------------------------------------------------------------------

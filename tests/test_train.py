@@ -192,3 +192,218 @@ def test_ray_train_wrapper_runs_the_same_loop_on_two_workers(tmp_path):
     assert (tmp_path / "out" / "checkpoints" / "step-0000004").exists()
     log = [json.loads(l) for l in (tmp_path / "out" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss" in r] == [2, 4]
+
+
+# -- issue 16: Centurio fidelity ------------------------------------------------------------
+def _ocr_rows(n: int):
+    """tiny rows re-tagged as the pretrain recipe's OCR task (what stage 1 must not skip)."""
+    from mixkit.train.tiny import tiny_rows
+
+    rows = tiny_rows(n, seed=7)
+    for r in rows:
+        r["task"] = "ocr"
+    return rows
+
+
+def test_stage1_configs_train_on_every_task(tmp_path):
+    from mixkit.train import train
+    from mixkit.train.tiny import write_rows
+
+    for name in ("centurio-qwen2.5-7b-stage1.yaml", "centurio-aya-expanse-8b-stage1.yaml"):
+        stage1 = load_config(ROOT / "configs" / name)
+        assert stage1.stage == "stage1" and stage1.data.tasks == []       # no caption-only filter
+    d = tmp_path / "shards"
+    write_tiny_shards(d, n=40, samples_per_shard=20)
+    write_rows(d, _ocr_rows(40), samples_per_shard=20, prefix="ocr")
+    cfg = load_config(TINY)
+    cfg.stage, cfg.data.tasks, cfg.freeze = stage1.stage, stage1.data.tasks, stage1.freeze
+    cfg.optim.max_steps, cfg.run.log_every, cfg.run.save_every = 3, 3, 3
+    cfg.data.num_workers, cfg.data.bucket_buffer, cfg.run.export_final = 0, 80, False
+    s = train(cfg, shards=str(d / "*.tar"), out_dir=str(tmp_path / "out"))
+    rec = [json.loads(l) for l in (tmp_path / "out" / "log.jsonl").read_text().splitlines() if '"loss"' in l][-1]
+    assert rec["samples_by_task"].get("ocr", 0) > 0 and rec["samples_by_task"].get("caption", 0) > 0
+    assert "skipped_task" not in s["bad_samples"] and s["samples_by_task"] == rec["samples_by_task"]
+
+
+def test_cohere_llava_logits_equal_cohere_for_causal_lm(tmp_path):
+    """Aya-Expanse multiplies logits by logit_scale (0.125); Llava's lm_head path must keep that."""
+    import copy
+
+    from transformers import LlavaForConditionalGeneration
+
+    from mixkit.train.model import _llm, _vision, assemble, load_tokenizer, save_pretrained_llava
+
+    cfg = config_from_dict({"model": {"vision": "preset:tiny-siglip", "llm": "preset:tiny-cohere",
+                                      "tokenizer": "preset:tiny", "vision_feature_layer": -1}})
+    tok = load_tokenizer(cfg, tmp_path / "tok")
+    torch.manual_seed(0)
+    vision, proc = _vision(cfg, torch.float32)
+    llm = _llm(cfg, torch.float32, vocab_needed=len(tok))
+    ref = copy.deepcopy(llm).eval()                       # CohereForCausalLM, logit_scale 0.125, tied
+    assert type(ref).__name__ == "CohereForCausalLM" and ref.config.logit_scale == 0.125
+    llava = assemble(vision, llm, tok, cfg).eval()
+    ids = torch.tensor([tok("Ein Bild, das größtenteils rot ist. 什么颜色？")["input_ids"]])
+    with torch.no_grad():
+        want = ref(input_ids=ids).logits
+        got = llava(input_ids=ids).logits
+    assert want.std() > 0.05
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    # generation from the saved model (plain transformers, no mixkit code) sees the same logits
+    out = save_pretrained_llava(llava, tok, proc, cfg, tmp_path / "final")
+    back = LlavaForConditionalGeneration.from_pretrained(out).eval()
+    with torch.no_grad():
+        torch.testing.assert_close(back(input_ids=ids).logits, want, rtol=1e-5, atol=1e-5)
+        g_ref = ref.generate(ids, max_new_tokens=6, do_sample=False, pad_token_id=tok.pad_token_id)
+        g_back = back.generate(input_ids=ids, max_new_tokens=6, do_sample=False, pad_token_id=tok.pad_token_id)
+    assert g_ref.tolist() == g_back.tolist()
+
+
+@pytest.mark.slow
+def test_vision_tower_moves_at_1e6_under_bf16_autocast(shards, tmp_path):
+    """bf16 weights would round AdamW's 1e-6 steps away; trained parts keep fp32 master weights."""
+    from mixkit.train import train
+    from mixkit.train.loop import _seed_all
+    from mixkit.train.model import build
+
+    cfg = load_config(TINY)
+    cfg.model.dtype, cfg.run.precision = "bfloat16", "bf16"
+    cfg.freeze.vision, cfg.optim.vision_lr = False, 1e-6
+    cfg.optim.max_steps, cfg.optim.warmup_ratio, cfg.run.log_every, cfg.run.save_every = 3, 0.0, 3, 3
+    cfg.data.num_workers, cfg.run.merge_lora = 0, False
+    _seed_all(cfg.run.seed)                     # the same initial weights train() starts from
+    init = build(cfg, tmp_path / "w").model
+    vt = init.get_base_model().model.vision_tower
+    assert vt.encoder.layers[0].mlp.fc1.weight.dtype == torch.float32           # fp32 master weights
+    assert init.get_base_model().model.language_model.layers[0].mlp.up_proj.base_layer.weight.dtype == torch.bfloat16
+    s = train(cfg, shards=str(shards / "shard-0000*.tar"), out_dir=str(tmp_path / "run"))
+    state = torch.load(Path(s["final_dir"]) / "trainable.pt")
+    key = next(k for k in state if k.endswith("vision_tower.encoder.layers.0.mlp.fc1.weight"))
+    before = dict(init.named_parameters())[key].detach()
+    changed = (state[key] != before).float().mean().item()
+    assert changed > 0.9, f"only {changed:.1%} of the entries moved"
+    assert (state[key] - before).abs().max().item() < 1e-4                     # ~3 steps of 1e-6
+    # the vision parts whose output never reaches the LLM are not trained (DDP needs every trained param used)
+    assert not any(k.endswith(("post_layernorm.weight", "head.probe")) for k in state)
+
+
+def test_multiscale_views_tokens_and_projector_width(tmp_path):
+    from PIL import Image
+
+    from mixkit.train.model import build
+    from mixkit.train.multiscale import MultiScalePoolProjector, TiledViews
+
+    # Centurio's released shape (WueNLP/centurio_qwen config.json: multiscale-pool, adapter_multi_scale 2,
+    # image_hidden_size 1152): SigLIP-SO400M/14@384 -> 27x27 = 729 tokens of 2x1152 channels
+    with torch.device("meta"):
+        p = MultiScalePoolProjector(1152, 3584, grid=2)
+        out = p(torch.empty(2 * 5, (384 // 14) ** 2, 1152))
+    assert p.linear_1.in_features == 2 * 1152 and tuple(out.shape) == (2, 729, 3584)
+
+    views = TiledViews(4, mean=(0,) * 3, std=(1,) * 3, grid=2)
+    img = Image.new("RGB", (8, 8))
+    img.paste((255, 0, 0), (4, 0, 8, 4))                    # top-right quarter red
+    v = views(img)
+    assert tuple(v.shape) == (5, 3, 4, 4)                   # global + 2x2 tiles, row-major
+    assert v[2, 0].min() == 1.0 and v[1, 0].max() == 0.0 and v[3, 0].max() == 0.0
+
+    # the pooled tile map is placed where the tiles were: tile (0,1) = top-right of the big map
+    proj = MultiScalePoolProjector(1, 1, grid=2)
+    feats = torch.zeros(5, 4, 1)
+    feats[2] = 1.0                                           # every feature of tile (0, 1)
+    with torch.no_grad():
+        proj.linear_1.weight.copy_(torch.tensor([[0.0, 1.0]]))   # read the pooled-tile channel only
+        proj.linear_1.bias.zero_()
+        proj.act = torch.nn.Identity()
+        proj.linear_2.weight.fill_(1.0)
+        proj.linear_2.bias.zero_()
+        grid = proj(feats).reshape(2, 2)
+    assert grid.tolist() == [[0.0, 1.0], [0.0, 0.0]]
+
+    cfg = load_config(ROOT / "configs" / "tiny-multiscale.yaml")
+    a = build(cfg, tmp_path)
+    base = a.model.get_base_model()
+    vcfg = base.config.vision_config
+    P = (vcfg.image_size // vcfg.patch_size) ** 2
+    assert a.image.seq_len == P and a.image.views.n_views == 5
+    assert base.model.multi_modal_projector.linear_1.in_features == 2 * vcfg.hidden_size
+    ids = torch.tensor([[1] + [a.image_token_id] * P + [5, 6]])
+    pix = torch.randn(5, 3, vcfg.image_size, vcfg.image_size)
+    assert a.model(input_ids=ids, pixel_values=pix).logits.shape[:2] == (1, P + 3)
+
+
+@pytest.mark.slow
+def test_multiscale_training_val_loss_tensorboard(shards, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from mixkit.train import train
+    from mixkit.train.multiscale import load_pretrained
+
+    cfg = load_config(ROOT / "configs" / "tiny-multiscale.yaml")
+    cfg.optim.max_steps, cfg.run.log_every, cfg.run.save_every = 6, 3, 6
+    cfg.data.num_workers, cfg.run.eval_every, cfg.run.eval_batches = 0, 3, 2
+    cfg.data.val_shards = [str(shards / "shard-00007.tar")]
+    s = train(cfg, shards=str(shards / "shard-0000[0-6].tar"), out_dir=str(tmp_path / "run"))
+    log = [json.loads(l) for l in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    val = [r for r in log if "val_loss" in r]
+    assert [r["step"] for r in val] == [3, 6] and all(r["val_tokens"] > 0 for r in val)
+    assert val[-1]["val_loss"] < val[0]["val_loss"]         # held-out loss falls as the model learns
+    ev = EventAccumulator(str(next((tmp_path / "run" / "tensorboard").glob("events.*")))).Reload()
+    assert {"train/loss", "val/val_loss", "train/samples_by_task/caption"} <= set(ev.Tags()["scalars"])
+    assert [e.step for e in ev.Scalars("val/val_loss")] == [3, 6]
+    # the final model reloads with its multi-scale projector and gives the trained logits
+    model = load_pretrained(s["final_dir"]).eval()
+    assert model.model.multi_modal_projector.linear_1.in_features == 2 * model.config.vision_config.hidden_size
+    with pytest.raises(ValueError, match="held-out shards are also training shards"):
+        cfg.data.val_shards = [str(shards / "shard-00000.tar")]
+        train(cfg, shards=str(shards / "shard-0000[0-6].tar"), out_dir=str(tmp_path / "run2"))
+
+
+@pytest.mark.slow
+def test_torchrun_vision_unfrozen_text_only_batches_ddp_and_fsdp2(shards, tmp_path):
+    """Stage 2 with the vision tower trained, 2 gloo ranks, image and text-only batches: DDP (unused
+    SigLIP head/final norm frozen, zero-weighted touch on text-only batches) and FSDP2 (an
+    all-ignored dummy image row on text-only batches) both finish and give the same losses."""
+    import yaml
+
+    from mixkit.train.tiny import write_tiny_shards as w
+
+    text = tmp_path / "text"
+    w(text, n=120, samples_per_shard=30, text_only=True, prefix="text")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    logs = {}
+    for port, mode in ((29514, "ddp"), (29515, "fsdp2")):
+        data = yaml.safe_load((ROOT / "configs" / "tiny-multiscale.yaml").read_text())
+        data["run"].update(distributed=mode, log_every=4, save_every=8)
+        data["data"]["num_workers"] = 0
+        cfg_path = tmp_path / f"{mode}.yaml"
+        cfg_path.write_text(yaml.safe_dump(data))
+        out = tmp_path / mode
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(port),
+               "-m", "mixkit.train", str(cfg_path), "--shards", str(shards / "shard-0000[0-3].tar"),
+               str(text / "*.tar"), "--out", str(out), "--max-steps", "8", "--no-resume"]
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=400)
+        assert r.returncode == 0, r.stderr[-3000:]
+        logs[mode] = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines() if '"loss"' in l]
+        st = torch.load(out / "checkpoints" / "step-0000008" / "state.pt", weights_only=False)
+        assert any("vision_tower.encoder.layers.0." in k for k in st["model"])   # the tower was trained
+    for mode, log in logs.items():
+        assert log[-1]["step"] == 8 and sum(x["text_only_batches"] for x in log) >= 1, mode
+        assert log[-1]["samples_by_task"]["text"] > 0
+    assert [x["loss"] for x in logs["ddp"]] == pytest.approx([x["loss"] for x in logs["fsdp2"]], rel=1e-4)
+
+
+def test_new_run_options_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match="ddp_unused"):
+        config_from_dict({"run": {"ddp_unused": "static"}})
+    with pytest.raises(ConfigError, match="val_shards is empty"):
+        config_from_dict({"run": {"eval_every": 10}})
+    with pytest.raises(ConfigError, match="vision_feature_select_strategy: full"):
+        config_from_dict({"model": {"multiscale_grid": 2, "vision_feature_select_strategy": "default"}})
+    assert config_from_dict({"run": {"wandb": False}}).run.wandb == "off"    # YAML's bare `off`
+    from mixkit.train.sinks import MetricSinks
+
+    cfg = config_from_dict({"run": {"wandb": "on", "tensorboard": False}})
+    import importlib.util
+    if importlib.util.find_spec("wandb") is None:
+        with pytest.raises(RuntimeError, match="pip install wandb"):
+            MetricSinks(tmp_path, cfg.run, cfg.to_dict(), enabled=True)

@@ -17,6 +17,8 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Argument(..., help="training config YAML (configs/tiny.yaml, configs/centurio-*.yaml)"),
         shards: Optional[List[str]] = typer.Option(None, "--shards", help="shard glob/path/brace pattern "
                                                    "(repeatable; overrides data.shards)"),
+        val_shards: Optional[List[str]] = typer.Option(None, "--val-shards", help="held-out shards for the "
+                                                       "validation loss (overrides data.val_shards; with run.eval_every)"),
         out: Optional[str] = typer.Option(None, "--out", help="output directory (overrides run.out_dir)"),
         resume: Optional[bool] = typer.Option(None, "--resume/--no-resume", help="continue from OUT/checkpoints "
                                               "(default: resume when a checkpoint exists)"),
@@ -35,6 +37,8 @@ def register(app: typer.Typer) -> None:
         overrides = {}
         if shards:
             overrides["data"] = {"shards": list(shards)}
+        if val_shards:
+            overrides.setdefault("data", {})["val_shards"] = list(val_shards)
         if out:
             overrides["run"] = {"out_dir": out}
         if resume is not None:
@@ -63,6 +67,9 @@ def register(app: typer.Typer) -> None:
             console.print(f"final model: {summary['final_dir']} (LlavaForConditionalGeneration.from_pretrained)")
         if summary["bad_samples"]:
             console.print(f"[yellow]skipped samples[/]: {summary['bad_samples']}")
+        tasks = summary.get("samples_by_task", {})
+        console.print("samples by task: " +
+                      ", ".join(f"{k} {v}" for k, v in sorted(tasks.items(), key=lambda kv: -kv[1])))
         langs = summary["samples_by_lang"]
         console.print(f"samples by language ({len(langs)}): " +
                       ", ".join(f"{k} {v}" for k, v in sorted(langs.items(), key=lambda kv: -kv[1])[:12]))

@@ -30,6 +30,9 @@ class ModelConfig:
     attn_implementation: str = "sdpa"      # sdpa | flash_attention_2 | eager
     init_from: str | None = None           # a previous stage's checkpoint or final dir: trainable state continues
     chat_template: str | None = None       # override the tokenizer's template (Jinja string)
+    # Centurio's multi-scale views (multiscale.py): 1 = one view per image; 2 = a global view plus the
+    # image at 2x size cut into 2x2 tiles, pooled back and concatenated on channels (projector in = 2C).
+    multiscale_grid: int = 1
 
 
 @dataclass
@@ -62,6 +65,7 @@ class DataConfig:
     epoch_batches: int = 0                 # with resampled: batches per worker per "epoch" (with_epoch); 0 = 1000
     bucket_buffer: int = 64                # samples pooled for length bucketing (sorted into batches)
     tasks: list[str] = field(default_factory=list)    # keep only these tasks (empty: all)
+    val_shards: list[str] = field(default_factory=list)  # held-out shards for run.eval_every (never trained on)
 
 
 @dataclass
@@ -86,6 +90,14 @@ class RunConfig:
     distributed: str = "ddp"               # ddp | fsdp2
     log_every: int = 10
     save_every: int = 50
+    eval_every: int = 0                    # validation loss on data.val_shards every N steps (0: off)
+    eval_batches: int = 50                 # micro-batches per rank per validation (cycled when the set is smaller)
+    tensorboard: bool = True               # scalars to OUT/tensorboard (the `tensorboard` package)
+    wandb: str = "auto"                    # auto (when wandb is installed and WANDB_API_KEY/WANDB_MODE set) | on | off
+    wandb_project: str = "mixkit"
+    # DDP with parameters a batch may leave unused (text-only batches skip the vision tower/projector):
+    # "touch" adds 0 * sum(unused params) to the loss; "find" uses find_unused_parameters=True.
+    ddp_unused: str = "touch"
     keep_checkpoints: int = 2
     resume: bool = True
     export_final: bool = True              # write final/ loadable by LlavaForConditionalGeneration
@@ -158,6 +170,21 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"run.precision must be auto|bf16|fp32, got {cfg.run.precision!r}")
     if cfg.run.distributed not in ("ddp", "fsdp2"):
         raise ConfigError(f"run.distributed must be ddp|fsdp2, got {cfg.run.distributed!r}")
+    if cfg.run.ddp_unused not in ("touch", "find"):
+        raise ConfigError(f"run.ddp_unused must be touch|find, got {cfg.run.ddp_unused!r}")
+    if isinstance(cfg.run.wandb, bool):          # YAML reads a bare on/off as a boolean
+        cfg.run.wandb = "on" if cfg.run.wandb else "off"
+    if cfg.run.wandb not in ("auto", "on", "off"):
+        raise ConfigError(f"run.wandb must be auto|on|off, got {cfg.run.wandb!r}")
+    if cfg.run.eval_batches < 1:
+        raise ConfigError("run.eval_batches must be >= 1 (micro-batches per rank per validation)")
+    if cfg.run.eval_every and not cfg.data.val_shards:
+        raise ConfigError("run.eval_every is set but data.val_shards is empty (give held-out shards)")
+    if cfg.model.multiscale_grid < 1:
+        raise ConfigError(f"model.multiscale_grid must be >= 1, got {cfg.model.multiscale_grid}")
+    if cfg.model.multiscale_grid > 1 and cfg.model.vision_feature_select_strategy != "full":
+        raise ConfigError("model.multiscale_grid > 1 pools a square patch grid: it needs "
+                          "vision_feature_select_strategy: full (SigLIP)")
     if cfg.model.dtype not in ("float32", "bfloat16"):
         raise ConfigError(f"model.dtype must be float32|bfloat16, got {cfg.model.dtype!r}")
     if cfg.model.vision_feature_select_strategy not in ("full", "default"):

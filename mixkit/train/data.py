@@ -3,7 +3,7 @@
 Per DataLoader worker:
   shard list (shuffled with (seed, epoch), identical on every rank)
   -> split by node (rank::world) -> split by worker (w::W)        [or ResampledShards]
-  -> wds.tarfile_to_samples (handler counts unreadable tars/members)
+  -> mixkit.shard_format.iter_tar (refused members, broken tars counted by reason)
   -> parse JSON + encode with the chat template (bad samples counted by reason, never fatal)
   -> shuffle buffer -> length bucketing -> [skip batches already trained on: resume]
   -> decode + resize + normalise images -> pad.
@@ -12,7 +12,6 @@ Each batch carries its worker id and index; the loop keeps those counts as the d
 """
 from __future__ import annotations
 
-import glob
 import io
 import json
 import logging
@@ -20,33 +19,28 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from mixkit.schema import image_count
+from mixkit.shard_format import IMAGE_EXTS, SampleError, TarSample, iter_tar  # noqa: F401 (IMAGE_EXTS: API)
 from mixkit.train.config import DataConfig
 from mixkit.train.encode import IGNORE, EncodeError, encode_conversation
+from mixkit.train.multiscale import TiledViews
 
 log = logging.getLogger("mixkit.train.data")
-IMAGE_EXTS = ("jpg", "jpeg", "png", "webp", "gif")
 
 
 def expand_shards(patterns: list[str] | str) -> list[str]:
-    """Globs, plain paths and brace patterns (`shard-{00000..00009}.tar`) -> sorted unique list."""
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    urls: list[str] = []
-    for p in patterns:
-        if any(ch in p for ch in "*?["):
-            urls += sorted(glob.glob(p))
-        else:
-            urls += wds.shardlists.expand_urls(p)
-    urls = sorted(dict.fromkeys(urls))
-    if not urls:
-        raise FileNotFoundError(f"no shards match {patterns}; pass --shards 'DIR/*.tar'")
-    return urls
+    """Directories, globs, plain paths and brace patterns (`shard-{00000..00009}.tar`) -> sorted
+    unique list (mixkit.shard_format.expand_shards, the one place that resolves shard lists)."""
+    from mixkit.shard_format import expand_shards as resolve
+
+    try:
+        return sorted(dict.fromkeys(resolve(patterns)))
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"{e}; pass --shards 'DIR/*.tar'") from None
 
 
 @dataclass
@@ -55,25 +49,28 @@ class ImageSpec:
     mean: tuple[float, ...]
     std: tuple[float, ...]
     seq_len: int               # vision features (= image tokens) per image
+    grid: int = 1              # multi-scale: 1 + grid*grid views per image (multiscale.TiledViews)
+
+    @property
+    def views(self) -> TiledViews:
+        return TiledViews(self.size, self.mean, self.std, self.grid)
 
 
-def sample_images(sample: dict) -> list[bytes]:
-    """Image members of a grouped WebDataset sample in order: KEY.jpg, or KEY.0.jpg, KEY.1.png, ..."""
-    single = [k for k in sample if k in IMAGE_EXTS]
-    multi = sorted((k for k in sample if "." in k and k.split(".", 1)[0].isdigit() and k.split(".", 1)[1] in IMAGE_EXTS),
-                   key=lambda k: int(k.split(".", 1)[0]))
-    if single and multi:
-        raise EncodeError("ambiguous_images", "both KEY.ext and KEY.N.ext members")
-    return [sample[k] for k in single] + [sample[k] for k in multi]
+def sample_images(sample: dict | TarSample) -> list[bytes]:
+    """Image members of a grouped sample in order (shard_format's rule): KEY.jpg, or KEY.0.jpg, KEY.1.png, ..."""
+    if not isinstance(sample, TarSample):
+        sample = TarSample(str(sample.get("__key__")), {k: v for k, v in sample.items() if not k.startswith("__")})
+    try:
+        return sample.images()
+    except SampleError as e:
+        raise EncodeError(e.reason, e.detail) from None
 
 
 def decode_image(data: bytes, spec: ImageSpec) -> torch.Tensor:
+    """Image bytes -> (views, 3, S, S): one squashed S x S view, or Centurio's global view + tiles."""
     from PIL import Image
 
-    img = Image.open(io.BytesIO(data)).convert("RGB").resize((spec.size, spec.size), Image.BICUBIC)
-    arr = np.asarray(img, dtype=np.float32) / 255.0
-    arr = (arr - np.asarray(spec.mean, np.float32)) / np.asarray(spec.std, np.float32)
-    return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
+    return spec.views(Image.open(io.BytesIO(data)))
 
 
 class ShardStream(IterableDataset):
@@ -106,6 +103,25 @@ class ShardStream(IterableDataset):
         mine = urls[self.rank::self.world][worker::num_workers]
         return [dict(url=u) for u in mine]
 
+    def _samples(self, shards, stats: Counter):
+        """Samples of each shard through the one tar reader (shard_format.iter_tar), as dicts
+        {"__key__", "__url__", ext: bytes}. Refused samples and members, broken tars and
+        unreadable files are counted by reason, never fatal."""
+        for shard in shards:
+            url = shard["url"]
+            try:
+                for item in iter_tar(url):
+                    if isinstance(item, TarSample) and item.reject is None:
+                        yield {"__key__": item.key, "__url__": url, **item.members}
+                        continue
+                    reason, detail = item.reject if isinstance(item, TarSample) else (item.reason, item.detail)
+                    stats["bad:" + reason] += 1
+                    if stats["bad:" + reason] <= 3:
+                        log.warning("%s: %s (%s)", url, detail, reason)
+            except OSError as e:
+                stats["bad:read_error"] += 1
+                log.warning("cannot read shard %s: %s", url, e)
+
     def _encode(self, samples, stats: Counter):
         for s in samples:
             try:
@@ -129,7 +145,7 @@ class ShardStream(IterableDataset):
                 self._bad(stats, "malformed", s, e)
                 continue
             yield {"key": s.get("__key__"), "url": s.get("__url__"), "lang": doc.get("lang", "und"), "images": images,
-                   **enc}
+                   "task": doc.get("task") or "und", **enc}
 
     @staticmethod
     def _bad(stats: Counter, reason: str, sample: dict, err: Exception):
@@ -172,9 +188,11 @@ class ShardStream(IterableDataset):
             ids[i, :L] = torch.tensor(s["input_ids"])
             labels[i, :L] = torch.tensor(s["labels"])
             mask[i, :L] = 1
+        # (images * views, 3, S, S): the multi-scale projector regroups the views per image
         return {"input_ids": ids, "labels": labels, "attention_mask": mask,
-                "pixel_values": torch.stack(pixels) if pixels else None,
-                "langs": [s["lang"] for s in kept], "urls": sorted({str(s["url"]) for s in kept})}
+                "pixel_values": torch.cat(pixels) if pixels else None, "n_images": len(pixels),
+                "langs": [s["lang"] for s in kept], "tasks": [s.get("task", "und") for s in kept],
+                "urls": sorted({str(s["url"]) for s in kept})}
 
     # -- iteration ----------------------------------------------------------------------
     def __iter__(self):
@@ -182,14 +200,9 @@ class ShardStream(IterableDataset):
         worker, num_workers = (info.id, info.num_workers) if info else (0, 1)
         stats: Counter = Counter()
 
-        def handler(exn):                     # unreadable tar / member: count, warn, continue
-            stats["bad:read_error"] += 1
-            log.warning("webdataset read error: %r", exn)
-            return True
-
         rng = random.Random(wds.utils.make_seed(self.seed, self.epoch, self.rank, worker))
         src = self._shard_source(worker, num_workers)
-        stream = wds.tarfile_to_samples(handler=handler)(iter(src))
+        stream = self._samples(src, stats)
         stream = self._encode(stream, stats)
         stream = wds.filters._shuffle(stream, bufsize=self.cfg.shuffle_buffer,
                                       initial=min(self.cfg.shuffle_buffer, 64), rng=rng)

@@ -32,6 +32,8 @@ from mixkit.train.data import ShardStream, expand_shards, make_loader
 from mixkit.train.encode import IGNORE
 from mixkit.train.metrics import FlopCounter, peak_flops
 from mixkit.train.model import build, load_trainable, save_pretrained_llava
+from mixkit.train.sinks import MetricSinks
+from mixkit.train.validate import validation_loss
 
 
 # -- distributed setup ------------------------------------------------------------------
@@ -124,7 +126,35 @@ def wrap(model, cfg: TrainConfig, d: Dist):
         return model
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    return DDP(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None)
+    # static_graph is no option: a text-only batch uses a different parameter set than an image batch
+    return DDP(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None,
+               find_unused_parameters=cfg.run.ddp_unused == "find")
+
+
+def image_params(model) -> list[torch.nn.Parameter]:
+    """Trained parameters only image batches reach (projector, vision tower): a text-only batch
+    leaves them without gradient, which DDP's reducer (and FSDP2's reduce-scatter) must not see."""
+    return [p for n, p in model.named_parameters() if p.requires_grad and
+            ("multi_modal_projector" in n or ("vision_tower" in n and "lora_" not in n))]
+
+
+def with_dummy_image(b: dict, built) -> dict:
+    """FSDP2 reduces each unit's gradients only on ranks where they exist, so a rank whose micro-batch
+    is text-only while another's has images would hang. Append one all-ignored row of image tokens
+    (zero pixels): every rank then runs the vision tower and projector; the loss is unchanged (the
+    row has no labels) and their gradient from it is exactly zero. A zero-weighted touch cannot do
+    this under FSDP2: outside forward the parameters are sharded DTensors (a sum is a collective)."""
+    n_img, views, size = built.image.seq_len, built.image.views.n_views, built.image.size
+    ids, labels, mask = b["input_ids"], b["labels"], b["attention_mask"]
+    T = max(ids.shape[1], n_img)
+    pad = built.tokenizer.pad_token_id
+    new_ids = torch.full((ids.shape[0] + 1, T), pad, dtype=ids.dtype)
+    new_labels = torch.full((ids.shape[0] + 1, T), IGNORE, dtype=labels.dtype)
+    new_mask = torch.zeros((ids.shape[0] + 1, T), dtype=mask.dtype)
+    new_ids[:-1, :ids.shape[1]], new_labels[:-1, :ids.shape[1]], new_mask[:-1, :ids.shape[1]] = ids, labels, mask
+    new_ids[-1, :n_img], new_mask[-1, :n_img] = built.image_token_id, 1
+    return {**b, "input_ids": new_ids, "labels": new_labels, "attention_mask": new_mask,
+            "pixel_values": torch.zeros(views, 3, size, size)}
 
 
 # -- data position -------------------------------------------------------------------------
@@ -136,16 +166,18 @@ class DataPosition:
     by_lang: Counter = field(default_factory=Counter)
     bad: Counter = field(default_factory=Counter)
     shards: set = field(default_factory=set)         # shard files this rank has read from
+    by_task: Counter = field(default_factory=Counter)
 
     def to_dict(self) -> dict:
         return {"epoch": self.epoch, "consumed": {str(k): v for k, v in self.consumed.items()},
                 "samples": self.samples, "by_lang": dict(self.by_lang), "bad": dict(self.bad),
-                "shards": sorted(self.shards)}
+                "shards": sorted(self.shards), "by_task": dict(self.by_task)}
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataPosition":
         return cls(d["epoch"], {int(k): v for k, v in d["consumed"].items()}, d["samples"],
-                   Counter(d.get("by_lang", {})), Counter(d.get("bad", {})), set(d.get("shards", [])))
+                   Counter(d.get("by_lang", {})), Counter(d.get("bad", {})), set(d.get("shards", [])),
+                   Counter(d.get("by_task", {})))
 
 
 def batches(urls, cfg: TrainConfig, built, d: Dist, pos: DataPosition):
@@ -160,6 +192,7 @@ def batches(urls, cfg: TrainConfig, built, d: Dist, pos: DataPosition):
             pos.consumed[b["worker"]] = b["index"] + 1
             pos.bad.update(b["stats"])
             pos.by_lang.update(b["langs"])
+            pos.by_task.update(b["tasks"])
             pos.samples += len(b["langs"])
             pos.shards.update(Path(u).name for u in b["urls"])
             got += 1
@@ -212,6 +245,10 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
     urls = expand_shards(cfg.data.shards)
+    val_urls = expand_shards(cfg.data.val_shards) if cfg.data.val_shards else []
+    overlap = set(val_urls) & set(urls)
+    if overlap:
+        raise ValueError(f"held-out shards are also training shards: {sorted(overlap)[:3]}")
     _seed_all(cfg.run.seed)
 
     work = Path(tempfile.mkdtemp(prefix=f"mixkit-train-r{d.rank}-"))
@@ -220,7 +257,7 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
     if cfg.model.init_from:                            # stage 2: the stage-1 adapter and projector continue
         load_trainable(model, load_trainable_file(cfg.model.init_from), source=cfg.model.init_from)
     model.to(d.device)
-    flops = FlopCounter(model, cfg.freeze.llm, cfg.freeze.vision)
+    flops = FlopCounter(model, cfg.freeze.llm, cfg.freeze.vision, views_per_image=built.image.views.n_views)
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_total = sum(p.numel() for p in model.parameters())
     wrapped = wrap(model, cfg, d)
@@ -241,6 +278,7 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
     elif cfg.run.resume is False and d.main and (out / "checkpoints").exists():
         shutil.rmtree(out / "checkpoints")
     log_path = out / "log.jsonl" if d.main else None
+    sinks = MetricSinks(out, cfg.run, cfg.to_dict(), enabled=d.main)
     _log(log_path, {"event": "start", "step": step, "stage": cfg.stage, "world_size": d.world,
                     "params_total": n_total, "params_trainable": n_trainable, "shards": len(urls),
                     "device": str(d.device)}, d.main, echo=False)
@@ -251,7 +289,10 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
     use_bf16 = cfg.run.precision == "bf16" or (cfg.run.precision == "auto" and d.device.type == "cuda")
     autocast = (lambda: torch.autocast(d.device.type, dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
     peak = peak_flops(d.device)
-    projector_params = [p for n, p in wrapped.named_parameters() if "multi_modal_projector" in n and p.requires_grad]
+    # one process needs no touch: AdamW simply skips parameters without gradient
+    fsdp = cfg.run.distributed == "fsdp2" and d.world > 1
+    touch = image_params(wrapped) if cfg.run.ddp_unused == "touch" and d.world > 1 and not fsdp else []
+    dummy_image = fsdp and bool(image_params(wrapped))
     stream = batches(urls, cfg, built, d, pos)
     wrapped.train()
     first_loss = last_loss = None
@@ -265,6 +306,8 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
         n_global = _all_reduce([float(n_local)], d)[0]
         loss_sum_local = 0.0
         for i, b in enumerate(micro):
+            if dummy_image and b["pixel_values"] is None:
+                b = with_dummy_image(b, built)
             last = i == len(micro) - 1
             sync = contextlib.nullcontext() if last or not hasattr(wrapped, "no_sync") else wrapped.no_sync()
             pixel_values = b["pixel_values"].to(d.device) if b["pixel_values"] is not None else None
@@ -276,9 +319,10 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
                 tok_loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
                                            ignore_index=IGNORE, reduction="sum")
                 loss = tok_loss * d.world / max(n_global, 1.0)
-                if pixel_values is None and projector_params:
-                    # keep the projector in the graph so DDP's gradient hooks all fire
-                    loss = loss + 0.0 * sum(p.sum() for p in projector_params)
+                if pixel_values is None and touch:
+                    # text-only batch: a zero-weighted touch gives the image-side parameters a (zero)
+                    # gradient, so every DDP bucket is reduced (cheaper than find_unused_parameters)
+                    loss = loss + 0.0 * sum(p.sum() for p in touch)
                 loss.backward()
             loss_sum_local += float(tok_loss.detach())
         grad_norm = torch.nn.utils.clip_grad_norm_([p for p in wrapped.parameters() if p.requires_grad],
@@ -289,38 +333,54 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
         step += 1
 
         seq_lens = [int(x) for b in micro for x in b["attention_mask"].sum(1)]
-        patches = sum(0 if b["pixel_values"] is None else b["pixel_values"].shape[0] for b in micro) * \
-            (built.image.seq_len)
-        loss_sum, tokens, samples, fl = _all_reduce(
+        n_images = sum(b["n_images"] for b in micro)
+        loss_sum, tokens, samples, fl, text_only = _all_reduce(
             [loss_sum_local, float(sum(seq_lens)), float(len(seq_lens)),
-             flops.step_flops(sum(seq_lens), seq_lens, patches)], d)
+             flops.step_flops(sum(seq_lens), seq_lens, n_images, built.image.seq_len),
+             float(sum(b["pixel_values"] is None for b in micro))], d)
         last_loss = loss_sum / max(n_global, 1.0)
         first_loss = last_loss if first_loss is None else first_loss
-        window.update(tokens=tokens, samples=samples, flops=fl, wait=data_wait, steps=1, loss=last_loss)
+        window.update(tokens=tokens, samples=samples, flops=fl, wait=data_wait, steps=1, loss=last_loss,
+                      text_only=text_only)
         if step % cfg.run.log_every == 0 or step == stop_at:
             if d.device.type == "cuda":
                 torch.cuda.synchronize()
             dt = time.perf_counter() - t_window
             by_lang = _sum_counters(pos.by_lang, d)
             bad = _sum_counters(pos.bad, d)
+            by_task = _sum_counters(pos.by_task, d)
             rec = {"step": step, "loss": window["loss"] / window["steps"], "lr": scheduler.get_last_lr()[0],
                    "grad_norm": float(grad_norm), "tokens_per_s": window["tokens"] / dt,
                    "samples_per_s": window["samples"] / dt,
                    "mfu": (window["flops"] / dt / (peak * d.world)) if peak else None,
-                   "data_wait": window["wait"] / dt, "epoch": pos.epoch, "samples_seen": int(sum(by_lang.values())),
-                   "samples_by_lang": dict(sorted(by_lang.items())), "bad_samples": dict(bad)}
+                   "data_wait": window["wait"] / dt, "step_time": dt / window["steps"],
+                   "text_only_batches": int(window["text_only"]), "epoch": pos.epoch,
+                   "samples_seen": int(sum(by_lang.values())),
+                   "samples_by_lang": dict(sorted(by_lang.items())),
+                   "samples_by_task": dict(sorted(by_task.items())), "bad_samples": dict(bad)}
             _log(log_path, rec, d.main)
+            if d.main:
+                sinks.write(step, rec)
             window, t_window = Counter(), time.perf_counter()
+        if val_urls and cfg.run.eval_every and (step % cfg.run.eval_every == 0 or step == stop_at):
+            inner = wrapped.module if isinstance(wrapped, torch.nn.parallel.DistributedDataParallel) else wrapped
+            val = validation_loss(inner, val_urls, cfg, built, d, autocast, lambda v: _all_reduce(v, d))
+            _log(log_path, {"step": step, **val}, d.main, echo=False)
+            if d.main:
+                print(f"step={step} val_loss={val['val_loss']:.4g} ({val['val_tokens']} tokens)", flush=True)
+                sinks.write(step, val, prefix="val")
         if step % cfg.run.save_every == 0 or step == stop_at:
             save_checkpoint(out, step, wrapped, optimizer, scheduler, pos.to_dict(), rank=d.rank, world=d.world,
                             keep=cfg.run.keep_checkpoints, config=cfg.to_dict())
 
     summary = {"steps": step, "first_loss": first_loss, "last_loss": last_loss, "out_dir": str(out),
                "checkpoint": str(latest_checkpoint(out)), "samples_by_lang": dict(_sum_counters(pos.by_lang, d)),
-               "bad_samples": dict(_sum_counters(pos.bad, d))}
+               "bad_samples": dict(_sum_counters(pos.bad, d)),
+               "samples_by_task": dict(_sum_counters(pos.by_task, d))}
     if cfg.run.export_final and step >= cfg.optim.max_steps:
         summary["final_dir"] = str(export_final(wrapped, model, built, cfg, d, out / "final"))
     _log(log_path, {"event": "end", **summary}, d.main, echo=False)
+    sinks.close()
     shutil.rmtree(work, ignore_errors=True)
     if d.world > 1:
         dist.barrier()

@@ -9,8 +9,10 @@ ignored), summed over the batch:
       backward, weight grads       2 * N_llm      only when the base LLM is trained (full fine-tuning)
       attention scores + values    4 * L * d * T  forward (QK^T and AV, causal masking not discounted),
                                    x2 for backward -> 12 * L * d * T in total
-  Vision tower, per image patch:   2 * N_vis forward; x3 when the tower is trained
-  Projector:                       6 * N_proj per patch (always trained)
+  Vision tower, per patch of every view: 2 * N_vis forward; x3 when the tower is trained
+                                   (multi-scale: 1 + g*g views of P patches per image)
+  Projector:                       6 * N_proj per image token (always trained; the multi-scale
+                                   projector's first layer takes 2C channels, counted in N_proj)
 
   N_llm excludes the input embedding table (a lookup, not a matmul) and counts lm_head.
   MFU = achieved model FLOP/s / (peak dense bf16 FLOP/s of one device x devices). On CPU: n/a.
@@ -38,7 +40,7 @@ def peak_flops(device: torch.device) -> float | None:
 
 
 class FlopCounter:
-    def __init__(self, model, freeze_llm: bool, freeze_vision: bool):
+    def __init__(self, model, freeze_llm: bool, freeze_vision: bool, views_per_image: int = 1):
         base = model.get_base_model() if hasattr(model, "get_base_model") else model
         lm = base.model.language_model
         emb = lm.get_input_embeddings().weight.numel()
@@ -49,10 +51,11 @@ class FlopCounter:
         tc = base.config.text_config
         self.layers, self.d = tc.num_hidden_layers, tc.hidden_size
         self.freeze_llm, self.freeze_vision = freeze_llm, freeze_vision
+        self.views = views_per_image
 
-    def step_flops(self, n_tokens: int, seq_lens: list[int], n_patches: int) -> float:
+    def step_flops(self, n_tokens: int, seq_lens: list[int], n_images: int, tokens_per_image: int) -> float:
         llm = (4 if self.freeze_llm else 6) * self.n_llm * n_tokens
         attn = sum(12 * self.layers * self.d * t * t for t in seq_lens)
-        vis = (2 if self.freeze_vision else 6) * self.n_vis * n_patches
-        proj = 6 * self.n_proj * n_patches
+        vis = (2 if self.freeze_vision else 6) * self.n_vis * n_images * self.views * tokens_per_image
+        proj = 6 * self.n_proj * n_images * tokens_per_image
         return float(llm + attn + vis + proj)

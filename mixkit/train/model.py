@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from transformers import LlavaForConditionalGeneration
 
 from mixkit.schema import IMAGE_TOKEN
-from mixkit.train import presets
+from mixkit.train import multiscale, presets
 from mixkit.train.config import TrainConfig
 from mixkit.train.data import ImageSpec
 
@@ -92,14 +93,34 @@ def _llm(cfg: TrainConfig, dtype, vocab_needed: int):
     return llm
 
 
+def fold_logit_scale(llm) -> None:
+    """Cohere-family LMs (Aya-Expanse: logit_scale 0.125) multiply the logits by `config.logit_scale`
+    after lm_head; Llava's forward calls lm_head alone, which gave 8x too large logits. Fold the scale
+    into an untied lm_head so training, generation and a plain from_pretrained reload all see the
+    Cohere logits. Costs one vocab x hidden matrix (2 GiB in bf16 for Aya-Expanse-8B)."""
+    scale = getattr(llm.config, "logit_scale", None)
+    if scale is None or float(scale) == 1.0:
+        return
+    w = llm.get_output_embeddings().weight
+    head = torch.nn.Linear(w.shape[1], w.shape[0], bias=False, dtype=w.dtype, device=w.device)
+    with torch.no_grad():
+        head.weight.copy_(w * float(scale))       # 0.125 is a power of two: exact in bf16
+    llm.lm_head = head
+    llm.config.tie_word_embeddings = False       # else Llava would re-tie lm_head to the embeddings on load
+    llm.config.logit_scale = 1.0                 # already in the weights; keeps the saved config consistent
+
+
 def assemble(vision, llm, tokenizer, cfg: TrainConfig) -> torch.nn.Module:
-    """Place loaded vision/LLM modules into a LlavaForConditionalGeneration with a fresh projector."""
-    from transformers import LlavaConfig, LlavaForConditionalGeneration
+    """Place loaded vision/LLM modules into a LlavaForConditionalGeneration with a fresh projector
+    (Centurio's multi-scale one when model.multiscale_grid > 1)."""
+    from transformers import LlavaConfig
     from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
 
+    fold_logit_scale(llm)
     vcfg = vision.config
     n_patches = (vcfg.image_size // vcfg.patch_size) ** 2
     image_token_id = tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+    grid = cfg.model.multiscale_grid
     lcfg = LlavaConfig(vision_config=vcfg.to_dict(), text_config=llm.config.to_dict(),
                        image_token_index=image_token_id, image_seq_length=n_patches,
                        vision_feature_layer=cfg.model.vision_feature_layer,
@@ -107,14 +128,19 @@ def assemble(vision, llm, tokenizer, cfg: TrainConfig) -> torch.nn.Module:
                        projector_hidden_act="gelu", multimodal_projector_bias=True,
                        tie_word_embeddings=bool(getattr(llm.config, "tie_word_embeddings", False)))
     with torch.device("meta"):               # skeleton only; real modules are moved in below
-        model = LlavaForConditionalGeneration(lcfg)
+        model = multiscale.MultiScaleLlava(lcfg) if grid > 1 else LlavaForConditionalGeneration(lcfg)
     model.model.vision_tower = vision
     model.model.language_model = llm.model
     model.lm_head = llm.lm_head
     torch.manual_seed(cfg.run.seed)
-    model.model.multi_modal_projector = LlavaMultiModalProjector(lcfg)   # fp32 master weights (trained)
+    # fp32 master weights (trained)
+    model.model.multi_modal_projector = (
+        multiscale.MultiScalePoolProjector(vcfg.hidden_size, llm.config.hidden_size, grid) if grid > 1
+        else LlavaMultiModalProjector(lcfg))
     model.config.text_config = llm.config
     model.config.vision_config = vcfg
+    if grid > 1:
+        setattr(model.config, multiscale.GRID_KEY, grid)
     if llm.generation_config is not None:
         model.generation_config = llm.generation_config
     model.generation_config.eos_token_id = tokenizer.eos_token_id
@@ -123,6 +149,22 @@ def assemble(vision, llm, tokenizer, cfg: TrainConfig) -> torch.nn.Module:
     if meta:
         raise RuntimeError(f"parameters left uninitialised after assembly: {meta[:5]}")
     return model
+
+
+def _unused_vision_modules(vision_tower, feature_layer) -> list[torch.nn.Module]:
+    """Vision modules whose output never reaches the LLM: the layers after `vision_feature_layer`,
+    the final layernorm and SigLIP's pooling head. Trained, they get no gradient (DDP's
+    "Expected to have finished reduction" at step 2), so they stay frozen."""
+    vm = getattr(vision_tower, "vision_model", vision_tower)     # transformers 5.x: flattened
+    layers = vm.encoder.layers
+    n = len(layers)
+    picks = feature_layer if isinstance(feature_layer, (list, tuple)) else [feature_layer]
+    last = max(i if i >= 0 else n + 1 + i for i in picks)     # hidden_states[k] = output of layer k-1
+    unused = list(layers[last:])
+    for name in ("post_layernorm", "head"):
+        if getattr(vm, name, None) is not None:
+            unused.append(getattr(vm, name))
+    return unused
 
 
 def apply_training_mode(model, cfg: TrainConfig):
@@ -150,8 +192,21 @@ def apply_training_mode(model, cfg: TrainConfig):
             p.requires_grad_(not cfg.freeze.vision)
         elif ".language_model." in f".{name}" or name.endswith("lm_head.weight"):
             p.requires_grad_(not cfg.freeze.llm)
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if not cfg.freeze.vision:
+        for module in _unused_vision_modules(base.model.vision_tower, cfg.model.vision_feature_layer):
+            module.requires_grad_(False)
+    # fp32 master weights for every trained part: AdamW steps of 1e-6 vanish in bf16's 8-bit mantissa.
+    # Whole modules are cast so none mixes dtypes; autocast runs their matmuls in bf16. (peft already
+    # keeps LoRA adapters in fp32.)
+    trained = [base.model.multi_modal_projector]
+    if not cfg.freeze.vision:
+        trained.append(base.model.vision_tower)
+    if not cfg.freeze.llm:
+        trained += [base.model.language_model, base.lm_head]
+    for module in trained:
+        module.float()
     if cfg.run.grad_checkpointing:
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
         base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     return model
 
@@ -165,7 +220,7 @@ def build(cfg: TrainConfig, work_dir: str | Path) -> Assembled:
     model = apply_training_mode(model, cfg)
     vcfg = vision.config
     spec = ImageSpec(size=vcfg.image_size, mean=tuple(proc.image_mean), std=tuple(proc.image_std),
-                     seq_len=(vcfg.image_size // vcfg.patch_size) ** 2)
+                     seq_len=(vcfg.image_size // vcfg.patch_size) ** 2, grid=cfg.model.multiscale_grid)
     if cfg.model.vision_feature_select_strategy == "default":
         spec.seq_len -= 1
     return Assembled(model, tok, proc, spec, tok.convert_tokens_to_ids(IMAGE_TOKEN))

@@ -21,6 +21,12 @@ LLM_PRESETS = {
                                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
                                      tie_word_embeddings=False, rope_theta=10000.0,
                                      initializer_range=0.2)),  # a random base: larger logits so LoRA can move them
+    # Cohere-family (Aya-Expanse) shape in miniature: tied embeddings and logit_scale 0.125, for tests
+    "tiny-cohere": (CohereConfig, dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+                                       logit_scale=0.125, tie_word_embeddings=True, rope_theta=10000.0,
+                                       initializer_range=0.2, bos_token_id=None, eos_token_id=None,
+                                       pad_token_id=None)),
     # Qwen/Qwen2.5-7B-Instruct
     "qwen2.5-7b": (Qwen2Config, dict(vocab_size=152064, hidden_size=3584, intermediate_size=18944,
                                      num_hidden_layers=28, num_attention_heads=28, num_key_value_heads=4,

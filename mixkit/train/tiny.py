@@ -85,6 +85,19 @@ def _image(rgb: tuple[int, int, int], rng: random.Random, fmt: str, size: int = 
     return buf.getvalue()
 
 
+def text_only_rows(n: int, seed: int = 0) -> list[dict]:
+    """Schema rows without images (task `text`): the colour question answered from the text alone."""
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        lang = LANGS[i % len(LANGS)]
+        c = COLOURS[rng.choice(sorted(COLOURS))][1][lang]
+        msgs = [{"role": "user", "content": f"{CAPTION[lang].format(c=c)} {FOLLOWUP[lang][0]}"},
+                {"role": "assistant", "content": FOLLOWUP[lang][1].format(c=c)}]
+        rows.append(make_row(source="tiny-text", origin_id=str(i), task="text", lang=lang, messages=msgs, images=[]))
+    return rows
+
+
 def tiny_rows(n: int, seed: int = 0) -> list[dict]:
     """Schema rows: captions (1 turn), instructions (2 turns) and a few two-image samples, 7 languages."""
     rng = random.Random(seed)
@@ -117,26 +130,17 @@ def tiny_rows(n: int, seed: int = 0) -> list[dict]:
     return rows
 
 
-def write_tiny_shards(out_dir: str | Path, n: int = 140, samples_per_shard: int = 20, seed: int = 0) -> list[str]:
-    """Write tiny_rows(n) as WebDataset shards in the mixkit shard format; returns the shard paths.
+def write_tiny_shards(out_dir: str | Path, n: int = 140, samples_per_shard: int = 20, seed: int = 0,
+                      text_only: bool = False, prefix: str = "shard") -> list[str]:
+    """Write tiny_rows(n) (or text_only_rows(n)) as WebDataset shards; returns the shard paths."""
+    rows = text_only_rows(n, seed) if text_only else tiny_rows(n, seed)
+    return write_rows(out_dir, rows, samples_per_shard, prefix)
 
-    Members are named by `mixkit.shards.sample_members`, so the layout is the writer's own.
-    """
-    import tarfile
 
-    from mixkit.shards import sample_members
+def write_rows(out_dir: str | Path, rows: list[dict], samples_per_shard: int = 20, prefix: str = "shard") -> list[str]:
+    """Schema rows -> WebDataset shards through mixkit's own ShardWriter (the shard format's writer)."""
+    from mixkit.shards import ShardWriter
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows = tiny_rows(n, seed)
-    paths = []
-    for s in range(0, len(rows), samples_per_shard):
-        path = out_dir / f"shard-{s // samples_per_shard:05d}.tar"
-        with tarfile.open(path, "w", format=tarfile.USTAR_FORMAT) as tar:
-            for row in rows[s:s + samples_per_shard]:
-                for name, data in sample_members(row):
-                    info = tarfile.TarInfo(name)
-                    info.size, info.mtime, info.mode = len(data), 0, 0o644
-                    tar.addfile(info, io.BytesIO(data))
-        paths.append(str(path))
-    return paths
+    with ShardWriter(out_dir, max_samples=samples_per_shard, max_bytes=1 << 62, prefix=prefix) as w:
+        w.write_all(rows)
+    return [str(Path(out_dir) / info["path"]) for info in w.infos]

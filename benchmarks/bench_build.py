@@ -104,7 +104,7 @@ def bench_build(n: int, kb: int, work: Path) -> dict:
             f"t=time.time(); r=build(load_recipe({str(rp)!r}), {str(out)!r}, progress=False); dt=time.time()-t; "
             "print(json.dumps({'seconds': dt, 'samples': r.manifest['counts']['total'], "
             "'peak_rss_mb': peak_rss_mb(), "
-            "'bytes': sum(s['bytes'] for s in r.manifest['shards'])}))")
+            "'bytes': sum(s['bytes'] for s in r.manifest['shards']), 'steps': r.manifest['steps']}))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if res.returncode != 0:
         raise SystemExit(res.stderr[-3000:])
@@ -153,6 +153,13 @@ def bench_writer(n: int, kb: int, work: Path) -> dict:
             "ours_mb_s": total / 1e6 / best["ours"], "ratio": best["plain"] / best["ours"]}
 
 
+def print_steps(steps: list[dict]) -> None:
+    """The manifest's per-step record: where a build's time and driver memory go."""
+    print(f"  {'step':<10} {'seconds':>8} {'rows in':>9} {'rows out':>9} {'driver peak MB':>15}")
+    for s in steps:
+        print(f"  {s['name']:<10} {s['seconds']:>8.1f} {s['rows_in']:>9} {s['rows_out']:>9} {s['driver_peak_rss_mb']:>15.0f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--samples", type=int, default=100_000)
@@ -168,6 +175,7 @@ def main() -> None:
     b = bench_build(a.samples, a.image_kb, work)
     print(f"build: {b['samples']} samples in {b['seconds']:.1f} s -> {b['samples_per_s']:.0f} samples/s end to end "
           f"({b['bytes'] / 1e6:.0f} MB of shards, {a.image_kb} KB images); driver peak RSS {b['peak_rss_mb']:.0f} MB")
+    print_steps(b["steps"])
     if a.memory_check_kb:
         b2 = bench_build(a.samples, a.memory_check_kb, work)
         print(f"build with {a.memory_check_kb} KB images: {b2['samples_per_s']:.0f} samples/s, "

@@ -328,3 +328,22 @@ def test_fast_tar_header_parser_reads_what_tarfile_reads():
         fast = [(m.name, m.size, m.offset_data, m.type)
                 for m in tarfile.open(fileobj=io.BytesIO(buf.getvalue()), mode="r|*", tarinfo=_FastTarInfo)]
         assert fast == ref and len(ref) >= 4
+
+
+def test_batched_lid_gives_what_one_by_one_gives(tmp_path, monkeypatch):
+    """The audit batches LID per shard; the counts, detections and confusions must not depend on it."""
+    import mixkit.audit as audit_mod
+
+    items = [(s, {}) for lang in SENTENCES for s in SENTENCES[lang]] * 3
+    items += [(s, {"LANGUAGE": "de"}) for s in SENTENCES["fra_Latn"]]       # declared German, reads French
+    _img2dataset_shard(tmp_path / "00000.tar", items)
+    _known_mix(tmp_path / "mix")
+    runs = []
+    for batch in (1, 7, 256):
+        monkeypatch.setattr(audit_mod, "LID_BATCH", batch)
+        d = audit_shards([str(tmp_path / "00000.tar"), str(tmp_path / "mix")], progress=False, workers=1).to_dict()
+        runs.append({k: d[k] for k in ("by_lang", "detected_samples", "total_samples")})
+    assert runs[0] == runs[1] == runs[2]
+    assert runs[0]["by_lang"]["deu_Latn"]["lid_checked"] >= 3
+    assert runs[0]["by_lang"]["deu_Latn"]["lid_agreement"] < 1
+    assert "fra_Latn" in runs[0]["by_lang"]["deu_Latn"]["lid_confusions"]

@@ -291,3 +291,25 @@ def test_mixkit_eval_on_a_tiny_trained_checkpoint(tmp_path):
     from mixkit.evaluation import evaluate
     r2 = evaluate(final, suite="fidelity", langs=["zul_Latn"], max_samples=2, max_new_tokens=4, progress=False)
     assert r2["fidelity"]["by_lang"]["zul_Latn"]["n"] == 2 and "smpqa" not in r2
+
+
+@pytest.mark.slow
+def test_eval_runs_a_multiscale_checkpoint(tmp_path):
+    """A multi-scale final/ (projector wider than Llava's own) evaluates with its global view + tiles."""
+    from mixkit.evaluation import evaluate
+    from mixkit.evaluation.harness import _multiscale_views, load_model
+    from mixkit.train import load_config, train
+    from mixkit.train.tiny import write_tiny_shards
+
+    write_tiny_shards(tmp_path / "shards", n=24, samples_per_shard=12)
+    cfg = load_config(ROOT / "configs" / "tiny-multiscale.yaml")
+    cfg.optim.max_steps, cfg.run.log_every, cfg.run.save_every, cfg.data.num_workers = 2, 1, 100, 0
+    final = train(cfg, shards=str(tmp_path / "shards" / "*.tar"), out_dir=str(tmp_path / "run"), resume=False)["final_dir"]
+    model, processor = load_model(final, device="cpu")
+    views = _multiscale_views(model, processor)
+    assert views is not None and views.n_views == 5
+    from PIL import Image
+
+    assert tuple(views(Image.new("RGB", (50, 30))).shape[:2]) == (5, 3)
+    r = evaluate(final, suite="fidelity", langs=["deu_Latn"], max_samples=2, max_new_tokens=4, progress=False)
+    assert r["fidelity"]["by_lang"]["deu_Latn"]["n"] == 2

@@ -48,10 +48,11 @@ def load_model(model_path: str | Path, device: str = "auto", dtype: str = "auto"
     tdtype = {"auto": torch.bfloat16 if device.startswith("cuda") else torch.float32,
               "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[dtype]
     if conf.model_type == "llava":
-        from transformers import LlavaForConditionalGeneration as cls
+        from mixkit.train.multiscale import load_pretrained   # plain Llava, or mixkit's multi-scale variant
+        model = load_pretrained(path, dtype=tdtype).to(device).eval()
     else:
-        from transformers import AutoModelForImageTextToText as cls
-    model = cls.from_pretrained(path, dtype=tdtype).to(device).eval()
+        from transformers import AutoModelForImageTextToText
+        model = AutoModelForImageTextToText.from_pretrained(path, dtype=tdtype).to(device).eval()
     processor = AutoProcessor.from_pretrained(path)
     tok = getattr(processor, "tokenizer", None)
     if tok is None:
@@ -82,12 +83,24 @@ def _image(data):
     return img.convert("RGB")
 
 
+def _multiscale_views(model, processor):
+    """TiledViews for a mixkit multi-scale model (its processor makes only the global view), else None."""
+    from mixkit.train.multiscale import GRID_KEY, TiledViews
+
+    grid = getattr(model.config, GRID_KEY, 1) or 1
+    if grid <= 1:
+        return None
+    ip = processor.image_processor          # the side the vision tower was trained at, as the trainer uses it
+    return TiledViews(int(model.config.vision_config.image_size), ip.image_mean, ip.image_std, grid)
+
+
 def generate(model, processor, items: list[tuple[object, str]], *, max_new_tokens: int = 24,
              batch_size: int = 8, progress=None) -> list[str]:
     """Greedy answers for (image, question) pairs, in order."""
     import torch
 
     answers: list[str] = []
+    views = _multiscale_views(model, processor)
     eos = [t for t in {processor.tokenizer.eos_token_id, getattr(model.generation_config, "eos_token_id", None)}
            if t is not None]
     for s in range(0, len(items), batch_size):
@@ -95,6 +108,8 @@ def generate(model, processor, items: list[tuple[object, str]], *, max_new_token
         texts = [_prompt_text(processor, q) for _, q in chunk]
         images = [_image(img) for img, _ in chunk]
         inputs = processor(text=texts, images=images, return_tensors="pt", padding=True).to(model.device)
+        if views is not None:         # multi-scale: the global view plus the tiles, as in training
+            inputs["pixel_values"] = torch.cat([views(img) for img in images]).to(model.device)
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
         with torch.inference_mode():

@@ -81,12 +81,14 @@ def _peak_rss_mb() -> float:
 
 def run_steps(ctx: BuildContext, steps: list[BuildStep]) -> list[StepMetrics]:
     """Run `steps` in order, each in its layout folder; results land in ctx.results by step name."""
+    names = [s.name for s in steps]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:        # checked before anything runs: each step's name is its folder and its result's key
+        raise ValueError(f"build steps must have unique names; repeated: {', '.join(twice)}")
     metrics = []
     for pos, step in enumerate(steps, start=1):
         if not step.enabled(ctx.recipe):
             continue
-        if step.name in ctx.results:
-            raise ValueError(f"two build steps are named {step.name!r}: step names must be unique")
         step.dir = ctx.layout.step_dir(pos, step.name)
         resumed = is_done(step.dir)
         _reset_peak_rss()

@@ -247,3 +247,11 @@ def test_an_extra_stage_is_one_class_and_one_list_entry(tmp_path):
                 if mem.name.endswith(".json"):
                     doc = json.loads(tf.extractfile(mem).read())
                     assert not (doc["source"] == "caps" and doc["origin_id"].endswith("7"))
+
+
+def test_step_names_must_be_unique(tmp_path):
+    steps = default_steps()
+    steps.insert(2, StageStep("filter", lambda recipe: _DropOrigins()))
+    with pytest.raises(ValueError, match="repeated: filter"):
+        build(load_recipe(DEMO), tmp_path / "dup", progress=False, backend="local", steps=steps)
+    assert not (tmp_path / "dup" / "stages" / "01_read").exists()     # refused before any work

@@ -367,6 +367,8 @@ class _ShardAudit:
             text = t.strip() if isinstance(t, str) else ""
         source = doc.get("source") or layout
         task = doc.get("task") or {"llava": "instruct", "img2dataset": "caption"}.get(layout, "unknown")
+        if type(source) is not str or type(task) is not str:     # foreign json: 5, ["x"], {...}
+            source, task = str(source), str(task)
 
         raw = next((doc[k] for k in LANG_FIELDS if isinstance(doc.get(k), str) and doc[k].strip()), None)
         code = self._resolve(raw) if raw else None

@@ -67,7 +67,7 @@ def _first_image_at(sample: TarSample) -> tuple[str, int, int] | None:
         images = sample.image_members()
     except SampleError:
         return None                                     # reported again when the shard is scanned
-    offsets = getattr(sample, "offsets", None) or {}
+    offsets = sample.offsets
     if not images or images[0][0] not in offsets:
         return None
     ext = images[0][0]

@@ -10,6 +10,8 @@ import io
 import os
 from pathlib import Path
 
+from mixkit.audit_gallery import GALLERY_PER_LANG
+
 TIER_COLOURS = {"T1": "#d62728", "T2": "#ff7f0e", "T3": "#bcbd22", "T4": "#2ca02c", "T5": "#1f77b4",
                 "other": "#9467bd", "und": "#7f7f7f"}
 
@@ -266,7 +268,7 @@ def write_html(d: dict, path: str | os.PathLike) -> Path:
 <html lang="en"><head><meta charset="utf-8"><title>mixkit audit</title><style>{_CSS}</style></head>
 <body><h1>mixkit audit</h1><div class="plots"><div>{summary}{manifest}</div>{''.join(imgs)}</div>
 <h2>Languages</h2>{langs}
-<h2 id="gallery">Gallery</h2><p>Up to 4 samples per language (one per task first; chosen by the smallest hash
+<h2 id="gallery">Gallery</h2><p>Up to {GALLERY_PER_LANG} samples per language (one per task first; chosen by the smallest hash
 of their id), with the text the audit read.</p>{_gallery(d)}
 <h2>Tiers</h2>{tiers}<h2>Sources</h2>{simple('source')}<h2>Tasks</h2>{simple('task')}
 <h2>Errors</h2>{errors}

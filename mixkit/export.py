@@ -16,11 +16,13 @@ parquet  DIR/part-00000.parquet ... (one per shard): columns id, origin_id, sour
          `datasets.load_dataset("parquet", data_dir=DIR)`.
 
 Every sample the reader yields is exported or counted in `skipped` by reason (samples the
-reader refused, corrupt json, foreign layouts without `messages`, repeated ids); nothing is
-dropped silently.
+reader refused, corrupt json, foreign layouts without `messages`, messages that are not
+{role, content} strings (bad_record), `<image>` placeholders that do not match the images
+(placeholder_mismatch), repeated ids); nothing is dropped silently.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import Counter
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from mixkit.schema import image_count
 from mixkit.shard_format import SampleError, TarSample, expand_shards, image_ext, iter_tar
 
 FORMATS = ("llava", "parquet")
@@ -100,12 +103,20 @@ def _readable(items, res: ExportResult, seen: set[str]) -> Iterator[tuple[TarSam
             continue
         try:
             doc = item.doc()
-            item.images()
+            n_images = len(item.image_members())
         except SampleError as e:
             res.skipped[e.reason] += 1
             continue
-        if not isinstance(doc.get("messages"), list):
+        messages = doc.get("messages")
+        if not isinstance(messages, list):
             res.skipped["not_a_mixkit_sample"] += 1          # img2dataset/llava tars: read them as a source
+            continue
+        if not all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+                   for m in messages):
+            res.skipped["bad_record"] += 1                   # the formats need {role: str, content: str}
+            continue
+        if image_count(messages) != n_images:
+            res.skipped["placeholder_mismatch"] += 1         # e.g. a key split apart in an unsorted tar
             continue
         sid = str(doc.get("id") or item.key)
         if sid in seen:
@@ -122,10 +133,16 @@ class _LlavaWriter:
         self.fh = open(self.tmp, "w", encoding="utf-8")
         self.fh.write("[")
         self.first = True
+        self.used: set[str] = set()
 
     def begin_shard(self, index: int, path: str) -> None:
-        # One image folder per shard: no folder grows to millions of files, no name clashes.
-        self.rel = f"{IMAGES_DIR}/{Path(path).name.split('.', 1)[0]}"
+        # One image folder per shard: no folder grows to millions of files, no name clashes
+        # (train.0000.tar -> train.0000; a name met before, from another folder, gets the index).
+        name = _shard_stem(path)
+        if name in self.used:
+            name = f"{name}-{index:05d}"
+        self.used.add(name)
+        self.rel = f"{IMAGES_DIR}/{name}"
         (self.out / self.rel).mkdir(parents=True, exist_ok=True)
 
     def add(self, sample: TarSample, doc: dict) -> None:
@@ -140,7 +157,7 @@ class _LlavaWriter:
             rec["image"] = names[0] if len(names) == 1 else names
         rec["conversations"] = [{"from": LLAVA_FROM.get(m.get("role"), str(m.get("role"))), "value": m.get("content", "")}
                                 for m in doc["messages"]]
-        rec.update({k: doc.get(k, "") for k in ("lang", "task", "source")})
+        rec.update({k: str(doc.get(k) or "") for k in ("lang", "task", "source")})
         self.fh.write(("\n" if self.first else ",\n") + json.dumps(rec, ensure_ascii=False))
         self.first = False
         self.res.images += len(names)
@@ -162,8 +179,24 @@ class _LlavaWriter:
 
 
 def _safe_key(key: str) -> str:
-    """A key as one file name (foreign shards may have folders in keys)."""
-    return "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
+    """A key as one file name (foreign shards may have folders in keys); a key that had to be
+    changed gets a hash of itself, so `d/a.b/0` and `d/a_b/0` do not overwrite each other."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
+    if safe == key:
+        return key
+    return f"{safe}-{hashlib.sha1(key.encode('utf-8', 'surrogateescape')).hexdigest()[:10]}"
+
+
+def _shard_stem(path: str) -> str:
+    """A shard's file name without its tar suffix, as one safe folder name."""
+    name = Path(path).name
+    for suffix in (".tar.gz", ".tgz", ".tar"):
+        if name.lower().endswith(suffix):
+            name = name[:-len(suffix)]
+            break
+    if name and not name.startswith(".") and all(c.isalnum() or c in "-_." for c in name):
+        return name
+    return _safe_key(name) if name else "shard"
 
 
 class _ParquetWriter:
@@ -183,7 +216,7 @@ class _ParquetWriter:
         images = sample.image_members()
         self.rows.append({
             "id": str(doc.get("id") or sample.key), "origin_id": str(doc.get("origin_id") or ""),
-            "source": doc.get("source") or "", "task": doc.get("task") or "", "lang": doc.get("lang") or "",
+            "source": str(doc.get("source") or ""), "task": str(doc.get("task") or ""), "lang": str(doc.get("lang") or ""),
             "messages": [{"role": m.get("role"), "content": m.get("content")} for m in doc["messages"]],
             "images": [{"bytes": data, "path": sample.name(ext)} for ext, data in images],
             "meta": doc["meta"] if isinstance(doc.get("meta"), str) else json.dumps(doc.get("meta") or {}),

@@ -292,12 +292,15 @@ def _read_member(tf: tarfile.TarFile, m: tarfile.TarInfo) -> bytes:
 
 def _open_stream(fh, name: str) -> tarfile.TarFile:
     """A stream-mode TarFile over `fh`: gzip through _GunzipReader (keeps what decodes before a
-    cut), bz2/xz/plain through tarfile's own detection."""
+    cut), bz2/xz/plain through tarfile's own detection. Member names that are not UTF-8 (old
+    tools writing Latin-1) decode with backslash escapes (`caf\\xe9.jpg`): distinct, printable
+    keys that JSON, parquet and ids can hold (tarfile's default, lone surrogates, cannot be
+    encoded again)."""
     info = type("_TarInfo", (_FastTarInfo,), {})
     head = fh.peek(2)[:2] if hasattr(fh, "peek") else b""
     if head == b"\x1f\x8b" or (not head and name.lower().endswith((".gz", ".tgz"))):
-        return tarfile.open(fileobj=_GunzipReader(fh), mode="r|", tarinfo=info)
-    return tarfile.open(fileobj=fh, mode="r|*", tarinfo=info)
+        return tarfile.open(fileobj=_GunzipReader(fh), mode="r|", tarinfo=info, errors="backslashreplace")
+    return tarfile.open(fileobj=fh, mode="r|*", tarinfo=info, errors="backslashreplace")
 
 
 def iter_tar(source: str | os.PathLike | Any, *, read: Callable[[str], bool] | None = None,

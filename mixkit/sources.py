@@ -512,9 +512,17 @@ def _tar_sample(ctx: _Ctx, sample: TarSample) -> Pair:
 
 
 def _iter_tar(ctx: _Ctx) -> Iterator[Pair]:
+    keys: set[str] = set()
     for n, item in enumerate(iter_tar(ctx.file)):
         if isinstance(item, TarSample):
-            yield _tar_sample(ctx, item)
+            row, rej = _tar_sample(ctx, item)
+            if item.key in keys and rej is not None:
+                # A key met before, not adjacent: its members were split apart (GNU tar from disk
+                # stores a folder in directory order); say so, or the reason alone misleads.
+                rej["detail"] += (f"; key {item.key!r} also came earlier in this tar: a sample's members must be "
+                                  "adjacent (write the tar sorted, e.g. tar --sort=name)")
+            keys.add(item.key)
+            yield row, rej
         elif item.reason == "broken_tar" and item.key:
             yield None, _reject(ctx, item.key, ctx.lang, item.reason, f"{ctx.file}: {item.detail}")
         else:

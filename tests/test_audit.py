@@ -347,3 +347,16 @@ def test_batched_lid_gives_what_one_by_one_gives(tmp_path, monkeypatch):
     assert runs[0]["by_lang"]["deu_Latn"]["lid_checked"] >= 3
     assert runs[0]["by_lang"]["deu_Latn"]["lid_agreement"] < 1
     assert "fra_Latn" in runs[0]["by_lang"]["deu_Latn"]["lid_confusions"]
+
+
+def test_foreign_json_with_non_string_source_or_task_is_counted(tmp_path):
+    with tarfile.open(tmp_path / "odd.tar", "w") as tf:
+        for name, doc in [("a.json", {"source": ["x"], "task": {"a": 1}, "caption": "a cat on a mat"}),
+                          ("b.json", {"source": 5, "caption": "a dog on a log"})]:
+            data = json.dumps(doc).encode()
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    d = audit_shards(tmp_path, progress=False, workers=1).to_dict()
+    assert d["total_samples"] == 2 and not d["errors"]
+    assert set(d["by_source"]) == {"['x']", "5"} and "{'a': 1}" in d["by_task"]

@@ -126,3 +126,54 @@ def test_missing_shard_of_a_brace_pattern_is_reported(tmp_path):
     res = export_shards(str(shards / "shard-{00000..00003}.tar"), tmp_path / "o", format="parquet")
     assert res.samples == 4 and res.skipped["unreadable_shard"] == 1
     assert "shard-00003.tar" in res.summary()
+
+
+def _foreign_tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    with tarfile.open(path, "w") as tf:
+        for name, data in members:
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    return path
+
+
+def _doc(sid, messages=None) -> bytes:
+    return json.dumps({"id": sid, "messages": messages or [{"role": "user", "content": "<image>\nq"},
+                                                           {"role": "assistant", "content": "a"}]}).encode()
+
+
+def test_llava_export_never_overwrites_an_image_of_another_sample(tmp_path):
+    # Other tools' shards: the same keys in train.0000.tar / train.0001.tar (one stem before the
+    # first dot), and keys that differ only in characters a file name cannot keep.
+    d = tmp_path / "in"
+    d.mkdir()
+    green = _img((0, 255, 0))
+    _foreign_tar(d / "train.0000.tar", [("000.json", _doc("a")), ("000.jpg", RED)])
+    _foreign_tar(d / "train.0001.tar", [("000.json", _doc("b")), ("000.jpg", green)])
+    _foreign_tar(d / "z.tar", [("d/a.b/0.json", _doc("c")), ("d/a.b/0.jpg", RED),
+                               ("d/a_b/0.json", _doc("e")), ("d/a_b/0.jpg", green)])
+    res = export_shards(d, tmp_path / "o", format="llava")
+    data = json.loads((tmp_path / "o" / "data.json").read_text(encoding="utf-8"))
+    assert res.samples == 4 and not res.skipped
+    paths = [r["image"] for r in data]
+    assert len(set(paths)) == 4, paths
+    want = {"a": RED, "b": green, "c": RED, "e": green}
+    for r in data:
+        assert (tmp_path / "o" / r["image"]).read_bytes() == want[r["id"]]
+
+
+@pytest.mark.parametrize("fmt", ["llava", "parquet"])
+def test_export_counts_malformed_messages_and_placeholder_mismatch(tmp_path, fmt):
+    d = tmp_path / "in"
+    d.mkdir()
+    _foreign_tar(d / "x.tar", [
+        ("ok.json", _doc("ok")), ("ok.jpg", RED),
+        ("parts.json", _doc("parts", [{"role": "user", "content": [{"type": "text", "text": "hi"}]},
+                                      {"role": "assistant", "content": "x"}])),
+        ("strs.json", json.dumps({"id": "strs", "source": 5, "messages": ["nope"]}).encode()),
+        ("noimg.json", _doc("noimg")),                                   # <image> but no image member
+        ("two.json", _doc("two")), ("two.0.jpg", RED), ("two.1.png", BLUE),   # one <image>, two images
+    ])
+    res = export_shards(d, tmp_path / "o", format=fmt)
+    assert res.samples == 1 and res.images == 1
+    assert dict(res.skipped) == {"bad_record": 2, "placeholder_mismatch": 2}

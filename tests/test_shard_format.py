@@ -313,3 +313,25 @@ def test_build_manifest_constructor_takes_todays_fields(tmp_path):
     assert doc["shards"] == [{"path": "shard-00000.tar", "samples": 3, "bytes": 10240, "sha256": "cd" * 32}]
     assert doc["recipe"] == {"name": "demo"} and doc["accounting"] == {"inputs": 6}
     assert list(doc["rejects"]["by_stage"]) == ["filter", "read"]
+
+
+def test_member_names_that_are_not_utf8_become_printable_keys(tmp_path):
+    # Old tools write Latin-1 names; tarfile's default (lone surrogates) cannot be encoded again,
+    # which crashed ids, export and the audit's JSON. Escaped keys stay distinct and readable.
+    doc = {"lang": "eng_Latn", "messages": [{"role": "user", "content": "<image>\nDescribe."},
+                                            {"role": "assistant", "content": "A red square."}]}
+    path = tmp_path / "latin.tar"
+    with tarfile.open(path, "w", format=tarfile.GNU_FORMAT, encoding="latin-1") as tf:
+        for key in ("caf\xe9", "caf\xe8"):
+            _member(tf, f"{key}.json", json.dumps(doc).encode())
+            _member(tf, f"{key}.jpg", JPG)
+    keys = [s.key for s in iter_tar(path) if isinstance(s, TarSample)]
+    assert keys == ["caf\\xe9", "caf\\xe8"]
+    for k in keys:
+        k.encode("utf-8")
+    rows, rejects = _read(path)
+    assert len(rows) == 2 and not rejects
+    from mixkit.export import export_shards
+
+    res = export_shards(path, tmp_path / "o", format="llava")
+    assert res.samples == 2 and res.images == 2

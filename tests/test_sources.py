@@ -427,3 +427,16 @@ def test_demo_data_script_is_byte_deterministic(tmp_path):
     for f in sorted(DEMO.rglob("*")):
         if f.is_file() and f.name != "README.md":
             assert (tmp_path / f.relative_to(DEMO)).read_bytes() == f.read_bytes(), f
+
+
+def test_tar_key_split_apart_says_so(tmp_path):
+    # GNU tar from a folder stores files in directory order: a sample's members may not be adjacent.
+    doc = json.dumps({"messages": [{"role": "user", "content": "<image>\nq"},
+                                   {"role": "assistant", "content": "a"}]}).encode()
+    _tar(tmp_path / "split.tar", [("d/000.jpg", JPG), ("d/001.jpg", JPG), ("d/000.json", doc), ("d/001.json", doc)])
+    rows, rejects = read_all(tmp_path / "split.tar", format="webdataset")
+    assert rows == [] and len(rejects) == 4
+    assert reasons(rejects) == {"bad_record": 2, "placeholder_mismatch": 2}
+    split = [r for r in rejects if r["reason"] == "placeholder_mismatch"]
+    assert all("also came earlier in this tar" in r["detail"] for r in split)
+    assert not any("also came earlier" in r["detail"] for r in rejects if r["reason"] == "bad_record")

@@ -63,9 +63,6 @@ class LidOptions(_Strict):
             out[languages.resolve(k)] = float(t)
         return out
 
-    def threshold(self, code: str) -> float:
-        return self.thresholds.get(code, self.default_threshold)
-
 
 class ScriptOptions(_Strict):
     enabled: bool = True
@@ -365,15 +362,14 @@ class LanguageFilter(Filter):
             return out
         texts = [text_of(rows[i])[:opts.max_chars] for i in idx]
         expected = [languages.resolve(rows[i]["lang"]) for i in idx]
-        for i, exp, (pred, p_top, p_exp) in zip(idx, expected, lid.score(texts, expected, opts.top_k)):
-            meta = {"lid": {"pred": pred, "prob": round(p_top, 4)}}
-            thr = opts.thresholds.get(exp, lid.threshold(exp, opts.default_threshold))
-            verdict = lid.verdict(exp, pred)
-            if verdict == "close":             # bos read as hrv, zsm as ind...: kept, and said so
+        checks = lid.check(texts, expected, opts.default_threshold, opts.thresholds, opts.top_k)
+        for i, exp, c in zip(idx, expected, checks):
+            meta = {"lid": {"pred": c["pred"], "prob": c["prob"]}}
+            if c["status"] == "close":         # bos read as hrv, zsm as ind...: kept, and said so
                 meta["lid"]["close"] = True
-            if p_exp < thr and verdict == "wrong":
-                out[i] = (Rejection("wrong_language", f"expected {exp} p={p_exp:.2f} < {thr}; "
-                                                      f"predicted {pred or '?'} p={p_top:.2f}"), meta)
+            if c["status"] == "wrong":         # another language, and the expected one under its threshold
+                out[i] = (Rejection("wrong_language", f"expected {exp} p={c['p_expected']:.2f} < {c['threshold']}; "
+                                                      f"predicted {c['pred'] or '?'} p={c['prob']:.2f}"), meta)
             else:
                 out[i] = (None, meta)
         return out

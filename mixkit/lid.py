@@ -372,22 +372,28 @@ class LanguageIdentifier:
             return float(ng[1][model.langs.index(exp)]) if ng[2] else 0.0
         return model.predict(line)[2].get(exp, 0.0)
 
-    def check(self, texts: list[str], expected: list[str], default_threshold: float = 0.3) -> list[dict]:
-        """The one language check (filters, translation checks, audit): per text a dict with
+    def check(self, texts: list[str], expected: list[str], default_threshold: float = 0.3,
+              thresholds: dict[str, float] | None = None, k: int = 3) -> list[dict]:
+        """The one language check (the LID filter, tests, benchmarks): per text a dict with
         status ('ok' | 'close' | 'wrong' | 'unchecked'), pred, prob, p_expected, threshold, detector.
 
         'ok' also when the expected language reaches its threshold though another one is on top.
+        thresholds: {FLORES code: threshold} over the defaults (a recipe's per-language setting);
+        k: how many fastText labels count towards the expected language's probability.
         """
         codes = [languages.resolve(e) for e in expected]
         checked = [i for i, c in enumerate(codes) if self.can_check(c)]
         out = [{"status": "unchecked", "pred": "", "prob": 0.0, "p_expected": 0.0, "threshold": None,
                 "detector": ""} for _ in codes]
-        scored = self.score([texts[i] for i in checked], [codes[i] for i in checked])
+        thresholds = thresholds or {}
+        per_lang = {c: (thresholds.get(c, self.threshold(c, default_threshold)), self.detector(c))
+                    for c in {codes[i] for i in checked}}          # once per language, not per text
+        scored = self.score([texts[i] for i in checked], [codes[i] for i in checked], k)
         for i, (pred, p_top, p_exp) in zip(checked, scored):
-            thr = self.threshold(codes[i], default_threshold)
+            thr, detector = per_lang[codes[i]]
             status = self.verdict(codes[i], pred)
             if status == "wrong" and p_exp >= thr:
                 status = "ok"
             out[i] = {"status": status, "pred": pred, "prob": round(p_top, 4), "p_expected": round(p_exp, 4),
-                      "threshold": thr, "detector": self.detector(codes[i])}
+                      "threshold": thr, "detector": detector}
         return out

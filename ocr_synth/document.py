@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from mixkit.languages import get
 from mixkit.scripts import NO_SPACE_JOIN_SCRIPTS, SPACELESS_SCRIPTS
@@ -100,7 +100,7 @@ def _flow(blocks, start, cols, y0, y_end, script, spec, body, head, place, max_l
                     return
                 col, y = col + 1, y0
                 x0, x1 = cols[col]
-            y = place([line], font, spec, x0, x1, y, lh, px)
+            y = place([line], font, spec, x0, x1, y, lh, px, weight)
             n_body += kind == "p"
         y += lh // 4                                       # paragraph spacing
 
@@ -123,11 +123,17 @@ def _draw_runs(draw, runs, f, fspec_default, fonts, fsize, weight, x0, x1, y, in
         w = text_width(spec, run, fsize, weight)
         ff = f if spec == fspec_default else fonts.get(spec, fsize, weight)
         if rtl:
-            draw.text((x, y), run, font=ff, fill=ink, anchor="ra")
+            draw.text((x, y), run, font=ff, fill=ink, anchor="ra", **_rtl(ff))
             x -= w
         else:
             draw.text((x, y), run, font=ff, fill=ink, anchor="la")
             x += w
+
+
+def _rtl(font) -> dict:
+    """Right-to-left base direction for raqm: a run of neutrals (", ") or a line that starts with
+    digits or a Latin word would otherwise be laid out left to right inside a right-to-left line."""
+    return {"direction": "rtl"} if font.layout_engine == ImageFont.Layout.RAQM else {}
 
 
 _WIDTHS: dict[tuple, float] = {}
@@ -185,7 +191,9 @@ def render_document(items: list[str], lang: str, chain: tuple[FontSpec, ...], fo
     lines_out: list[str] = []
     skipped: dict[str, int] = {}
 
-    def place(lines: list[str], f, fspec_default: FontSpec, x0: int, x1: int, y: int, lh: int, fsize: int) -> int:
+    def place(lines: list[str], f, fspec_default: FontSpec, x0: int, x1: int, y: int, lh: int, fsize: int,
+              fweight: int = weight) -> int:
+        """Draw lines in font `f` (`fspec_default` at fsize px, fweight: headings are bold) from y down."""
         for text in lines:
             if y + lh > height - top // 2:
                 break
@@ -195,12 +203,12 @@ def render_document(items: list[str], lang: str, chain: tuple[FontSpec, ...], fo
                 if not runs:
                     skipped[why] = skipped.get(why, 0) + 1
                     continue
-                _draw_runs(draw, runs, f, fspec_default, fonts, fsize, weight, x0, x1, y, ink, rtl)
+                _draw_runs(draw, runs, f, fspec_default, fonts, fsize, fweight, x0, x1, y, ink, rtl)
                 fspec = runs[0][0]
             else:
-                ff = f if fspec == fspec_default else fonts.get(fspec, fsize, weight)
+                ff = f if fspec == fspec_default else fonts.get(fspec, fsize, fweight)
                 if rtl:
-                    draw.text((x1, y), text, font=ff, fill=ink, anchor="ra")
+                    draw.text((x1, y), text, font=ff, fill=ink, anchor="ra", **_rtl(ff))
                 else:
                     draw.text((x0, y), text, font=ff, fill=ink, anchor="la")
             boxes.append({"text": text, "box": [x0, y, x1, y + lh], "font": fspec.label})
@@ -227,7 +235,7 @@ def render_document(items: list[str], lang: str, chain: tuple[FontSpec, ...], fo
         ta, td = tfont.getmetrics()
         title = _fill_lines(items, rng, lambda t: text_width(spec, t, tsize, 700), (width - 2 * margin) * 0.8, 1,
                             script)
-        y = place(title, tfont, spec, margin, width - margin, y, int((ta + td) * 1.3), tsize)
+        y = place(title, tfont, spec, margin, width - margin, y, int((ta + td) * 1.3), tsize, 700)
         n_fit = max(1, min(max_lines - 1, (height - y - top) // max(1, line_h)))
         body = _fill_lines(items, rng, measure, width - 2 * margin, n_fit, script)
         place(body, font, spec, margin, width - margin, y + line_h // 3, line_h, size)

@@ -3,7 +3,7 @@
 Scripts written with spaces break after a space (and Ethiopic also after its word separator ፡,
 Tibetan after a syllable's tsheg);
 scripts written without spaces (mixkit.scripts.SPACELESS_SCRIPTS: CJK, Thai, Lao, Khmer, Burmese,
-Tibetan) break between grapheme clusters, so a mark never leaves its base. A word wider than the
+Tibetan) break between grapheme clusters, so a mark never leaves its base (nor a Thai/Lao preposed vowel its consonant). A word wider than the
 line is broken by grapheme cluster too. Widths come from HarfBuzz per break unit (cached): a line's
 width is the sum of its units, checked once with one shaping of the whole line.
 """
@@ -17,7 +17,9 @@ _SPACED_UNITS = regex.compile(r"\S+\s*|\s+")
 _ETHIOPIC_UNITS = regex.compile(r"[^\s፡]+፡?\s*|፡\s*|\s+")
 # Tibetan: a syllable keeps its tsheg (U+0F0B) or shad (U+0F0D-0F12) at its end, never at a line start.
 _TIBETAN_UNITS = regex.compile(r"(?:(?![\u0F0B\u0F0D-\u0F12])\X)+[\u0F0B\u0F0D-\u0F12]*\s*|[\u0F0B\u0F0D-\u0F12]+\s*|\s+")
-_CLUSTERS = regex.compile(r"\X")
+# A grapheme cluster, with Thai and Lao preposed vowels (เ แ โ ใ ไ, ເ ແ ໂ ໃ ໄ) kept on the consonant
+# they are read after: \X makes them clusters of their own, and a line ending in one breaks the syllable.
+_CLUSTERS = regex.compile(r"[\u0E40-\u0E44\u0EC0-\u0EC4]*\X")
 
 
 def break_units(text: str, script: str) -> list[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import regex
 
 from mixkit.languages import COMPLEX_SCRIPTS, get
 from mixkit.schema import IMAGE_TOKEN, make_reject, make_row, meta_of
@@ -14,6 +13,7 @@ from ocr_synth.document import SPACELESS, render_document
 from ocr_synth.fonts import (FontUnavailableError, PilFonts, fonts_for_lang, renderable, renderable_text,
                              shaping_support)
 from ocr_synth.jobs import job_rng
+from ocr_synth.layout import _CLUSTERS     # grapheme clusters as the line breaker cuts them (one definition)
 from ocr_synth.options import OcrOptions
 from ocr_synth.prompts import prompts_for
 from ocr_synth.text_sources import HOW_TO_ADD_TEXT, lang_text, load_text_files
@@ -159,9 +159,6 @@ class OcrRenderStage(Stage):
                                     jpeg_quality=int(rng.integers(o.jpeg_quality[0], o.jpeg_quality[1] + 1)))
         prompt = templates["chart_qa_bar" if kind == "bar" else "chart_qa_pie"][0]
         return jpeg, params, prompt, labels[int(np.argmax(values))]
-
-
-_CLUSTERS = regex.compile(r"\X")
 
 
 class _Text:

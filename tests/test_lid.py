@@ -101,6 +101,12 @@ def test_close_pairs_are_reported_close_not_wrong(lid):
     assert res[0]["status"] == "ok" and res[1]["status"] == "wrong" and res[1]["pred"] == "deu_Latn"
     # per-language thresholds: close-pair members need less of the probability
     assert lid.threshold("bos_Latn", 0.3) < lid.threshold("deu_Latn", 0.3) == 0.3
+    # a recipe's per-language threshold overrides the default (the LID filter passes its own through)
+    short_de = "Describe the image.\nEin Hund am Strand."     # lid.176: en 0.50, de only 0.05
+    (strict,) = lid.check([short_de], ["deu_Latn"])
+    (loose,) = lid.check([short_de], ["deu_Latn"], thresholds={"deu_Latn": 0.02})
+    assert strict["status"] == "wrong" and loose["status"] == "ok" and loose["threshold"] == 0.02
+    assert strict["detector"] == loose["detector"] == "fasttext:lid.176.ftz"
 
 
 def test_macrolanguage_label_counts_for_every_member(lid):

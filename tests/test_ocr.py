@@ -132,6 +132,7 @@ def test_documents_are_a_passage_of_running_text_in_reading_order(lang):
         for line in lines:                     # wrapped by word or grapheme cluster: no orphaned mark
             assert not unicodedata.category(line[0]).startswith("M"), (lang, line)
             assert line[0] not in "\u0f0b\u0f0d፡", (lang, line)      # a tsheg or ፡ stays with its syllable/word
+            assert line[-1] not in "เแโใไເແໂໃໄ", (lang, line)          # a preposed vowel stays with its consonant
         boxes = [b["box"] for b in params["lines"]]
         if layout == "page":                   # one column: top to bottom
             assert all(b2[1] > b1[1] for b1, b2 in zip(boxes, boxes[1:]))
@@ -140,11 +141,53 @@ def test_documents_are_a_passage_of_running_text_in_reading_order(lang):
 def test_spaceless_scripts_wrap_by_grapheme_cluster():
     from ocr_synth.layout import break_units, wrap
 
-    assert break_units("ก้าวไป", "Thai") == ["ก้", "า", "ว", "ไ", "ป"]
+    # a Thai/Lao preposed vowel is read after its consonant: it never ends a line on its own
+    assert break_units("ก้าวไป", "Thai") == ["ก้", "า", "ว", "ไป"]
+    assert break_units("ประโยชน์และ", "Thai") == ["ป", "ร", "ะ", "โย", "ช", "น์", "แล", "ะ"]
+    assert break_units("ສະເພາະ", "Laoo") == ["ສ", "ະ", "ເພ", "າ", "ະ"]
+    assert all(not l.endswith(("โ", "แ")) for l in wrap("ประโยชน์และประโยชน์และ", "Thai", 3, len))
     assert break_units("ሰላም፡ዓለም", "Ethi") == ["ሰላም፡", "ዓለም"]
     lines = wrap("ស្វាគមន៍មកកាន់ប្រទេសកម្ពុជា", "Khmr", 5, len)
     assert "".join(lines) == "ស្វាគមន៍មកកាន់ប្រទេសកម្ពុជា" and len(lines) > 1
     assert wrap("alpha beta gamma", "Latn", 10, len) == ["alpha beta", "gamma"]
+
+
+def test_rtl_runs_keep_punctuation_by_its_word():
+    # Noto Sans Hebrew has no ',' or '.': they are drawn in Noto Sans as runs of their own. A run of
+    # neutrals laid out left to right put the comma's space on the wrong side ("זכאי ,עד").
+    from PIL import ImageDraw
+
+    from ocr_synth.document import _draw_runs
+    from ocr_synth.fonts import font_runs, text_width
+
+    chain, fonts = fonts_for_lang("heb_Hebr"), PilFonts()
+    runs = font_runs(chain, "זכאי, עד")
+    assert [r for _, r in runs] == ["זכאי", ", ", "עד"]
+    img = Image.new("L", (400, 60), 255)
+    _draw_runs(ImageDraw.Draw(img), runs, fonts.get(chain[0], 40, 400), chain[0], fonts, 40, 400, 0, 390, 5, 0, True)
+    right = 390 - text_width(runs[0][0], runs[0][1], 40, 400)          # the comma run spans [left, right]
+    left = right - text_width(runs[1][0], runs[1][1], 40, 400)
+    ink = np.nonzero((np.asarray(img)[:, int(left):int(right)] < 128).any(axis=0))[0]
+    assert len(ink) and ink.min() >= (right - left) / 2, ink            # the comma sits right, by its word
+
+
+def test_headings_measure_their_runs_in_their_own_weight(monkeypatch):
+    # Headings are bold: their fallback-font runs (the '.' of "סעיף יא.") were placed by the body
+    # weight's narrower advances, and the period was drawn under the heading's last letter.
+    import ocr_synth.document as document
+
+    calls = []
+    real = document._draw_runs
+    monkeypatch.setattr(document, "_draw_runs", lambda *a: calls.append(a) or real(*a))
+    stage = OcrRenderStage(OcrOptions(enabled=True))
+    t = stage.text("heb_Hebr")
+    heads = []
+    for i in range(6):
+        calls.clear()
+        _, params, _ = render_document(t.words, "heb_Hebr", fonts_for_lang("heb_Hebr"), PilFonts(),
+                                       job_rng(5, "heb_Hebr", i), 900, 900, augment=False, blocks=t.blocks)
+        heads += [a for a in calls if a[5] != params["font_size"]]          # (draw, runs, f, spec, fonts, px, weight, ...)
+    assert heads and all(a[6] == 700 for a in heads)
 
 
 def test_cjk_faces_differ_per_language():

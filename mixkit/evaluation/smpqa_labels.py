@@ -23,12 +23,7 @@ from collections import Counter
 from functools import lru_cache
 
 from mixkit.languages import get
-from mixkit.scripts import script_counts
-
-try:        # mixkit.scripts becomes the one home of script facts; until then the OCR stage's copy
-    from mixkit.scripts import SPACELESS_SCRIPTS
-except ImportError:  # pragma: no cover - depends on the shard-format work landing
-    from ocr_synth.document import SPACELESS as SPACELESS_SCRIPTS
+from mixkit.scripts import SPACELESS_SCRIPTS, script_counts
 
 # Characters that make a poor chart label (numbers, brackets, list punctuation, quotes).
 _BAD_LABEL = re.compile(r"[()\[\]{},.;:/%\"'«»“”„+=<>|&*#@!?¿¡]")

@@ -111,6 +111,10 @@ NGRAM_PREFERRED = frozenset({"hat_Latn", "yor_Latn", "oci_Latn", "quy_Latn", "so
                              "jav_Latn", "san_Deva"})
 # The n-gram model's answer beats a confident fastText answer only at this posterior or above.
 NGRAM_SURE = 0.9
+# Below this many letters the n-gram model (its confidence is damped only above 40 n-grams) is
+# overconfident ("gato negro" -> Tswana 0.91): it may then not override a fastText answer in the
+# text's script, only answer where fastText has none (or decide its own scripts, e.g. Ethiopic).
+NGRAM_MIN_LETTERS = 20
 
 
 def is_close(expected: str, predicted: str) -> bool:
@@ -299,7 +303,8 @@ class LanguageIdentifier:
             top, p = model.langs[j], float(row[j])
             decides = script in self._ngram_decides or not cands
             unsure = not cands or cands[0][1] < FASTTEXT_TRUSTED or p >= NGRAM_SURE
-            if decides or (top in self._ngram_langs and unsure):
+            if decides or (top in self._ngram_langs and unsure
+                           and sum(ch.isalpha() for ch in line) >= NGRAM_MIN_LETTERS):
                 return top, p
         if cands:
             return cands[0]

@@ -140,3 +140,15 @@ def test_script_counts_batch_matches_scalar():
     counts = script_counts_batch(texts)
     for row, t in zip(counts, texts):
         assert {SCRIPTS[i]: int(c) for i, c in enumerate(row) if c} == dict(script_counts(t))
+
+
+def test_short_text_is_not_taken_from_fasttext_by_an_overconfident_ngram_model():
+    from mixkit.lid import NGRAM_MIN_LETTERS, LanguageIdentifier
+
+    lid = LanguageIdentifier()
+    top, _ = lid.predict_one("gato negro")
+    assert top != "tsn_Latn" and top.endswith("_Latn")
+    assert sum(c.isalpha() for c in "gato negro") < NGRAM_MIN_LETTERS
+    # long text of a language lid.176 lacks is still named by the n-gram model
+    assert lid.predict_one("Batho botlhe ba tsholwa ba gololesegile le go lekalekana ka seriti le ditshwanelo.")[0] \
+        in ("tsn_Latn",)

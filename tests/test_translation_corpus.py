@@ -180,7 +180,7 @@ def test_sentence_with_bold_code_or_tag_stays_one_segment():
     assert s.segment("An *italic* word and a __bold__ one.").segments == ["An italic word and a bold one."]
 
 
-@pytest.mark.parametrize("target", ["swh_Latn", "fra_Latn", "hin_Deva"])
+@pytest.mark.parametrize("target", ["swh_Latn", "fra_Latn", "hin_Deva", "zho_Hans", "jpn_Jpan"])
 def test_identity_backend_round_trip_is_byte_identical(tmp_path, target):
     rows = corpus_rows(target)
     stage = TranslateStage(TranslateOptions(model="identity", backend="identity"), cache_dir=str(tmp_path / "c"))
@@ -201,3 +201,26 @@ def test_identity_cli_writes_the_input_back(tmp_path):
     assert res["kept"] == len(rows), res
     got = {r["origin_id"]: r["messages"] for r in pq.read_table(tmp_path / "out" / "translated.parquet").to_pylist()}
     assert all(got[r["origin_id"]] == r["messages"] for r in rows)
+
+
+def test_dry_run_without_tokenizer_tries_to_load_it_once(tmp_path, monkeypatch):
+    """Offline, the tokenizer fails to load (after the hub's retries, ~50 s): the dry run then
+    estimates token counts for every source language instead of trying again per row."""
+    from translation import backends
+    from translation.backends import TranslationModelError
+    from translation.files import dry_run
+
+    calls = []
+
+    def fail(self):
+        calls.append(1)
+        raise TranslationModelError("offline")
+
+    monkeypatch.setattr(backends.TransformersBackend, "load_tokenizer", fail)
+    long = "The cat sits on the mat near the door, " * 8 + "and then it sleeps."     # one sentence > 200 chars
+    rows = [make_row(source="s", origin_id=str(i), task="caption", lang=lang,
+                     messages=conv(("user", "<image>\nDescribe."), ("assistant", long)))
+            for i, lang in enumerate(["eng_Latn", "fra_Latn", "eng_Latn", "fra_Latn", "deu_Latn"])]
+    res = dry_run(rows, str(tmp_path / "dry"), TranslateOptions(model="facebook/nllb-200-distilled-600M"))
+    assert res["messages"] == 10 and res["segments"] == 10
+    assert len(calls) == 1

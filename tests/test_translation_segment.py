@@ -36,6 +36,26 @@ def test_segments_are_prose_only(text, segments):
         assert "<image>" not in s and "\n" not in s and "http" not in s and "`" not in s
 
 
+@pytest.mark.parametrize("text, segments", [
+    # JSON objects/arrays in an answer are data: keys and structure never reach the model
+    ('The answer is:\n{"name": "Alice", "city": "Paris in France"}\nThat is the object.',
+     ["The answer is:", "That is the object."]),
+    ('[{"label": "dog", "bbox": [10, 20, 30, 40]}, {"label": "cat", "bbox": [1, 2, 3, 4]}]', []),
+    ('Result:\r\n{\r\n  "caption": "A dog running in the park",\r\n  "objects": ["dog", "ball"]\r\n}\r\nDone here.',
+     ["Result:", "Done here."]),
+    ("[Note] the cat is here.\n{not json at all}", ["[Note] the cat is here.", "{not json at all}"]),
+    # a tab between columns would come back as a space (SentencePiece): columns are cells
+    ("Name\tAge\tCity\nAlice\t30\tParis", ["Name", "Age", "City", "Alice", "Paris"]),
+    # markdown link targets and HTML comments are not prose
+    ("See ![alt text](img.png) for details.", ["See ![alt text][1] for details."]),
+    ("<!-- a comment here -->\nText here.", ["Text here."]),
+])
+def test_data_and_markup_are_not_prose(text, segments):
+    t = seg(text)
+    assert t.segments == segments
+    assert t.render_identity() == text
+
+
 def test_yes_no_rule_and_patterns():
     assert seg("Yes.", keep=KeepAnswers(yes_no="keep")).segments == []
     assert seg("no", keep=KeepAnswers(yes_no="keep")).segments == []
@@ -93,6 +113,18 @@ def test_cjk_join_drops_space_between_sentences():
     t = seg("One cat. Two dogs.")
     assert t.render(["一只猫。", "两只狗。"], join_sentences="") == "一只猫。两只狗。"
     assert t.render(["A.", "B."]) == "A. B."
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Name\tAge\nAlice\tParis", "名\t岁\n爱\t巴"),              # tab-separated columns stay apart
+    ("One cat.\rTwo dogs.\r", "一只猫。\r两只狗。\r"),              # old Mac line endings
+    ("One cat.\u2028Two dogs.", "一只猫。\u2028两只狗。"),           # Unicode line separator
+    ("One cat.  Two dogs.", "一只猫。两只狗。"),                       # spaces between sentences go
+])
+def test_cjk_join_keeps_tabs_and_line_breaks(text, expected):
+    t = seg(text)
+    outs = {"Name": "名", "Age": "岁", "Alice": "爱", "Paris": "巴", "One cat.": "一只猫。", "Two dogs.": "两只狗。"}
+    assert t.render([outs[x] for x in t.segments], join_sentences="") == expected
 
 
 # -- cache -------------------------------------------------------------------------------------
@@ -281,3 +313,32 @@ def test_text_with_its_own_bracket_numbers_is_cut_not_placeheld():
     text = "As shown in [1], run `make` first."
     t = Segmenter().segment(text)
     assert t.segments == ["As shown in [1], run", "first."] and t.render_identity() == text
+
+
+def test_long_inputs_segment_in_linear_time():
+    """A long single-line answer (many sentences, many spans) and a long paragraph of bracketed
+    lines: each was quadratic (about 1 s and 15 s here); now well under a second together."""
+    import time
+
+    many = " ".join(f"Dr. Smith used `x{i}` on No. {i} today." for i in range(2000))
+    brackets = "\n".join(f"[not json line {i}]" for i in range(2000))
+    t0 = time.perf_counter()
+    a, b = seg(many), seg(brackets)
+    assert time.perf_counter() - t0 < 3.0
+    assert len(a.segments) == 2000 and a.segments[0] == "Dr. Smith used [1] on No. 0 today."
+    assert len(b.segments) == 2000
+    assert a.render_identity() == many and b.render_identity() == brackets
+
+
+def test_loop_check_is_computed_once_per_pair(monkeypatch):
+    """The stage's retry decision and the row check ask about the same (source, output) pair:
+    the loop detector runs once for it."""
+    from translation import checks
+
+    calls = []
+    real = checks.find_loop
+    monkeypatch.setattr(checks, "find_loop", lambda text, m=20: calls.append(text) or real(text, m))
+    src, out = "The black cat sleeps on a mat.", "le chat noir le chat noir le chat noir le chat noir"
+    first = checks.loop_in_output(src, out, 20)
+    assert first is not None and checks.loop_in_output(src, out, 20) == first
+    assert calls == [out, src]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from mixkit import languages
 from mixkit.schema import IMAGE_TOKEN
@@ -67,8 +68,11 @@ def find_loop(text: str, min_chars: int = 20) -> tuple[str, int] | None:
     return None
 
 
+@lru_cache(maxsize=1 << 15)
 def loop_in_output(src: str, out: str, min_chars: int = 20) -> tuple[str, int] | None:
-    """A loop in a translation that its source does not have (a source that repeats may)."""
+    """A loop in a translation that its source does not have (a source that repeats may).
+    Memoised: the stage asks once to decide on a retry and the row check asks again for the
+    same (source, output) pair."""
     loop = find_loop(out, min_chars)
     if loop and find_loop(src, min_chars) is None:
         return loop

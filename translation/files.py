@@ -80,14 +80,22 @@ def dry_run(rows: list[dict], out_dir: str, options: TranslateOptions) -> dict:
     path = Path(out_dir) / "segments.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     n_seg = n_lines = 0
+    estimate = False            # the tokenizer failed to load once: estimate from then on, every source
+
+    def estimating(src: str) -> Segmenter:
+        return Segmenter(options.keep_answers, options.max_input_tokens, chars_estimate, options.split_sentences,
+                         lang=src)
+
     with open(path, "w", encoding="utf-8") as f:
         for r in rows:
             src = meta_of(r).get("translate_from") or r.get("lang") or options.source_lang
+            if estimate and src not in stage._segmenters:
+                stage._segmenters[src] = estimating(src)
             try:
                 plan = stage.plan_messages(r["messages"], src)
             except TranslationModelError:       # the tokenizer cannot load: estimate token counts
-                stage._segmenters = {src: Segmenter(options.keep_answers, options.max_input_tokens, chars_estimate,
-                                                    options.split_sentences, lang=src)}
+                estimate = True
+                stage._segmenters = {src: estimating(src)}
                 plan = stage.plan_messages(r["messages"], src)
             for i, t in enumerate(plan):
                 rec = {"id": r["id"], "message": i}

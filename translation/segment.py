@@ -28,6 +28,8 @@ reported so the row is rejected ('segment_too_long') rather than truncated.
 """
 from __future__ import annotations
 
+import bisect
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Callable
@@ -47,6 +49,7 @@ _LETTER = re.compile(r"[^\W\d_]")
 _OPTION = re.compile(r"\(?[A-Ha-h]\)?[.)]?")
 _NUMBER = re.compile(r"[-+\u2212]?\d[\d,.\s]*%?")
 _PLACEHOLDER = re.compile(r"\[\s*(\d{1,2})\s*\]")
+_SENTENCE_GAP = " \u00a0\u3000"   # spaces between two sentences of a line (not tabs between cells, not \r or \u2028)
 MASK = "\ue000"          # stands for a protected character while splitting (never a sentence end)
 
 
@@ -159,7 +162,7 @@ class Template:
         for i, p in enumerate(self.parts):
             if isinstance(p, int):
                 out.append(translations[p])
-            elif join_sentences is not None and p.strip() == "" and "\n" not in p and \
+            elif join_sentences is not None and p and not p.strip(_SENTENCE_GAP) and \
                     0 < i < len(self.parts) - 1 and isinstance(self.parts[i - 1], int) and isinstance(self.parts[i + 1], int):
                 out.append(join_sentences)          # between two sentences (CJK writes no space)
             else:
@@ -203,7 +206,7 @@ class Segmenter:
             t.lit(text)
             return t
         lines = text.splitlines(keepends=True)
-        code = _indented_code(lines)
+        code = _indented_code(lines) | _json_lines(lines)
         fence, math_end = False, None
         for n, line in enumerate(lines):
             body = line.rstrip("\r\n")
@@ -251,15 +254,16 @@ class Segmenter:
             pos = b
 
     def _chunk(self, text: str, masked: str, spans, start: int, end: int, t: Template) -> None:
-        """text[start:end] (no option markers inside): table cells, then sentences."""
+        """text[start:end] (no option markers inside): table cells (`|`, and tab-separated
+        columns: SentencePiece would turn a tab into a space), then sentences."""
         if start >= end:
             return
-        if "|" in masked[start:end]:
+        if "|" in masked[start:end] or "\t" in masked[start:end]:
             pos = start
             for i, ch in enumerate(masked[start:end], start):
-                if ch == "|":
+                if ch in "|\t":
                     self._chunk(text, masked, spans, pos, i, t)
-                    t.lit("|")
+                    t.lit(ch)
                     pos = i + 1
             self._chunk(text, masked, spans, pos, end, t)
             return
@@ -279,7 +283,7 @@ class Segmenter:
     def _sentence(self, text, masked, spans, a, b, t: Template) -> None:
         # edges: whitespace and tags (<image>) at either end stay outside the unit; code, math,
         # URLs at an edge are part of the sentence ("The command is `ls`.") and become placeholders
-        tags = {i for sa, sb in spans if text.startswith("<", sa) for i in range(sa, sb)}
+        tags = {i for sa, sb in _overlapping(spans, a, b) if text.startswith("<", sa) for i in range(sa, sb)}
         lead_end = a
         while lead_end < b and (lead_end in tags or masked[lead_end].isspace()):
             lead_end += 1
@@ -343,7 +347,7 @@ class Segmenter:
         elif not _LETTER.search(masked[ca:cb].replace(MASK, "")):
             t.lit(text[ca:cb])
         else:
-            inner = [s for s in spans if ca <= s[0] and s[1] <= cb]
+            inner = [s for s in _overlapping(spans, ca, cb) if ca <= s[0] and s[1] <= cb]
             u = _build_unit(text, inner, ca, cb)
             if inner and _PLACEHOLDER.search(_mask(text[ca:cb], [(x - ca, y - ca) for x, y in inner])):
                 for prose, piece in u.pieces:       # the text itself has "[1]": placeholders would be ambiguous
@@ -365,6 +369,16 @@ def _leading_label(masked: str, a: int, b: int):
     if a + pb == b or masked[inner_end - 1] in ":：" or after.startswith((":", "：")):
         return (a + len(marker), inner_end), marker, a + pb
     return None
+
+
+def _overlapping(spans: list[tuple[int, int]], a: int, b: int) -> list[tuple[int, int]]:
+    """The spans (sorted, disjoint) that overlap [a, b): found by bisection, so a line with
+    thousands of spans and sentences stays linear."""
+    i = bisect.bisect_left(spans, (a,))
+    if i and spans[i - 1][1] > a:
+        i -= 1
+    j = bisect.bisect_left(spans, (b,), lo=i)
+    return spans[i:j]
 
 
 def _mask(text: str, spans: list[tuple[int, int]]) -> str:
@@ -444,6 +458,38 @@ def _merge_pieces(pieces: list[tuple[bool, str]]) -> list[tuple[bool, str]]:
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+\u2022]|\d{1,3}[.)]|\(?[A-Ha-h]\))\s")
 _PROSE_LINE = re.compile(r"(?:[^\W\d_]+[,;]?\s+){3,}[^\W\d_]+[.!?:]?\s*$")     # 4+ words ending a sentence
+
+
+def _json_lines(lines: list[str]) -> set[int]:
+    """Line numbers of unfenced JSON objects/arrays (one line or pretty-printed over several, no
+    blank line inside): data, not prose ({"label": "dog", "bbox": [...]}: keys and structure
+    must come back as they are)."""
+    out: set[int] = set()
+    i, n = 0, len(lines)
+    while i < n:
+        if not lines[i].lstrip().startswith(("{", "[")):
+            i += 1
+            continue
+        first = lines[i].strip()
+        if first.endswith(("}", "]")):                # one line
+            j = i
+        else:                                         # pretty-printed: up to the closer at the same indent
+            indent = len(lines[i]) - len(lines[i].lstrip())
+            j = i + 1
+            while j < n and lines[j].strip() and not (
+                    lines[j].strip() in ("}", "]") and len(lines[j]) - len(lines[j].lstrip()) == indent):
+                j += 1
+            if j >= n or not lines[j].strip():        # no closer in this paragraph: not a JSON block
+                i = j
+                continue
+        try:
+            v = json.loads("".join(lines[i:j + 1]))
+        except ValueError:
+            v = None
+        if isinstance(v, (dict, list)):
+            out.update(range(i, j + 1))
+        i = j + 1
+    return out
 
 
 def _indented_code(lines: list[str]) -> set[int]:

@@ -69,13 +69,24 @@ def _is_abbreviation(head: str, lang: str) -> bool:
     return word in _COMMON or word in ABBREVIATIONS.get(lang.split("_")[0], ())
 
 
+def _last_word(text: str, end: int) -> str:
+    """The last whitespace-separated word of text[:end] (without copying the text before it:
+    a long line has many sentence ends)."""
+    while end and text[end - 1].isspace():
+        end -= 1
+    k = end
+    while k and not text[k - 1].isspace():
+        k -= 1
+    return text[k:end]
+
+
 def _boundaries(text: str, lang: str) -> list[int]:
     """Offsets where a sentence ends (before the whitespace that follows it)."""
     ends: set[int] = set()
     for m in _LATIN_END.finditer(text):
-        if m.group(0)[0] == "." and _is_abbreviation(text[:m.start() + 1], lang):
+        if m.group(0)[0] == "." and _is_abbreviation(_last_word(text, m.start() + 1), lang):
             continue
-        if m.group(1).isdigit() and re.search(r"(?i)\bnos?$", text[:m.start()]):
+        if m.group(1).isdigit() and re.search(r"(?i)\bnos?$", text[max(0, m.start() - 4):m.start()]):
             continue                            # "No. 5"
         if _starts_sentence(m.group(1)):
             ends.add(m.end())

@@ -12,6 +12,8 @@ _INLINE = [
     # $...$ as pandoc reads it: no space inside either dollar, closing one not before a digit, so
     # prices ("$5 and $10", "$5-$10") are prose
     r"(?<![\\$\w])\$(?=[^\s$])(?:\\.|[^$\n\\])+?(?<![\s\\])\$(?![\w$])",
+    r"<!--.*?-->",                                                # HTML comment
+    r"(?<=\])\([^\s()<>]+\)",                                      # markdown link target: [text](img.png)
     r"</?[A-Za-z_][\w\-]*\s*/?>",                                 # <image>, </s>, <br/>
     r"<[A-Za-z][\w-]*(?:\s+[\w:-]+=(?:\"[^\"]*\"|'[^']*'|[^\s>]+))+\s*/?>",   # tags with attributes
     r"(?:https?://|ftp://|www\.)[^\s<>\"'`)\]]*[^\s<>\"'`)\].,;:!?]",

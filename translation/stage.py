@@ -22,6 +22,7 @@ from pathlib import Path
 
 from mixkit import languages
 from mixkit.schema import make_reject, meta_of, with_meta
+from mixkit.scripts import NO_SPACE_JOIN_SCRIPTS
 from mixkit.stage import Resources, Stage, StageOutput
 from translation import answers
 from translation.answers import AnswerTable, ShortAnswer
@@ -32,7 +33,6 @@ from translation.options import PSEUDO_MODELS, TranslateOptions
 from translation.segment import Segmenter, Template, chars_estimate
 
 STAGE = "translate"
-_CJK_JOIN = {"Hans": "", "Hant": "", "Jpan": ""}
 STAT_KEYS = ("rows_in", "rows_kept", "rows_rejected", "segments", "unique_segments", "cache_hits",
              "model_segments", "model_calls", "model_loads", "tokens_in", "tokens_out", "padded_tokens", "oom_retries",
              "retried_segments", "fallback_units", "emphasis_dropped", "short_answers")
@@ -256,7 +256,8 @@ class TranslateStage(Stage):
         if src == tgt:
             out.kept.append(with_meta(row, translate_from=src, translated_by=None))
             return
-        join = _CJK_JOIN.get(languages.get(tgt).script)
+        # CJK: no space between sentences; the identity backend gives its input back as it is
+        join = "" if languages.get(tgt).script in NO_SPACE_JOIN_SCRIPTS and o.backend != "identity" else None
         new_messages, seg_info, literals_ok = [], [], True
         dropped = fallbacks = shorts = 0
         for m, t in zip(row["messages"], plan):

@@ -407,3 +407,61 @@ def test_new_run_options_are_checked(tmp_path):
     if importlib.util.find_spec("wandb") is None:
         with pytest.raises(RuntimeError, match="pip install wandb"):
             MetricSinks(tmp_path, cfg.run, cfg.to_dict(), enabled=True)
+
+
+def test_validation_leaves_training_state_alone(tmp_path):
+    """A validation pass must not move the global torch RNG (LoRA dropout masks after it, and so
+    the whole run, would depend on run.eval_every), nor leave eval mode or gradients behind."""
+    import contextlib
+
+    from mixkit.train.loop import Dist, _seed_all
+    from mixkit.train.model import build
+    from mixkit.train.validate import validation_loss
+
+    write_tiny_shards(tmp_path / "val", n=20, samples_per_shard=20)
+    cfg = load_config(TINY)
+    cfg.lora.dropout, cfg.data.num_workers, cfg.run.eval_batches = 0.1, 0, 2
+    _seed_all(0)
+    built = build(cfg, tmp_path / "w")
+    built.model.train()
+    rng = torch.get_rng_state()
+    val = validation_loss(built.model, [str(tmp_path / "val" / "shard-00000.tar")], cfg, built, Dist(),
+                          contextlib.nullcontext, lambda v: v)
+    assert val["val_tokens"] > 0 and val["val_batches"] == 2
+    assert torch.equal(rng, torch.get_rng_state())
+    assert built.model.training and all(p.grad is None for p in built.model.parameters())
+    assert built.image.views is built.image.views          # one TiledViews, not one per decoded image
+
+
+def test_val_shards_are_checked_against_training_shards_by_real_path(shards, tmp_path, monkeypatch):
+    from mixkit.train import train
+
+    with pytest.raises(ConfigError, match="run.eval_every is 0"):        # --val-shards alone: no validation
+        config_from_dict({"data": {"val_shards": ["x.tar"]}})
+    cfg = load_config(TINY)
+    cfg.run.eval_every, cfg.data.val_shards = 5, [f"{shards.name}/shard-00001.tar"]   # relative: same file
+    monkeypatch.chdir(shards.parent)
+    with pytest.raises(ConfigError, match="held-out shards are also training shards"):
+        train(cfg, shards=str(shards / "*.tar"), out_dir=str(tmp_path / "run"))
+
+
+@pytest.mark.parametrize("dropout,workers", [pytest.param(0.1, 0, id="lora_dropout"),
+                                             pytest.param(0.0, 2, id="two_loader_workers", marks=pytest.mark.slow)])
+def test_resume_is_exact(shards, tmp_path, dropout, workers):
+    """Stopped at step 3 and resumed = run straight through. With LoRA dropout (Centurio: 0.05) the
+    checkpoint must carry each rank's torch RNG; with loader workers (Centurio: 6) the resumed epoch
+    must take its first batch from the worker that was next (3 batches taken: worker 1), not worker 0."""
+    from mixkit.train import train
+
+    def cfg():
+        c = load_config(TINY)
+        c.lora.dropout, c.optim.max_steps, c.optim.grad_accum = dropout, 5, 1
+        c.run.save_every, c.run.log_every, c.run.export_final, c.data.num_workers = 5, 5, False, workers
+        return c
+    sh = str(shards / "shard-0000[0-3].tar")
+    train(cfg(), shards=sh, out_dir=str(tmp_path / "a"), resume=False)
+    train(cfg(), shards=sh, out_dir=str(tmp_path / "b"), resume=False, max_steps=3)
+    train(cfg(), shards=sh, out_dir=str(tmp_path / "b"))
+    a, b = (torch.load(tmp_path / r / "checkpoints" / "step-0000005" / "state.pt", weights_only=False)
+            for r in ("a", "b"))
+    assert a["model"].keys() == b["model"].keys() and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])

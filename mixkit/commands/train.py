@@ -58,13 +58,15 @@ def register(app: typer.Typer) -> None:
             from mixkit.train.loop import train
 
             summary = train(cfg, max_steps=max_steps)
-        except FileNotFoundError as e:
+        except (ConfigError, FileNotFoundError) as e:
             err.print(f"[bold red]error:[/] {e}")
             raise typer.Exit(2)
         console.print(f"[green]trained {summary['steps']} steps[/]: loss {summary['first_loss']:.3f} -> "
                       f"{summary['last_loss']:.3f}; checkpoint {summary['checkpoint']}")
         if summary.get("final_dir"):
-            console.print(f"final model: {summary['final_dir']} (LlavaForConditionalGeneration.from_pretrained)")
+            loader = ("mixkit.train.multiscale.load_pretrained: multi-scale projector" if cfg.model.multiscale_grid > 1
+                      else "LlavaForConditionalGeneration.from_pretrained")
+            console.print(f"final model: {summary['final_dir']} ({loader})")
         if summary["bad_samples"]:
             console.print(f"[yellow]skipped samples[/]: {summary['bad_samples']}")
         tasks = summary.get("samples_by_task", {})

@@ -180,6 +180,9 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("run.eval_batches must be >= 1 (micro-batches per rank per validation)")
     if cfg.run.eval_every and not cfg.data.val_shards:
         raise ConfigError("run.eval_every is set but data.val_shards is empty (give held-out shards)")
+    if cfg.data.val_shards and not cfg.run.eval_every:
+        raise ConfigError("data.val_shards (--val-shards) is set but run.eval_every is 0: no validation would "
+                          "run (set run.eval_every to the steps between validations)")
     if cfg.model.multiscale_grid < 1:
         raise ConfigError(f"model.multiscale_grid must be >= 1, got {cfg.model.multiscale_grid}")
     if cfg.model.multiscale_grid > 1 and cfg.model.vision_feature_select_strategy != "full":

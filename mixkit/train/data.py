@@ -12,6 +12,7 @@ Each batch carries its worker id and index; the loop keeps those counts as the d
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -51,8 +52,8 @@ class ImageSpec:
     seq_len: int               # vision features (= image tokens) per image
     grid: int = 1              # multi-scale: 1 + grid*grid views per image (multiscale.TiledViews)
 
-    @property
-    def views(self) -> TiledViews:
+    @functools.cached_property
+    def views(self) -> TiledViews:            # built once, not per decoded image
         return TiledViews(self.size, self.mean, self.std, self.grid)
 
 
@@ -78,8 +79,11 @@ class ShardStream(IterableDataset):
 
     def __init__(self, urls: list[str], cfg: DataConfig, tokenizer, image_token_id: int, image: ImageSpec, *,
                  seed: int, epoch: int, rank: int = 0, world_size: int = 1, skip: dict[int, int] | None = None,
-                 chat_template: str | None = None):
+                 chat_template: str | None = None, first_worker: int = 0):
         self.urls, self.cfg, self.tok = list(urls), cfg, tokenizer
+        # DataLoader takes batches from its workers round-robin from worker 0; a resumed epoch starts
+        # the cycle at the worker that was next (loader worker w plays worker (w + first_worker) % W)
+        self.first_worker = first_worker
         self.image_token_id, self.image, self.chat_template = image_token_id, image, chat_template
         self.seed, self.epoch, self.rank, self.world = seed, epoch, rank, world_size
         self.skip = dict(skip or {})
@@ -198,6 +202,7 @@ class ShardStream(IterableDataset):
     def __iter__(self):
         info = get_worker_info()
         worker, num_workers = (info.id, info.num_workers) if info else (0, 1)
+        worker = (worker + self.first_worker) % num_workers
         stats: Counter = Counter()
 
         rng = random.Random(wds.utils.make_seed(self.seed, self.epoch, self.rank, worker))
@@ -224,6 +229,10 @@ class ShardStream(IterableDataset):
 
 def make_loader(stream: ShardStream, num_workers: int) -> DataLoader:
     # batch_size=None: the stream yields whole batches (bucketed in the worker).
+    # A private generator: each DataLoader iterator draws a base seed, which would otherwise come from
+    # the global torch RNG and shift LoRA dropout (a validation pass, a new epoch). The stream seeds
+    # itself from (seed, epoch, rank, worker), so the base seed is unused.
     return DataLoader(stream, batch_size=None, num_workers=num_workers,
                       persistent_workers=False, prefetch_factor=4 if num_workers else None,
-                      multiprocessing_context="fork" if num_workers else None)
+                      multiprocessing_context="fork" if num_workers else None,
+                      generator=torch.Generator().manual_seed(stream.seed))

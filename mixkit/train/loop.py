@@ -8,6 +8,7 @@ backpropagates sum_loss * world / global_tokens, and DDP/FSDP's gradient averagi
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import math
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 import yaml
 
 from mixkit.train.checkpoint import latest_checkpoint, load_checkpoint, load_trainable_file, save_checkpoint
-from mixkit.train.config import TrainConfig
+from mixkit.train.config import ConfigError, TrainConfig
 from mixkit.train.data import ShardStream, expand_shards, make_loader
 from mixkit.train.encode import IGNORE
 from mixkit.train.metrics import FlopCounter, peak_flops
@@ -167,17 +168,18 @@ class DataPosition:
     bad: Counter = field(default_factory=Counter)
     shards: set = field(default_factory=set)         # shard files this rank has read from
     by_task: Counter = field(default_factory=Counter)
+    last_worker: int = -1                            # loader worker of the last batch taken (-1: none)
 
     def to_dict(self) -> dict:
         return {"epoch": self.epoch, "consumed": {str(k): v for k, v in self.consumed.items()},
                 "samples": self.samples, "by_lang": dict(self.by_lang), "bad": dict(self.bad),
-                "shards": sorted(self.shards), "by_task": dict(self.by_task)}
+                "shards": sorted(self.shards), "by_task": dict(self.by_task), "last_worker": self.last_worker}
 
     @classmethod
     def from_dict(cls, d: dict) -> "DataPosition":
         return cls(d["epoch"], {int(k): v for k, v in d["consumed"].items()}, d["samples"],
                    Counter(d.get("by_lang", {})), Counter(d.get("bad", {})), set(d.get("shards", [])),
-                   Counter(d.get("by_task", {})))
+                   Counter(d.get("by_task", {})), d.get("last_worker", -1))
 
 
 def batches(urls, cfg: TrainConfig, built, d: Dist, pos: DataPosition):
@@ -186,10 +188,12 @@ def batches(urls, cfg: TrainConfig, built, d: Dist, pos: DataPosition):
         fresh = not pos.consumed
         stream = ShardStream(urls, cfg.data, built.tokenizer, built.image_token_id, built.image,
                              seed=cfg.run.seed, epoch=pos.epoch, rank=d.rank, world_size=d.world,
-                             skip=pos.consumed, chat_template=cfg.model.chat_template)
+                             skip=pos.consumed, chat_template=cfg.model.chat_template,
+                             first_worker=pos.last_worker + 1)      # resumed: the worker that was next
         got = 0
         for b in make_loader(stream, cfg.data.num_workers):
             pos.consumed[b["worker"]] = b["index"] + 1
+            pos.last_worker = b["worker"]
             pos.bad.update(b["stats"])
             pos.by_lang.update(b["langs"])
             pos.by_task.update(b["tasks"])
@@ -201,10 +205,26 @@ def batches(urls, cfg: TrainConfig, built, d: Dist, pos: DataPosition):
             raise RuntimeError(f"rank {d.rank}: an epoch over {len(urls)} shard(s) gave no trainable sample; "
                                f"bad-sample counts: {dict(pos.bad)}")
         pos.epoch += 1
-        pos.consumed = {}
+        pos.consumed, pos.last_worker = {}, -1
 
 
 # -- the loop ------------------------------------------------------------------------------
+def _rng_state(d: Dist) -> dict:
+    """This rank's torch RNG (LoRA dropout draws from it), for the checkpoint's data state (JSON)."""
+    enc = lambda t: base64.b64encode(t.cpu().numpy().tobytes()).decode("ascii")   # noqa: E731
+    st = {"cpu": enc(torch.get_rng_state())}
+    if d.device.type == "cuda":
+        st["cuda"] = enc(torch.cuda.get_rng_state(d.device))
+    return st
+
+
+def _set_rng_state(st: dict, d: Dist) -> None:
+    dec = lambda v: torch.frombuffer(bytearray(base64.b64decode(v)), dtype=torch.uint8)   # noqa: E731
+    torch.set_rng_state(dec(st["cpu"]))
+    if d.device.type == "cuda" and "cuda" in st:
+        torch.cuda.set_rng_state(dec(st["cuda"]), d.device)
+
+
 def _seed_all(seed: int):
     random.seed(seed)
     np.random.seed(seed)
@@ -246,9 +266,11 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
     urls = expand_shards(cfg.data.shards)
     val_urls = expand_shards(cfg.data.val_shards) if cfg.data.val_shards else []
-    overlap = set(val_urls) & set(urls)
+    real = lambda us: {os.path.realpath(u): u for u in us}     # noqa: E731 (./x, abs paths, links alike)
+    val_real = real(val_urls)
+    overlap = sorted(val_real[r] for r in set(val_real) & set(real(urls)))
     if overlap:
-        raise ValueError(f"held-out shards are also training shards: {sorted(overlap)[:3]}")
+        raise ConfigError(f"held-out shards are also training shards: {overlap[:3]}")
     _seed_all(cfg.run.seed)
 
     work = Path(tempfile.mkdtemp(prefix=f"mixkit-train-r{d.rank}-"))
@@ -271,6 +293,8 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
         step = meta["step"]
         if meta["world_size"] == d.world:
             pos = DataPosition.from_dict(meta["data"][d.rank])
+            if "rng" in meta["data"][d.rank]:              # dropout continues as if never stopped
+                _set_rng_state(meta["data"][d.rank]["rng"], d)
         else:                                          # the stream is split per rank: start a fresh epoch
             pos = DataPosition(epoch=max(x["epoch"] for x in meta["data"]) + 1)
         if d.main:
@@ -370,7 +394,8 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
                 print(f"step={step} val_loss={val['val_loss']:.4g} ({val['val_tokens']} tokens)", flush=True)
                 sinks.write(step, val, prefix="val")
         if step % cfg.run.save_every == 0 or step == stop_at:
-            save_checkpoint(out, step, wrapped, optimizer, scheduler, pos.to_dict(), rank=d.rank, world=d.world,
+            save_checkpoint(out, step, wrapped, optimizer, scheduler, {**pos.to_dict(), "rng": _rng_state(d)},
+                            rank=d.rank, world=d.world,
                             keep=cfg.run.keep_checkpoints, config=cfg.to_dict())
 
     summary = {"steps": step, "first_loss": first_loss, "last_loss": last_loss, "out_dir": str(out),

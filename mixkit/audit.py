@@ -299,6 +299,7 @@ class _ShardAudit:
         self._checkable: dict[str, bool] = {}
         self._lang_info: dict[str, Any] = {}
         self._pending: list[tuple] = []                  # samples waiting for a batched LID call
+        self._keys: set[str] = set()                     # keys seen in this shard
         self._declared_seen: Counter = Counter()         # declared samples per language so far
 
     # -- helpers ---------------------------------------------------------------------------
@@ -340,6 +341,11 @@ class _ShardAudit:
         if s.reject is not None:
             self.problem(TarProblem(s.reject[0], ", ".join(s.names), s.reject[1] + "; not counted", s.key))
             return
+        if s.key in self._keys:      # far from its first group: a sample split apart (unsorted tar) or a duplicate
+            self.error(", ".join(s.names), f"key {s.key!r} appeared earlier in this shard: the sample is split "
+                                           f"apart or duplicated (write tars sorted by name); not counted again")
+            return
+        self._keys.add(s.key)
         try:
             doc = s.doc()
         except SampleError as e:

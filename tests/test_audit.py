@@ -360,3 +360,21 @@ def test_foreign_json_with_non_string_source_or_task_is_counted(tmp_path):
     d = audit_shards(tmp_path, progress=False, workers=1).to_dict()
     assert d["total_samples"] == 2 and not d["errors"]
     assert set(d["by_source"]) == {"['x']", "5"} and "{'a': 1}" in d["by_task"]
+
+
+def test_a_key_repeated_far_apart_is_counted_once_and_reported(tmp_path):
+    """GNU `tar cf` from a folder stores files in directory order: a sample's members can be far apart."""
+    import io
+    import tarfile
+
+    path = tmp_path / "unsorted.tar"
+    members = [("a.jpg", JPEG), ("b.txt", b"A red house by the river at night."), ("b.jpg", JPEG),
+               ("a.txt", b"Two children play football in the park.")]
+    with tarfile.open(path, "w") as tf:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    d = audit_shards(str(path), progress=False, workers=1).to_dict()
+    assert d["total_samples"] == 2                      # a (image only, first group) and b; not a again
+    assert len(d["errors"]) == 1 and "'a' appeared earlier" in d["errors"][0]["error"]

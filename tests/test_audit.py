@@ -12,6 +12,7 @@ import webdataset as wds
 from typer.testing import CliRunner
 
 from mixkit import scripts
+from tar_members import add_member, write_tar
 from mixkit.audit import audit_shards, count_tokens, expand_shards, script_matches
 from mixkit.commands.audit import register
 from mixkit.schema import make_row
@@ -166,11 +167,7 @@ def test_script_mismatch_and_unchecked_language(tmp_path):
 
 
 def test_corrupt_member_truncated_tar_and_garbage_are_reported_and_rest_counted(tmp_path):
-    def member(tf, name, data):
-        ti = tarfile.TarInfo(name)
-        ti.size = len(data)
-        tf.addfile(ti, io.BytesIO(data))
-
+    member = add_member
     good = lambda i, lang="deu_Latn": json.dumps({"id": f"k{i}", "lang": lang, "source": "s", "task": "caption",
                                                   "messages": [{"role": "assistant", "content": SENTENCES[lang][i % 3]}]}).encode()
     with tarfile.open(tmp_path / "a_corrupt_member.tar", "w") as tf:
@@ -350,13 +347,9 @@ def test_batched_lid_gives_what_one_by_one_gives(tmp_path, monkeypatch):
 
 
 def test_foreign_json_with_non_string_source_or_task_is_counted(tmp_path):
-    with tarfile.open(tmp_path / "odd.tar", "w") as tf:
-        for name, doc in [("a.json", {"source": ["x"], "task": {"a": 1}, "caption": "a cat on a mat"}),
-                          ("b.json", {"source": 5, "caption": "a dog on a log"})]:
-            data = json.dumps(doc).encode()
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
+    write_tar(tmp_path / "odd.tar", [(name, json.dumps(doc).encode()) for name, doc in [
+        ("a.json", {"source": ["x"], "task": {"a": 1}, "caption": "a cat on a mat"}),
+        ("b.json", {"source": 5, "caption": "a dog on a log"})]])
     d = audit_shards(tmp_path, progress=False, workers=1).to_dict()
     assert d["total_samples"] == 2 and not d["errors"]
     assert set(d["by_source"]) == {"['x']", "5"} and "{'a': 1}" in d["by_task"]
@@ -364,17 +357,9 @@ def test_foreign_json_with_non_string_source_or_task_is_counted(tmp_path):
 
 def test_a_key_repeated_far_apart_is_counted_once_and_reported(tmp_path):
     """GNU `tar cf` from a folder stores files in directory order: a sample's members can be far apart."""
-    import io
-    import tarfile
-
-    path = tmp_path / "unsorted.tar"
-    members = [("a.jpg", JPEG), ("b.txt", b"A red house by the river at night."), ("b.jpg", JPEG),
-               ("a.txt", b"Two children play football in the park.")]
-    with tarfile.open(path, "w") as tf:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tf.addfile(info, io.BytesIO(data))
+    path = write_tar(tmp_path / "unsorted.tar", [
+        ("a.jpg", JPEG), ("b.txt", b"A red house by the river at night."), ("b.jpg", JPEG),
+        ("a.txt", b"Two children play football in the park.")])
     d = audit_shards(str(path), progress=False, workers=1).to_dict()
     assert d["total_samples"] == 2                      # a (image only, first group) and b; not a again
     assert len(d["errors"]) == 1 and "'a' appeared earlier" in d["errors"][0]["error"]

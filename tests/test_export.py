@@ -12,6 +12,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from mixkit.export import export_shards
+from tar_members import write_tar
 from mixkit.schema import make_row
 from mixkit.shards import ShardWriter
 
@@ -128,13 +129,7 @@ def test_missing_shard_of_a_brace_pattern_is_reported(tmp_path):
     assert "shard-00003.tar" in res.summary()
 
 
-def _foreign_tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
-    with tarfile.open(path, "w") as tf:
-        for name, data in members:
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    return path
+_foreign_tar = write_tar
 
 
 def _doc(sid, messages=None) -> bytes:

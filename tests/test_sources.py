@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from tar_members import write_tar
 from mixkit.schema import image_count, rows_to_table
 from mixkit.sources import (CAPTION_PROMPT, REJECT_REASONS, SourceError, detect_format, list_source_files,
                             read_source_file)
@@ -52,13 +53,7 @@ def reasons(rejects) -> Counter:
     return Counter(r["reason"] for r in rejects)
 
 
-def _tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
-    with tarfile.open(path, "w") as tf:
-        for name, data in members:
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-    return path
+_tar = write_tar
 
 
 # ------------------------------------------------------------------------------ formats

@@ -129,10 +129,10 @@ def build(recipe: Recipe, out_dir: str | Path, *, address: str | None = None, pr
         steps = steps[:names.index(DRY_RUN_LAST_STEP) + 1]
     prog = Progress(progress)
     t0 = time.time()
-    own_engine = engine is None
-    engine_arg, engine = engine, None
+    started = None                    # the engine this call starts (and so closes)
     try:
-        engine = engine_arg or make_engine(address, layout.logs, backend)
+        if engine is None:
+            engine = started = make_engine(address, layout.logs, backend)
         ctx = BuildContext(recipe=recipe, engine=engine, layout=layout, progress=prog)
         metrics = run_steps(ctx, steps)
         if dry_run:
@@ -140,8 +140,8 @@ def build(recipe: Recipe, out_dir: str | Path, *, address: str | None = None, pr
         manifest = _finish(ctx, metrics, time.time() - t0)
     finally:
         prog.stop()
-        if own_engine and engine is not None:
-            engine.close()           # Ray's logs went to <out>/logs/ray.log; stderr is the caller's again
+        if started is not None:
+            started.close()          # Ray's logs went to <out>/logs/ray.log; stderr is the caller's again
     return BuildResult(layout.root, manifest, describe(ctx.result(PlanResult).plan))
 
 

@@ -17,7 +17,7 @@ from typing import Callable, Iterable
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mixkit.layout import DONE, is_done, mark_done  # noqa: F401 - re-exported for stages
+from mixkit.layout import is_done, mark_done
 from mixkit.schema import REJECT_SCHEMA, rows_to_table
 from mixkit.stage import Stage, StageOutput
 

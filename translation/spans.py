@@ -18,7 +18,7 @@ _INLINE = [
     r"<[A-Za-z][\w-]*(?:\s+[\w:-]+=(?:\"[^\"]*\"|'[^']*'|[^\s>]+))+\s*/?>",   # tags with attributes
     r"(?:https?://|ftp://|www\.)[^\s<>\"'`)\]]*[^\s<>\"'`)\].,;:!?]",
     r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",                              # e-mail
-    rf"\[\s*\[[\d\s.,\-\[\]]+\]\s*\]",                            # nested coordinate lists
+    r"\[\s*\[[\d\s.,\-\[\]]+\]\s*\]",                            # nested coordinate lists
     rf"\[\s*{_NUM}(?:\s*,\s*{_NUM})+\s*\]|\(\s*{_NUM}(?:\s*,\s*{_NUM})+\s*\)",   # [0.1, 0.2, ...] (3, 4)
 ]
 _SPAN = re.compile("|".join(f"(?:{p})" for p in _INLINE))

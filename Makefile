@@ -31,7 +31,7 @@ $(VENV)/.installed: $(LOCK) pyproject.toml
 	@$(PY) -c "import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else '$(LOCK) is for CPython 3.11, $(VENV) has ' + sys.version.split()[0] + ': rm -r $(VENV); make install PYTHON=python3.11')"
 	$(PY) -m pip install -q --require-hashes --find-links $(TORCH_WHEELS) -r $(LOCK)
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
-	$(PY) -m mixkit.environment --check
+	$(PY) -m mixkit.runtime.environment --check
 	$(PY) -c "from PIL import features; import sys; sys.exit(0 if features.check('raqm') and features.version('fribidi') else 'Pillow has no raqm/FriBiDi: install libfribidi0 (apt-get install libfribidi0)')"
 	touch $@
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import webdataset as wds
 
 from mixkit.audit import audit_shards
-from mixkit.schema import make_row
-from mixkit.shards import ShardWriter
+from mixkit.core.schema import make_row
+from mixkit.core.shard_writer import ShardWriter
 
 SENTENCES = {
     "eng_Latn": "A brown dog runs across a green meadow next to a small river while two children watch it from a wooden bridge.",

@@ -99,7 +99,7 @@ def bench_build(n: int, kb: int, work: Path) -> dict:
     out = work / f"run_{kb}"
     # Peak RSS from /proc/self/status VmHWM: ru_maxrss would carry over the parent's peak
     # through fork+exec on Linux (the parent holds the generated pools).
-    code = ("import time,json,sys; from mixkit.recipe import load_recipe; from mixkit.build import build; "
+    code = ("import time,json,sys; from mixkit.build.recipe import load_recipe; from mixkit.build.runner import build; "
             "peak_rss_mb = lambda: int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024; "
             f"t=time.time(); r=build(load_recipe({str(rp)!r}), {str(out)!r}, progress=False); dt=time.time()-t; "
             "print(json.dumps({'seconds': dt, 'samples': r.manifest['counts']['total'], "
@@ -114,8 +114,8 @@ def bench_build(n: int, kb: int, work: Path) -> dict:
 
 
 def bench_writer(n: int, kb: int, work: Path) -> dict:
-    from mixkit.schema import make_row
-    from mixkit.shards import ShardWriter, sample_members
+    from mixkit.core.schema import make_row
+    from mixkit.core.shard_writer import ShardWriter, sample_members
 
     rng = np.random.default_rng(1)
     base = _jpeg_pool(32, kb, rng)

@@ -18,7 +18,7 @@ import time
 import numpy as np
 
 from mixkit.dedup import DedupOptions, compute_signatures, find_duplicates, normalize_text
-from mixkit.schema import make_row
+from mixkit.core.schema import make_row
 
 VOCAB = ("a the dog cat man woman child street car tree sky cloud beach sea wave sand red blue green yellow "
          "white black old young small large tall running sitting standing walking holding looking next to "

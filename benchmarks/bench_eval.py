@@ -22,7 +22,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--per-lang", type=int, default=20)
     args = ap.parse_args()
-    from mixkit import languages
+    from mixkit.lang import languages
     from mixkit.evaluation.smpqa import SmpqaOptions, coverage_report, generate_smpqa, label_pool, plot_specs
     from ocr_synth.charts import render_chart
 

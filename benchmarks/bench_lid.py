@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from mixkit.lid import LanguageIdentifier
+from mixkit.lang.lid import LanguageIdentifier
 
 SENTS = [
     "A brown dog is running along the beach next to the sea while the waves roll in.",

@@ -126,7 +126,7 @@ def plain_loop(model_dir, texts, tgt, new_tokens, device, dtype, batch=16):
 
 def stage_run(model_dir, texts, tgt, new_tokens, device, dtype, batch_tokens, cache_dir, checks=True,
               backend="transformers", ct2_compute_type="auto"):
-    from mixkit.schema import make_row
+    from mixkit.core.schema import make_row
     from translation.options import TranslateOptions
     from translation.stage import TranslateStage
 

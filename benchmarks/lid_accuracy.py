@@ -1,6 +1,6 @@
 """Per-language accuracy of mixkit's language check on held-out natural text.
 
-Text: the held-out third of each language's UDHR paragraphs (`mixkit.udhr.split`), cut into
+Text: the held-out third of each language's UDHR paragraphs (`mixkit.lang.udhr.split`), cut into
 sentences of >= 20 characters. The n-gram model never trains on them (it trains on the other
 two thirds); fastText lid.176 was trained on its own data. kik_Latn ships no running text
 (CLDR words only) and is measured on nothing: reported as such.
@@ -14,9 +14,9 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 
-from mixkit import udhr
-from mixkit.languages import centurio_languages
-from mixkit.lid import LanguageIdentifier
+from mixkit.lang import udhr
+from mixkit.lang.languages import centurio_languages
+from mixkit.lang.lid import LanguageIdentifier
 
 
 def held_out_sentences(lang: str, min_chars: int = 20) -> list[str]:

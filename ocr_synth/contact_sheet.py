@@ -5,7 +5,7 @@ import io
 
 from PIL import Image, ImageDraw
 
-from mixkit.languages import get
+from mixkit.lang.languages import get
 from ocr_synth.fonts import PilFonts, fonts_for_lang
 
 

@@ -9,16 +9,16 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from mixkit.languages import get
-from mixkit.scripts import NO_SPACE_JOIN_SCRIPTS, SPACELESS_SCRIPTS
+from mixkit.lang.languages import get
+from mixkit.lang.writing_systems import NO_SPACE_JOIN_SCRIPTS, SPACELESS_SCRIPTS
 from ocr_synth.augment import degrade, encode_jpeg, rotate
 from ocr_synth.fonts import FontSpec, PilFonts, font_runs, pick_font, text_width
-from ocr_synth.layout import wrap
+from ocr_synth.line_breaking import wrap
 
 RTL_SCRIPTS = frozenset({"Arab", "Hebr"})
 # Scripts written without spaces between words: lines are joined without a separator
 # for CJK, and long items are never broken inside (breaking Thai/Khmer needs a dictionary).
-NO_SPACE_JOIN, SPACELESS = NO_SPACE_JOIN_SCRIPTS, SPACELESS_SCRIPTS     # mixkit.scripts holds the facts
+NO_SPACE_JOIN, SPACELESS = NO_SPACE_JOIN_SCRIPTS, SPACELESS_SCRIPTS     # mixkit.lang.writing_systems holds the facts
 LAYOUTS = ("lines", "title_body", "two_column")
 FLOW_LAYOUTS = ("page", "two_column")             # running text
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from mixkit.languages import COMPLEX_SCRIPTS, get
+from mixkit.lang.languages import COMPLEX_SCRIPTS, get
 
 DOTTED_CIRCLE = 0x25CC
 

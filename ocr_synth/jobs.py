@@ -9,7 +9,7 @@ import zlib
 
 import numpy as np
 
-from mixkit.schema import make_id, make_row
+from mixkit.core.schema import make_id, make_row
 from ocr_synth.options import OcrOptions
 
 SOURCE = "ocr_synth"

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mixkit.languages import ENGLISH, get, resolve
+from mixkit.lang.languages import ENGLISH, get, resolve
 
 TASKS = ("ocr", "ocr_line", "ocr_grounding", "chart_qa")
 TEXT_SOURCES = ("captions", "text_files", "udhr", "cldr")

@@ -5,15 +5,15 @@ import json
 
 import numpy as np
 
-from mixkit.languages import COMPLEX_SCRIPTS, get
-from mixkit.schema import IMAGE_TOKEN, make_reject, make_row, meta_of
-from mixkit.stage import Resources, Stage, StageOutput
+from mixkit.lang.languages import COMPLEX_SCRIPTS, get
+from mixkit.core.schema import IMAGE_TOKEN, make_reject, make_row, meta_of
+from mixkit.runtime.stage import Resources, Stage, StageOutput
 from ocr_synth.charts import render_chart
 from ocr_synth.document import SPACELESS, render_document
 from ocr_synth.fonts import (FontUnavailableError, PilFonts, fonts_for_lang, renderable, renderable_text,
                              shaping_support)
 from ocr_synth.jobs import job_rng
-from ocr_synth.layout import _CLUSTERS     # grapheme clusters as the line breaker cuts them (one definition)
+from ocr_synth.line_breaking import _CLUSTERS     # grapheme clusters as the line breaker cuts them (one definition)
 from ocr_synth.options import OcrOptions
 from ocr_synth.prompts import prompts_for
 from ocr_synth.text_sources import HOW_TO_ADD_TEXT, lang_text, load_text_files
@@ -228,7 +228,7 @@ def _work(rows: list[dict]) -> StageOutput:
 
 
 def resolve_langs(langs: list[str] | str) -> list[str]:
-    from mixkit.languages import centurio_languages, resolve
+    from mixkit.lang.languages import centurio_languages, resolve
     if isinstance(langs, str):
         langs = [x for x in langs.split(",") if x.strip()]
     if [x.strip().lower() for x in langs] == ["all"]:
@@ -254,11 +254,11 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mixkit.engine import LocalEngine
-    from mixkit.progress import Progress
-    from mixkit.schema import REJECT_SCHEMA
-    from mixkit.shard_format import Counts, Manifest, ShardInfo, counts_dict
-    from mixkit.shards import ShardWriter
+    from mixkit.runtime.engines import LocalEngine
+    from mixkit.runtime.progress import Progress
+    from mixkit.core.schema import REJECT_SCHEMA
+    from mixkit.core.shard_format import Counts, Manifest, ShardInfo, counts_dict
+    from mixkit.core.shard_writer import ShardWriter
     from ocr_synth.contact_sheet import contact_sheet
     from ocr_synth.fonts import require_shaping
     from ocr_synth.jobs import make_jobs

@@ -1,6 +1,6 @@
 """Offline text to render, per language, never another language's:
 
-- running text (documents read in order): the shipped UDHR translations (`mixkit.udhr`, 95 of
+- running text (documents read in order): the shipped UDHR translations (`mixkit.lang.udhr`, 95 of
   the 100 languages), the recipe's own corpora (`ocr.text_files`: txt, jsonl, tsv or parquet,
   e.g. Wikipedia dumps) and build captions;
 - words (chart labels, grounding queries, and documents of languages without running text):
@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from mixkit.languages import get, resolve
-from mixkit.scripts import matches_script
+from mixkit.lang.languages import get, resolve
+from mixkit.lang.writing_systems import matches_script
 
 # FLORES code -> Babel locale where the ISO code alone is wrong or absent.
 _LOCALE_OVERRIDES = {
@@ -251,7 +251,7 @@ class LangText:
 def lang_text(lang: str, sources: list[str], files: dict[str, list[str]] | None = None,
               captions: dict[str, list[str]] | None = None) -> LangText:
     """One language's text from the named sources ('captions', 'text_files', 'udhr', 'cldr')."""
-    from mixkit import udhr
+    from mixkit.lang import udhr
 
     out = LangText()
     for src in sources:
@@ -307,7 +307,7 @@ def file_languages(paths: list[str]) -> set[str]:
 def missing_text(langs: list[str], sources: list[str], text_files: list[str] | None = None) -> dict[str, str]:
     """{lang: message} for the languages these sources give no text at all (captions are not
     known before a build and count as none)."""
-    from mixkit import udhr
+    from mixkit.lang import udhr
 
     in_files = file_languages(text_files or []) if "text_files" in sources else set()
     out = {}

@@ -9,7 +9,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from mixkit.shard_format import TarSample, expand_shards, iter_tar
+from mixkit.core.shard_format import TarSample, expand_shards, iter_tar
 
 
 def samples(build_dir: str) -> dict[str, TarSample]:

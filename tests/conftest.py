@@ -20,7 +20,7 @@ def _isolated_cache(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def ray_engine():
-    from mixkit.engine import Engine
+    from mixkit.runtime.engines import Engine
 
     eng = Engine(num_cpus=2)
     yield eng

@@ -11,12 +11,12 @@ import typer
 import webdataset as wds
 from typer.testing import CliRunner
 
-from mixkit import scripts
+from mixkit.lang import writing_systems as scripts
 from tar_members import add_member, write_tar
 from mixkit.audit import audit_shards, count_tokens, expand_shards, script_matches
-from mixkit.commands.audit import register
-from mixkit.schema import make_row
-from mixkit.shards import ShardWriter, write_manifest
+from mixkit.cli.audit import register
+from mixkit.core.schema import make_row
+from mixkit.core.shard_writer import ShardWriter, write_manifest
 
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 4      # image bytes are never decoded by the audit
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 300
@@ -308,7 +308,7 @@ def test_rich_table_lists_every_language(tmp_path):
 
 
 def test_fast_tar_header_parser_reads_what_tarfile_reads():
-    from mixkit.shard_format import _FastTarInfo
+    from mixkit.core.shard_format import _FastTarInfo
 
     names = ["a.json", "ü/ß.json", "p/" * 60 + "k.txt", "d/" + "x" * 120 + ".jpg"]
     for fmt in (tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT):

@@ -8,10 +8,10 @@ import io
 import xxhash
 from PIL import Image
 
-from mixkit import audit_gallery
+from mixkit.audit import gallery as audit_gallery
 from mixkit.audit import audit_shards
-from mixkit.schema import make_row
-from mixkit.shards import ShardWriter
+from mixkit.core.schema import make_row
+from mixkit.core.shard_writer import ShardWriter
 
 TEXTS = {"deu_Latn": "Ein Hund läuft über die Wiese.", "arb_Arab": "كلب يركض عبر المرج الأخضر.",
          "jpn_Jpan": "犬が緑の草原を走っています。"}

@@ -14,11 +14,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from mixkit.build import build
-from mixkit.build_steps import StageStep, default_steps
-from mixkit.recipe import load_recipe
-from mixkit.schema import make_reject
-from mixkit.stage import Resources, Stage, StageOutput
+from mixkit.build.runner import build
+from mixkit.build.steps import StageStep, default_steps
+from mixkit.build.recipe import load_recipe
+from mixkit.core.schema import make_reject
+from mixkit.runtime.stage import Resources, Stage, StageOutput
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "recipes" / "demo.yaml"
@@ -45,7 +45,7 @@ def test_demo_reaches_target_shares(demo_build):
     # exact where quotas are integers
     assert m["counts"]["by_lang"] == {k: v for k, v in m["targets"]["quotas"].items() if v}
     # what `mixkit audit --recipe` compares against is what the build aimed at
-    from mixkit.plan import recipe_output_targets
+    from mixkit.build.plan import recipe_output_targets
 
     assert recipe_output_targets(load_recipe(DEMO)) == pytest.approx(m["targets"]["by_lang"])
 
@@ -91,7 +91,7 @@ def _run_cli(args, **kw):
 def test_killed_build_resumes_to_the_same_shards(demo_build, tmp_path):
     out = tmp_path / "killed"
     proc = _run_cli(["build", str(DEMO), "--out", str(out), "--quiet"], start_new_session=True)
-    marker = out / "stages" / "02_filter" / "_SUCCESS"
+    marker = out / "steps" / "02_filter" / "_SUCCESS"
     deadline = time.time() + 240
     while time.time() < deadline and not marker.exists() and proc.poll() is None:
         time.sleep(0.05)
@@ -234,7 +234,7 @@ def test_an_extra_stage_is_one_class_and_one_list_entry(tmp_path):
     out = tmp_path / "x"
     m = build(load_recipe(recipe), out, progress=False, backend="local", steps=steps).manifest
     assert [s["name"] for s in m["steps"]][:4] == ["read", "filter", "drop_sevens", "dedup"]
-    assert (out / "stages" / "03_drop_sevens" / "_SUCCESS").exists()
+    assert (out / "steps" / "03_drop_sevens" / "_SUCCESS").exists()
     dropped = m["rejects"]["by_stage"]["drop_sevens"]["ends_in_seven"]
     assert dropped == 60                      # 600 captions, one in ten ends in 7
     acc = m["accounting"]
@@ -254,4 +254,4 @@ def test_step_names_must_be_unique(tmp_path):
     steps.insert(2, StageStep("filter", lambda recipe: _DropOrigins()))
     with pytest.raises(ValueError, match="repeated: filter"):
         build(load_recipe(DEMO), tmp_path / "dup", progress=False, backend="local", steps=steps)
-    assert not (tmp_path / "dup" / "stages" / "01_read").exists()     # refused before any work
+    assert not (tmp_path / "dup" / "steps" / "01_read").exists()     # refused before any work

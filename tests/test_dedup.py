@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from mixkit.dedup import (DedupOptions, MinHasher, compute_signatures, deduplicate_rows, find_duplicates,
                           image_dhash, lsh_params, shingle_hashes)
-from mixkit.schema import make_row
+from mixkit.core.schema import make_row
 
 
 def picture(seed: int, w=160, h=120) -> Image.Image:

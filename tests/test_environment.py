@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from mixkit import environment as env
+from mixkit.runtime import environment as env
 
 LOCK = env.LOCK_FILE
 

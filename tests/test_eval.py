@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mixkit import languages
+from mixkit.lang import languages
 from mixkit.evaluation.smpqa import (GROUNDING, MIN_POOL, PAPER_LANGS, PROMPT_SUFFIX, READING, SmpqaError,
                                      SmpqaOptions, coverage_report, generate_smpqa, label_pool, normalize_answer,
                                      plot_labels, plot_specs, questions, read_smpqa)
-from mixkit.schema import meta_of
+from mixkit.core.schema import meta_of
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = dict(width=(320, 360))
@@ -245,7 +245,7 @@ def test_scoring_exact_match_and_fidelity_with_real_lid():
     assert f["mean"] == 0.5 and f["unchecked"] == []
 
     # a language the check cannot judge is reported as unchecked, never as 0 or 1
-    from mixkit.lid import LanguageIdentifier
+    from mixkit.lang.lid import LanguageIdentifier
 
     class NoZulu(LanguageIdentifier):
         def can_check(self, code):

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from mixkit.export import export_shards
 from tar_members import write_tar
-from mixkit.schema import make_row
-from mixkit.shards import ShardWriter
+from mixkit.core.schema import make_row
+from mixkit.core.shard_writer import ShardWriter
 
 
 def _img(colour, fmt="JPEG") -> bytes:
@@ -47,7 +47,7 @@ def _shards(tmp_path: Path) -> Path:
     with tarfile.open(d / "shard-00002.tar", "w") as tf:
         row = make_row(source="captions", origin_id="4", task="caption", lang="eng_Latn", images=[RED],
                        messages=[{"role": "user", "content": "<image>\nDescribe."}, {"role": "assistant", "content": "Red."}])
-        from mixkit.shard_format import sample_members
+        from mixkit.core.shard_format import sample_members
         for name, data in [*sample_members(row), ("../../x.json", b"{}")]:
             ti = tarfile.TarInfo(name)
             ti.size = len(data)
@@ -105,7 +105,7 @@ def test_export_refuses_a_non_empty_folder_and_unknown_format(tmp_path):
 
 
 def test_export_cli(tmp_path):
-    from mixkit.commands.export import register
+    from mixkit.cli.export import register
 
     app = typer.Typer()
 

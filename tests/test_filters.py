@@ -10,7 +10,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from mixkit.filters import FilterOptions, FilterStage, build_filter_stage, tokens_of
-from mixkit.schema import make_row, meta_of
+from mixkit.core.schema import make_row, meta_of
 
 
 def jpeg(w=128, h=96, seed=0, quality=90) -> bytes:
@@ -133,13 +133,13 @@ def test_per_language_threshold():
     assert out.rejected[0]["reason"] == "wrong_language" and "deu_Latn" in out.rejected[0]["detail"]
     loose = FilterOptions(lid={"thresholds": {"de": 0.02}})     # aliases resolve to deu_Latn
     assert len(FilterStage(loose).run([r]).kept) == 1
-    # the filter's verdict is the language check's (mixkit.lid.LanguageIdentifier.check), not a copy of it
+    # the filter's verdict is the language check's (mixkit.lang.lid.LanguageIdentifier.check), not a copy of it
     from mixkit.filters import LanguageFilter, LidOptions
     f = LanguageFilter(LidOptions())
     rows = [r, row("en", "deu_Latn", "A brown dog runs along the beach at sunset."),
             row("ok", "deu_Latn", "Ein brauner Hund läuft am Strand entlang.")]
     got = [rej.reason if rej else None for rej, _ in f.check_batch_scored(rows)]
-    from mixkit.schema import text_of
+    from mixkit.core.schema import text_of
     statuses = [c["status"] for c in f.lid.check([text_of(x) for x in rows], ["deu_Latn"] * 3)]
     assert got == ["wrong_language" if s == "wrong" else None for s in statuses] == ["wrong_language"] * 2 + [None]
 

@@ -1,6 +1,6 @@
 import pytest
 
-from mixkit import languages as L
+from mixkit.lang import languages as L
 
 
 def test_registry_has_the_studys_100_languages_by_tier():

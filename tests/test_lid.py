@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from mixkit import languages, udhr
-from mixkit.lid import LanguageIdentifier, default_model_path, read_model_labels
-from mixkit.scripts import script_counts, script_counts_batch, SCRIPTS
+from mixkit.lang import languages
+
+from mixkit.lang import udhr
+from mixkit.lang.lid import LanguageIdentifier, default_model_path, read_model_labels
+from mixkit.lang.writing_systems import script_counts, script_counts_batch, SCRIPTS
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +66,7 @@ def _held_out(lang, n=6):
 
 
 def test_held_out_text_is_never_training_text():
-    from mixkit.lid_ngram import training_text
+    from mixkit.lang.lid_ngram import training_text
 
     for lang in ("zul_Latn", "tir_Ethi", "wol_Latn"):
         train, _ = training_text(lang)
@@ -143,7 +145,7 @@ def test_script_counts_batch_matches_scalar():
 
 
 def test_short_text_is_not_taken_from_fasttext_by_an_overconfident_ngram_model():
-    from mixkit.lid import NGRAM_MIN_LETTERS, LanguageIdentifier
+    from mixkit.lang.lid import NGRAM_MIN_LETTERS, LanguageIdentifier
 
     lid = LanguageIdentifier()
     top, _ = lid.predict_one("gato negro")

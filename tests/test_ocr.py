@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFont
 
-from mixkit.languages import COMPLEX_SCRIPTS, centurio_languages, get
+from mixkit.lang.languages import COMPLEX_SCRIPTS, centurio_languages, get
 from ocr_synth.charts import render_chart
 from ocr_synth.document import render_document
 from ocr_synth.fonts import (PilFonts, fonts_for_lang, pick_font, renderable, shaping_problem, shaping_support,
@@ -43,7 +43,7 @@ def test_every_language_renders_its_own_text_shaped_and_covered():
 
 
 def test_95_languages_get_running_text_and_the_rest_cldr_words_of_their_own():
-    from mixkit import udhr
+    from mixkit.lang import udhr
 
     stage = OcrRenderStage(OcrOptions(enabled=True))
     no_udhr = {"arz_Arab", "asm_Beng", "azb_Arab", "kik_Latn", "snd_Arab"}
@@ -139,7 +139,7 @@ def test_documents_are_a_passage_of_running_text_in_reading_order(lang):
 
 
 def test_spaceless_scripts_wrap_by_grapheme_cluster():
-    from ocr_synth.layout import break_units, wrap
+    from ocr_synth.line_breaking import break_units, wrap
 
     # a Thai/Lao preposed vowel is read after its consonant: it never ends a line on its own
     assert break_units("ก้าวไป", "Thai") == ["ก้", "า", "ว", "ไป"]
@@ -311,7 +311,7 @@ def test_render_ocr_writes_shards_manifest_and_contact_sheet(tmp_path):
 def test_every_languages_ocr_text_is_identified_as_that_language_by_the_project_check():
     """The OCR answers (what a model learns to read) pass mixkit's own language check in all 100
     languages: 'ok', or 'close' for a known close pair (Bosnian read as Croatian)."""
-    from mixkit.lid import LanguageIdentifier
+    from mixkit.lang.lid import LanguageIdentifier
 
     lid = LanguageIdentifier()
     out = _run(LANGS, 3, 0, tasks={"ocr": 1}, width=(640, 640))

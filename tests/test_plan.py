@@ -3,8 +3,8 @@ import random
 import pyarrow as pa
 import pytest
 
-from mixkit.plan import PlanError, largest_remainder, make_plan, quotas, target_shares
-from mixkit.recipe import Recipe
+from mixkit.build.plan import PlanError, largest_remainder, make_plan, quotas, target_shares
+from mixkit.build.recipe import Recipe
 
 
 def _recipe(**kw):

@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from mixkit import ray_connect as rc
+from mixkit.runtime import ray_connect as rc
 
 
 def test_token_source_looks_where_ray_looks(tmp_path, monkeypatch):

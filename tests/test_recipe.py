@@ -2,7 +2,7 @@ import textwrap
 
 import pytest
 
-from mixkit.recipe import RecipeError, check_sources_exist, load_recipe
+from mixkit.build.recipe import RecipeError, check_sources_exist, load_recipe
 
 BASE = """\
 name: t

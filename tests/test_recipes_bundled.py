@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from mixkit import languages
-from mixkit.plan import quotas
-from mixkit.recipe import TierWeights, load_recipe
+from mixkit.lang import languages
+from mixkit.build.plan import quotas
+from mixkit.build.recipe import TierWeights, load_recipe
 from ocr_synth.options import ocr_quotas
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from mixkit.schema import make_row
-from mixkit.shard_format import (SAFETY_REASONS, Manifest, TarProblem, TarSample, iter_tar, sample_members,
+from mixkit.core.schema import make_row
+from mixkit.core.shard_format import (SAFETY_REASONS, Manifest, TarProblem, TarSample, iter_tar, sample_members,
                                  split_name, unsafe_name)
 from mixkit.sources import TRIMMED_META, list_source_files, read_source_file
 
@@ -185,7 +185,7 @@ def test_audit_reports_unsafe_member_and_counts_only_real_samples(tmp_path):
 def test_audit_cli_prints_the_safety_finding(tmp_path):
     import typer
 
-    from mixkit.commands.audit import register
+    from mixkit.cli.audit import register
 
     app = typer.Typer()
 
@@ -281,7 +281,7 @@ def test_unanswered_turn_holding_an_image_is_rejected(tmp_path):
 
 
 def test_manifest_round_trip_and_old_ocr_layout(tmp_path):
-    from mixkit.shard_format import Counts, ShardInfo
+    from mixkit.core.shard_format import Counts, ShardInfo
 
     m = Manifest(kind="build", seed=3, targets_by_lang={"eng_Latn": 0.5, "deu_Latn": 0.5},
                  counts=Counts.of(Counter(eng_Latn=2, deu_Latn=2), Counter(s=4), Counter(caption=4)),

@@ -6,8 +6,8 @@ import tarfile
 import webdataset as wds
 from PIL import Image
 
-from mixkit.schema import make_row
-from mixkit.shards import ShardWriter
+from mixkit.core.schema import make_row
+from mixkit.core.shard_writer import ShardWriter
 
 
 def _jpeg(color) -> bytes:

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from tar_members import write_tar
-from mixkit.schema import image_count, rows_to_table
+from mixkit.core.schema import image_count, rows_to_table
 from mixkit.sources import (CAPTION_PROMPT, REJECT_REASONS, SourceError, detect_format, list_source_files,
                             read_source_file)
 

@@ -9,7 +9,7 @@ import pickle
 import pyarrow.parquet as pq
 import pytest
 
-from mixkit.schema import IMAGE_TOKEN, make_row, meta_of, rows_to_table
+from mixkit.core.schema import IMAGE_TOKEN, make_row, meta_of, rows_to_table
 from tiny_nllb import tiny_nllb_path
 from translation.backends import TransformersBackend, TranslationModelError
 from translation.options import TranslateOptions
@@ -205,7 +205,7 @@ def test_translate_file_and_cli(model_dir, tmp_path):
     import typer
     from typer.testing import CliRunner
 
-    from mixkit.commands.translate import register
+    from mixkit.cli.translate import register
 
     src = tmp_path / "in.parquet"
     rows = [make_row(source="s", origin_id=str(i), task="caption", lang="eng_Latn", messages=m)
@@ -260,7 +260,7 @@ DEMO = __import__("pathlib").Path(__file__).resolve().parents[1] / "recipes" / "
 def test_demo_captions_fully_covered_by_phrasebook(tmp_path):
     """Every prose segment of the bundled English captions is a phrasebook sentence: the demo's
     translated languages build with no weights and no model call."""
-    from mixkit.schema import make_id, with_meta
+    from mixkit.core.schema import make_id, with_meta
     from mixkit.sources import read_source_file
     from translation.demo_cache import DEMO_MODEL, seed_cache_from_phrasebook
 

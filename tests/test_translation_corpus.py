@@ -14,7 +14,7 @@ import re
 import pyarrow.parquet as pq
 import pytest
 
-from mixkit.schema import make_row, rows_to_table
+from mixkit.core.schema import make_row, rows_to_table
 from translation.options import TranslateOptions
 from translation.segment import Segmenter
 from translation.files import translate_file
@@ -139,7 +139,7 @@ def test_dry_run_segments_are_prose_only(tmp_path):
     from typer.testing import CliRunner
     import typer
 
-    from mixkit.commands.translate import register
+    from mixkit.cli.translate import register
 
     src = _dry_run(tmp_path)
     app = typer.Typer()

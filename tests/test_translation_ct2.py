@@ -9,7 +9,7 @@ import pytest
 
 pytest.importorskip("ctranslate2")
 
-from mixkit.schema import IMAGE_TOKEN, make_row, meta_of
+from mixkit.core.schema import IMAGE_TOKEN, make_row, meta_of
 from tiny_nllb import tiny_nllb_path
 from translation.backends import TransformersBackend, TranslationModelError, make_backend
 from translation.ct2_backend import CTranslate2Backend, converted_dir

@@ -204,8 +204,8 @@ def test_checks_numbers_and_placeholders():
 
 
 def test_unknown_to_lid_is_unchecked_not_rejected():
-    from mixkit import languages
-    from mixkit.lid import LanguageIdentifier
+    from mixkit.lang import languages
+    from mixkit.lang.lid import LanguageIdentifier
 
     lid = LanguageIdentifier()
     code = next(l.code for l in languages.all_languages() if l.nllb and l.script == "Latn" and not lid.can_check(l.code))

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from mixkit import languages
-from mixkit.scripts import matches_script
+from mixkit.lang import languages
+from mixkit.lang.writing_systems import matches_script
 
 GROUPS: tuple[tuple[str, ...], ...] = (
     ("yes", "no"), ("true", "false"), ("correct", "incorrect"), ("left", "right"), ("up", "down"),

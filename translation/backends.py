@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from mixkit import languages
+from mixkit.lang import languages
 from translation.options import PSEUDO_MODELS, TranslateOptions
 
 

@@ -17,10 +17,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from mixkit import languages
-from mixkit.schema import IMAGE_TOKEN
-from mixkit.scripts import dominant_script, matches_script
-from mixkit.text import normalise_text
+from mixkit.lang import languages
+from mixkit.core.schema import IMAGE_TOKEN
+from mixkit.lang.writing_systems import dominant_script, matches_script
+from mixkit.core.text import normalise_text
 from translation.options import CheckOptions
 from translation.segment import numbers_in
 
@@ -87,7 +87,7 @@ class OutputChecker:
     @property
     def lid(self):
         if self._lid is None:
-            from mixkit.lid import LanguageIdentifier
+            from mixkit.lang.lid import LanguageIdentifier
 
             self._lid = LanguageIdentifier(self.o.lid_model)
         return self._lid

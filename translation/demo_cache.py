@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mixkit import languages
+from mixkit.lang import languages
 from translation.cache import TranslationCache
 from translation.options import TranslateOptions
 from translation.segment import Segmenter, chars_estimate

@@ -7,9 +7,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-from mixkit import languages
-from mixkit.schema import make_id, meta_of, with_meta
-from mixkit.stage import StageOutput
+from mixkit.lang import languages
+from mixkit.core.schema import make_id, meta_of, with_meta
+from mixkit.runtime.stage import StageOutput
 from translation.answers import ShortAnswer
 from translation.backends import TranslationModelError
 from translation.options import TranslateOptions
@@ -58,12 +58,12 @@ def _read_schema_rows(p: Path) -> list[dict]:
         recs = [json.loads(l) for l in p.read_text(encoding="utf-8").splitlines() if l.strip()]
     else:
         raise ValueError(f"{p}: expected .parquet or .jsonl of schema rows")
-    from mixkit.schema import make_row
+    from mixkit.core.schema import make_row
 
     rows = []
     for i, r in enumerate(recs):
         if "messages" not in r:
-            raise ValueError(f"{p} row {i}: no 'messages' field; give schema rows (see mixkit/schema.py)")
+            raise ValueError(f"{p} row {i}: no 'messages' field; give schema rows (see mixkit/core/schema.py)")
         rows.append(make_row(source=r.get("source") or p.stem, origin_id=str(r.get("origin_id") or r.get("id") or i),
                              task=r.get("task") or "caption", lang=r.get("lang") or "eng_Latn",
                              messages=r["messages"], images=r.get("images") or [],
@@ -126,8 +126,9 @@ def translate_file(input_path: str, langs: list[str], out_dir: str, options: Tra
 
     import pyarrow.parquet as pq
 
-    from mixkit.engine import LocalEngine, parts, rejects_table, write_rows_partitioned
-    from mixkit.schema import REJECT_SCHEMA, rows_to_table
+    from mixkit.runtime.engines import LocalEngine
+    from mixkit.runtime.partitions import parts, rejects_table, write_rows_partitioned
+    from mixkit.core.schema import REJECT_SCHEMA, rows_to_table
 
     targets = []
     for code in langs:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from mixkit.scripts import char_script
+from mixkit.lang.writing_systems import char_script
 
 _CLOSERS = "\"'\u201d\u2019\u00bb)]}\u300d\u300f\uff09*_"
 _OPENERS = "\"'\u201c\u2018\u00ab(\u300c\u300e\u00bf\u00a1"

@@ -20,10 +20,10 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from mixkit import languages
-from mixkit.schema import make_reject, meta_of, with_meta
-from mixkit.scripts import NO_SPACE_JOIN_SCRIPTS
-from mixkit.stage import Resources, Stage, StageOutput
+from mixkit.lang import languages
+from mixkit.core.schema import make_reject, meta_of, with_meta
+from mixkit.lang.writing_systems import NO_SPACE_JOIN_SCRIPTS
+from mixkit.runtime.stage import Resources, Stage, StageOutput
 from translation import answers
 from translation.answers import AnswerTable, ShortAnswer
 from translation.backends import make_backend, model_fingerprint, precision

@@ -1,6 +1,6 @@
 """Language fidelity: does the model answer in the language it was prompted in?
 
-Captions are generated for a caption prompt per language; fastText LID (mixkit.lid) names the
+Captions are generated for a caption prompt per language; fastText LID (mixkit.lang.lid) names the
 language of each answer; fidelity = share of answers in the prompt's language. Languages the
 LID model has no label for are reported as unchecked, never as 0 or 1. An empty answer counts
 as not in the language.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mixkit import languages
+from mixkit.lang import languages
 from mixkit.evaluation.harness import EvalError
 
 FIDELITY_PROMPT = "Briefly describe the image in {language}."
@@ -57,7 +57,7 @@ def load_images(folder: str | Path, n: int) -> list:
 
 def score_fidelity(langs: list[str], answers: dict[str, list[str]], prompts: dict[str, tuple[str, str]],
                    lid=None) -> dict:
-    from mixkit.lid import LanguageIdentifier
+    from mixkit.lang.lid import LanguageIdentifier
 
     lid = lid or LanguageIdentifier()
     by_lang = {}

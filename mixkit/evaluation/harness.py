@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mixkit import languages
-from mixkit.schema import meta_of
+from mixkit.lang import languages
+from mixkit.core.schema import meta_of
 
 SUITES = ("smpqa", "fidelity", "all")
 

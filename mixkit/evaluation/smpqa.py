@@ -9,7 +9,7 @@ Values are unambiguous: any two values of a plot differ by at least `margin` (15
 smaller one, so every "biggest / second smallest / bigger than" question has a visible answer
 even on a pie chart drawn without numbers.
 Labels follow the paper: the less frequent half of a word-frequency list (PyPI `wordfreq`, else
-word counts of the natural text shipped in mixkit.udhr, else CLDR words; see smpqa_labels), or
+word counts of the natural text shipped in mixkit.lang.udhr, else CLDR words; see smpqa_labels), or
 user files. No label of a plot is part of another (whole labels only: "Tlh" is never asked about
 next to "Tlhakole"). Every label must pass the OCR stage's font-coverage and shaping check
 (`ocr_synth.fonts.renderable`): pool words that fail are left out (and counted); a user-given
@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mixkit.languages import ENGLISH, get
-from mixkit.schema import IMAGE_TOKEN, make_id, make_row
+from mixkit.lang.languages import ENGLISH, get
+from mixkit.core.schema import IMAGE_TOKEN, make_id, make_row
 
 SOURCE = "smpqa"
 PROMPT_SUFFIX = "Answer the question using a single word or phrase."
@@ -339,7 +339,7 @@ def language_rows(lang: str, specs: list[PlotSpec], seed: int, options: SmpqaOpt
 
 def _generate_one(args: tuple) -> dict:
     lang, out_dir, seed, options_dict = args
-    from mixkit.shards import ShardWriter
+    from mixkit.core.shard_writer import ShardWriter
 
     o = SmpqaOptions(**options_dict)
     specs = plot_specs(seed, o)
@@ -380,9 +380,9 @@ def generate_smpqa(langs: list[str] | str, out_dir: str | Path, *, seed: int = 0
     the label source per language), manifest.json (counts, as `mixkit audit` reads them).
     Fails before rendering anything when a language has no font, no shaping or too few labels.
     """
-    from mixkit.engine import LocalEngine
-    from mixkit.progress import Progress
-    from mixkit.shard_format import Counts, Manifest, ShardInfo
+    from mixkit.runtime.engines import LocalEngine
+    from mixkit.runtime.progress import Progress
+    from mixkit.core.shard_format import Counts, Manifest, ShardInfo
     from ocr_synth.fonts import fonts_for_lang, require_shaping
 
     o = options or SmpqaOptions()
@@ -453,7 +453,7 @@ def coverage_report(langs: list[str] | str, *, seed: int = 0, options: SmpqaOpti
 
 def read_smpqa(data_dir: str | Path, langs: list[str] | None = None) -> list[dict]:
     """Samples of a generated set (schema rows with images), in shard order; only `langs` when given."""
-    from mixkit.shard_format import SampleError, TarSample, iter_tar
+    from mixkit.core.shard_format import SampleError, TarSample, iter_tar
 
     d = Path(data_dir)
     idx_path = d / "index.json"
@@ -468,7 +468,7 @@ def read_smpqa(data_dir: str | Path, langs: list[str] | None = None) -> list[dic
     rows = []
     for c in want:
         for shard in have[c]["shards"]:
-            for s in iter_tar(d / shard):          # the one shard reader (mixkit.shard_format)
+            for s in iter_tar(d / shard):          # the one shard reader (mixkit.core.shard_format)
                 if not isinstance(s, TarSample) or s.reject is not None:
                     what = s.reject if isinstance(s, TarSample) else (s.reason, s.detail)
                     raise SmpqaError(f"{d / shard}: {what[0]}: {what[1]}; regenerate the set")

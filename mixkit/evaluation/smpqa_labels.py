@@ -6,7 +6,7 @@ Per language, the first source that yields enough labels wins:
 
   1. the user's label files (SmpqaOptions.label_files), taken as given;
   2. PyPI `wordfreq` where it has a list for exactly this language: ranks top//2+1 .. top;
-  3. word frequencies counted in the natural text shipped with mixkit (the UDHR, mixkit.udhr),
+  3. word frequencies counted in the natural text shipped with mixkit (the UDHR, mixkit.lang.udhr),
      same rule; only for scripts that put spaces between words (a Thai or Khmer "word" split
      at spaces is a phrase);
   4. Unicode CLDR words via Babel (territory, language, month and day names).
@@ -22,8 +22,8 @@ import unicodedata
 from collections import Counter
 from functools import lru_cache
 
-from mixkit.languages import get
-from mixkit.scripts import SPACELESS_SCRIPTS, script_counts
+from mixkit.lang.languages import get
+from mixkit.lang.writing_systems import SPACELESS_SCRIPTS, script_counts
 
 # Characters that make a poor chart label (numbers, brackets, list punctuation, quotes).
 _BAD_LABEL = re.compile(r"[()\[\]{},.;:/%\"'«»“”„+=<>|&*#@!?¿¡]")
@@ -118,7 +118,7 @@ def natural_text_candidates(lang: str, top: int) -> tuple[tuple[str, ...], str] 
     if get(lang).script in SPACELESS_SCRIPTS:
         return None
     try:
-        from mixkit import udhr
+        from mixkit.lang import udhr
     except ImportError:     # natural text is optional: CLDR follows
         return None
     paras = [t for kind, t in udhr.blocks(lang) if kind == "p"]

@@ -3,7 +3,7 @@
 Per DataLoader worker:
   shard list (shuffled with (seed, epoch), identical on every rank)
   -> split by node (rank::world) -> split by worker (w::W)        [or ResampledShards]
-  -> mixkit.shard_format.iter_tar (refused members, broken tars counted by reason)
+  -> mixkit.core.shard_format.iter_tar (refused members, broken tars counted by reason)
   -> parse JSON + encode with the chat template (bad samples counted by reason, never fatal)
   -> shuffle buffer -> length bucketing -> [skip batches already trained on: resume]
   -> decode + resize + normalise images -> pad.
@@ -24,8 +24,8 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from mixkit.schema import image_count
-from mixkit.shard_format import IMAGE_EXTS, SampleError, TarSample, iter_tar  # noqa: F401 (IMAGE_EXTS: API)
+from mixkit.core.schema import image_count
+from mixkit.core.shard_format import IMAGE_EXTS, SampleError, TarSample, iter_tar  # noqa: F401 (IMAGE_EXTS: API)
 from mixkit.train.config import DataConfig
 from mixkit.train.encode import IGNORE, EncodeError, encode_conversation
 from mixkit.train.multiscale import TiledViews
@@ -35,8 +35,8 @@ log = logging.getLogger("mixkit.train.data")
 
 def expand_shards(patterns: list[str] | str) -> list[str]:
     """Directories, globs, plain paths and brace patterns (`shard-{00000..00009}.tar`) -> sorted
-    unique list (mixkit.shard_format.expand_shards, the one place that resolves shard lists)."""
-    from mixkit.shard_format import expand_shards as resolve
+    unique list (mixkit.core.shard_format.expand_shards, the one place that resolves shard lists)."""
+    from mixkit.core.shard_format import expand_shards as resolve
 
     try:
         return sorted(dict.fromkeys(resolve(patterns)))

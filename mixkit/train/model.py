@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from transformers import LlavaForConditionalGeneration
 
-from mixkit.schema import IMAGE_TOKEN
+from mixkit.core.schema import IMAGE_TOKEN
 from mixkit.train import multiscale, presets
 from mixkit.train.config import TrainConfig
 from mixkit.train.data import ImageSpec

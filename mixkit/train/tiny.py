@@ -8,7 +8,7 @@ import io
 import random
 from pathlib import Path
 
-from mixkit.schema import IMAGE_TOKEN, make_row
+from mixkit.core.schema import IMAGE_TOKEN, make_row
 
 CHATML_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -139,7 +139,7 @@ def write_tiny_shards(out_dir: str | Path, n: int = 140, samples_per_shard: int 
 
 def write_rows(out_dir: str | Path, rows: list[dict], samples_per_shard: int = 20, prefix: str = "shard") -> list[str]:
     """Schema rows -> WebDataset shards through mixkit's own ShardWriter (the shard format's writer)."""
-    from mixkit.shards import ShardWriter
+    from mixkit.core.shard_writer import ShardWriter
 
     with ShardWriter(out_dir, max_samples=samples_per_shard, max_bytes=1 << 62, prefix=prefix) as w:
         w.write_all(rows)

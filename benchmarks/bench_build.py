@@ -80,7 +80,7 @@ english_share: 0.5
 languages: [{langs}]
 sources:
 {srcs}
-stages:
+steps:
   filters: {{lid: {{enabled: false}}, script: {{enabled: false}}}}
   dedup: {{image_phash: {{enabled: false}}}}
   translate: {{enabled: false}}

@@ -1,4 +1,4 @@
-"""Recipe options of the OCR synthesis stage (`stages.ocr:` in a recipe), and the quotas they imply."""
+"""Recipe options of the OCR synthesis stage (`steps.ocr:` in a recipe), and the quotas they imply."""
 from __future__ import annotations
 
 import logging

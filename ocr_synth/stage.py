@@ -313,7 +313,7 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
         targets_by_lang={c: 1.0 / len(codes) for c in codes}, quotas={c: int(per_lang) for c in codes},
         counts=Counts.of(by_lang, Counter(["ocr_synth"] * len(kept_all)), Counter(r["task"] for r in kept_all)),
         shards=[ShardInfo(Path(s["path"]).name, s["samples"], s["bytes"], s["sha256"]) for s in shards],
-        rejects_by_stage={"ocr": rej_reasons} if rej_reasons else {},
+        rejects_by_step={"ocr": rej_reasons} if rej_reasons else {},
         rejects_by_lang=counts_dict(Counter(r["lang"] for r in rejected)),
         sections={"options": json.loads(options.model_dump_json()),
                   "text_sources": text_coverage(codes, list(options.text_sources), options.text_files),

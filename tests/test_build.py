@@ -59,7 +59,7 @@ def test_every_input_is_accounted_for(demo_build):
     reasons = set(rej["reason"].to_pylist())
     # the demo data plants bad rows: each lands in rejects with its reason
     assert {"empty_text", "missing_image", "placeholder_mismatch"} <= reasons
-    assert all(r for r in rej["stage"].to_pylist())
+    assert all(r for r in rej["step"].to_pylist())
 
 
 def test_shards_match_manifest(demo_build):
@@ -130,7 +130,7 @@ english_share: 0.5
 languages: [eng_Latn, swh_Latn, hin_Deva]
 sources:
   - {{name: caps, path: {ROOT / 'recipes/demo_data/captions_en.parquet'}, task: caption}}
-stages:
+steps:
   translate:
     model: {tiny_nllb_path()}
     generation: {{fixed_new_tokens: 12}}   # random weights never stop on their own
@@ -167,7 +167,7 @@ on_shortfall: upsample
 sources:
   - {{name: caps, path: {ROOT / 'recipes/demo_data/captions_en.parquet'}}}
   - {{name: native, path: {ROOT / 'recipes/demo_data/native/deu_Latn.tar'}}}
-stages: {{translate: {{enabled: false}}}}
+steps: {{translate: {{enabled: false}}}}
 """)
     return recipe
 
@@ -235,12 +235,12 @@ def test_an_extra_stage_is_one_class_and_one_list_entry(tmp_path):
     m = build(load_recipe(recipe), out, progress=False, backend="local", steps=steps).manifest
     assert [s["name"] for s in m["steps"]][:4] == ["read", "filter", "drop_sevens", "dedup"]
     assert (out / "steps" / "03_drop_sevens" / "_SUCCESS").exists()
-    dropped = m["rejects"]["by_stage"]["drop_sevens"]["ends_in_seven"]
+    dropped = m["rejects"]["by_step"]["drop_sevens"]["ends_in_seven"]
     assert dropped == 60                      # 600 captions, one in ten ends in 7
     acc = m["accounting"]
     assert acc["inputs"] == acc["written_from_inputs"] + acc["rejected"]
     rej = pq.read_table(out / "shards" / "rejects.parquet").to_pylist()
-    assert all(r["origin_id"].endswith("7") for r in rej if r["stage"] == "drop_sevens")
+    assert all(r["origin_id"].endswith("7") for r in rej if r["step"] == "drop_sevens")
     for info in m["shards"]:
         with tarfile.open(out / "shards" / info["path"]) as tf:
             for mem in tf.getmembers():

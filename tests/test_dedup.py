@@ -101,7 +101,7 @@ def test_planted_duplicates_caught_and_nothing_else(planted):
     got = {by_id[r["id"]]: (r["reason"], by_id[r["duplicate_of"]]) for r in out.rejected}
     assert got == expect
     assert sorted(r["origin_id"] for r in out.kept) == sorted(r["origin_id"] for r in rows if r["origin_id"] not in expect)
-    assert all(r["stage"] == "dedup" for r in out.rejected)
+    assert all(r["step"] == "dedup" for r in out.rejected)
 
 
 def test_identical_prompts_do_not_make_duplicates(planted):

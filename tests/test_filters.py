@@ -87,7 +87,7 @@ def test_each_planted_row_rejected_with_its_reason(result):
     by_origin = {r["origin_id"]: r for r in out.rejected}
     got = {k: by_origin[k]["reason"] for k in by_origin}
     assert got == expect
-    assert all(r["stage"] == "filter" and r["detail"] for r in out.rejected)
+    assert all(r["step"] == "filter" and r["detail"] for r in out.rejected)
 
 
 def test_nothing_else_removed(result):

@@ -92,10 +92,10 @@ def test_stratified_upsamples_low_tiers_five_to_one():
 ])
 def test_ocr_ablation_quotas(name, total, english, non_latin, latin):
     r = load_recipe(ROOT / "recipes" / "ablations" / f"{name}.yaml")
-    if not r.stages.ocr.enabled:
+    if not r.steps.ocr.enabled:
         assert total == 0
         return
-    oq = ocr_quotas(r.stages.ocr, r.languages)
+    oq = ocr_quotas(r.steps.ocr, r.languages)
     assert sum(oq.values()) == total and oq[EN] == english
     assert oq["tha_Thai"] == non_latin and oq["deu_Latn"] == latin
 
@@ -104,13 +104,13 @@ def test_final_centurio_mixes():
     pt = load_recipe(ROOT / "recipes" / "centurio" / "pretrain.yaml")
     q = quotas(pt)
     assert q[EN] == 1_000_000 and {n for c, n in q.items() if c != EN} == {10_101, 10_102}
-    assert pt.stages.ocr.enabled and sum(ocr_quotas(pt.stages.ocr, pt.languages).values()) == 1_160_000
+    assert pt.steps.ocr.enabled and sum(ocr_quotas(pt.steps.ocr, pt.languages).values()) == 1_160_000
     assert {s.name for s in pt.sources} == {"sharegpt4v_pt", "allava_caption"}
     it = load_recipe(ROOT / "recipes" / "centurio" / "instruct.yaml")
     kept = {s.name for s in it.sources if not s.translate}
     assert kept == {"ocrvqa", "docvqa", "ai2d", "chartqa", "dvqa", "scienceqa", "ocr_math_chart_other"}
     assert len([s for s in it.sources if s.translate]) == 17
-    assert it.stages.translate.model == "facebook/nllb-200-distilled-1.3B"
+    assert it.steps.translate.model == "facebook/nllb-200-distilled-1.3B"
 
 
 def test_build_plan_only_without_data(tmp_path):

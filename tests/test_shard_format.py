@@ -286,7 +286,7 @@ def test_manifest_round_trip_and_old_ocr_layout(tmp_path):
     m = Manifest(kind="build", seed=3, targets_by_lang={"eng_Latn": 0.5, "deu_Latn": 0.5},
                  counts=Counts.of(Counter(eng_Latn=2, deu_Latn=2), Counter(s=4), Counter(caption=4)),
                  shards=[ShardInfo("shard-00000.tar", 4, 10240, "ab" * 32)], quotas={"eng_Latn": 2, "deu_Latn": 2},
-                 rejects_by_stage={"read": {"bad_json": 1}}, sections={"recipe": {"name": "r"}})
+                 rejects_by_step={"read": {"bad_json": 1}}, sections={"recipe": {"name": "r"}})
     m.write(tmp_path)
     doc = json.loads((tmp_path / "manifest.json").read_text())
     assert doc["counts"]["total"] == 4 and doc["rejects"]["total"] == 1 and doc["recipe"] == {"name": "r"}
@@ -295,7 +295,7 @@ def test_manifest_round_trip_and_old_ocr_layout(tmp_path):
            "counts": {"by_lang": {"fra_Latn": 2}, "total": 2}, "shards": [],
            "rejects": {"total": 1, "by_reason": {"font_coverage": 1}, "by_lang": {"fra_Latn": 1}}}
     m2 = Manifest.from_dict(old)
-    assert m2.rejects_by_stage == {"ocr": {"font_coverage": 1}} and m2.sections == {}
+    assert m2.rejects_by_step == {"ocr": {"font_coverage": 1}} and m2.sections == {}
     (tmp_path / "manifest.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="JSON object"):
         Manifest.read(tmp_path / "manifest.json")
@@ -306,13 +306,13 @@ def test_build_manifest_constructor_takes_todays_fields(tmp_path):
              "counts": {"by_lang": {"eng_Latn": 3}}}
     m = Manifest.for_build(seed=0, targets={"eng_Latn": 1.0}, quotas={"eng_Latn": 3},
                            by_lang=Counter(eng_Latn=3), by_source=Counter(s=3), by_task=Counter(caption=3),
-                           shards=[shard], rejects_by_stage={"read": {"bad_json": 2}, "filter": {"lid": 1}},
+                           shards=[shard], rejects_by_step={"read": {"bad_json": 2}, "filter": {"lid": 1}},
                            recipe={"name": "demo"}, accounting={"inputs": 6})
     doc = m.to_dict()
     assert doc["kind"] == "build" and doc["counts"]["total"] == 3 and doc["rejects"]["total"] == 3
     assert doc["shards"] == [{"path": "shard-00000.tar", "samples": 3, "bytes": 10240, "sha256": "cd" * 32}]
     assert doc["recipe"] == {"name": "demo"} and doc["accounting"] == {"inputs": 6}
-    assert list(doc["rejects"]["by_stage"]) == ["filter", "read"]
+    assert list(doc["rejects"]["by_step"]) == ["filter", "read"]
 
 
 def test_member_names_that_are_not_utf8_become_printable_keys(tmp_path):

@@ -114,7 +114,7 @@ def test_jsonl_messages_lang_override_and_bad_lines(tmp_path):
     by = {r["reason"]: r["detail"] for r in rejects}
     assert "line 2" in by["bad_json"] and "d.jsonl" in by["bad_json"]
     assert "line 3" in by["bad_utf8"]
-    assert all(r["stage"] == "read" and r["source"] == "src" for r in rejects)
+    assert all(r["step"] == "read" and r["source"] == "src" for r in rejects)
     assert any("Klingon" in r["detail"] for r in rejects)
     assert len(rows) + len(rejects) == 7                 # 8 lines, one blank
 

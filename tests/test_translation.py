@@ -124,7 +124,7 @@ def test_junk_rejected_and_second_run_all_cache_hits(model_dir, tmp_path):
     out1 = first.run(rows)
     # random weights never emit </s>: every row is rejected, none kept cut short
     assert not out1.kept and {r["reason"] for r in out1.rejected} == {"output_truncated"}
-    assert {r["stage"] for r in out1.rejected} == {"translate"}
+    assert {r["step"] for r in out1.rejected} == {"translate"}
     s1 = first.stats()
     assert s1["model_calls"] >= 1 and s1["cache_hits"] == 0 and s1["tokens_out"] > 0
     second = TranslateStage(opts, cache_dir=str(tmp_path / "c"))

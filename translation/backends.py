@@ -72,7 +72,7 @@ def model_fingerprint(model: str, revision: str | None = None) -> str:
         if not rev:
             raise TranslationModelError(
                 f"cannot tell which revision of {model!r} translations would come from (not in the local "
-                "Hugging Face cache, hub unreachable): set stages.translate.model_revision (or --model-revision), "
+                "Hugging Face cache, hub unreachable): set steps.translate.model_revision (or --model-revision), "
                 "or point model at a local checkpoint directory")
         return f"{model}@{rev}"
     h = hashlib.sha256()
@@ -201,7 +201,7 @@ class CacheOnlyBackend(_NoModel):
             f"model {self.options.model!r} is a cache-only pseudo model and the translation cache at "
             f"{self.options.cache_dir or '<build>/translation_cache'} has no entry for {len(texts)} segment(s), e.g. "
             f"{sample}. Add them to the phrasebook and reseed the cache (translation.demo_cache), or set "
-            "stages.translate.model to an NLLB checkpoint (a local directory works offline)."
+            "steps.translate.model to an NLLB checkpoint (a local directory works offline)."
         )
 
 
@@ -372,7 +372,7 @@ def _load_error(model: str, e: Exception) -> TranslationModelError:
         f"could not load model {model!r} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}). "
         "If this machine is offline, download it where there is network "
         f"(`huggingface-cli download {model} --local-dir nllb`), copy the directory here and set "
-        "stages.translate.model (or --model) to that local path."
+        "steps.translate.model (or --model) to that local path."
     )
 
 

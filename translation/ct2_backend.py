@@ -47,7 +47,7 @@ def converted_dir(options: TranslateOptions, compute_type: str) -> Path:
     if not options.cache_dir:
         raise TranslationModelError(
             f"backend 'ctranslate2' with hub id {options.model!r} needs a cache_dir to hold the converted "
-            "model; set stages.translate.cache_dir or point model at a local checkpoint directory")
+            "model; set steps.translate.cache_dir or point model at a local checkpoint directory")
     safe = re.sub(r"[^A-Za-z0-9._-]+", "--", options.model)
     return Path(options.cache_dir).resolve().parent / "ct2_models" / f"{safe}-ct2-{compute_type}"
 

@@ -2,7 +2,7 @@
 translated languages with zero model weights and zero model calls.
 
 The entries are written under the pseudo model id "mixkit-demo-phrasebook" (a recipe sets
-`stages.translate.model: mixkit-demo-phrasebook`; see translation.options.PSEUDO_MODELS) with
+`steps.translate.model: mixkit-demo-phrasebook`; see translation.options.PSEUDO_MODELS) with
 the recipe's generation settings, i.e. exactly where TranslateStage looks them up. A phrase
 the demo needs but the phrasebook lacks is a clear TranslationModelError at build time.
 

@@ -1,4 +1,4 @@
-"""Recipe options of the translation stage (`stages.translate:` in a recipe)."""
+"""Recipe options of the translation stage (`steps.translate:` in a recipe)."""
 from __future__ import annotations
 
 from typing import Literal
@@ -126,5 +126,5 @@ class TranslateOptions(BaseModel):
     @classmethod
     def _model_not_empty(cls, v: str) -> str:
         if not v.strip():
-            raise ValueError("stages.translate.model is empty: give a hub id or a local checkpoint directory")
+            raise ValueError("steps.translate.model is empty: give a hub id or a local checkpoint directory")
         return v

@@ -102,10 +102,10 @@ def output_targets(source_quotas: dict[str, int], ocr_quotas: dict[str, int]) ->
 def recipe_output_targets(recipe: Recipe) -> dict[str, float]:
     """output_targets() from the recipe alone (what an audit compares shards against)."""
     ocr = {}
-    if recipe.stages.ocr.enabled:
+    if recipe.steps.ocr.enabled:
         from ocr_synth.options import ocr_quotas
 
-        ocr = ocr_quotas(recipe.stages.ocr, recipe.languages)
+        ocr = ocr_quotas(recipe.steps.ocr, recipe.languages)
     return output_targets(quotas(recipe), ocr)
 
 

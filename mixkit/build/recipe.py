@@ -7,6 +7,7 @@ keys are errors, never ignored. Relative source paths are resolved against the r
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 from typing import Any, Literal, Union
 
@@ -75,7 +76,8 @@ class Explicit(_Strict):
 Distribution = Union[Literal["uniform"], TierWeights, Temperature, Explicit]
 
 
-class Stages(_Strict):
+class StepOptions(_Strict):
+    """The `steps:` block: options of the build steps that have any."""
     filters: FilterOptions = FilterOptions()
     dedup: DedupOptions = DedupOptions()
     translate: TranslateOptions = TranslateOptions()
@@ -98,7 +100,7 @@ class Recipe(_Strict):
     distribution: Distribution = "uniform"
     on_shortfall: Literal["upsample", "fail"] = "fail"
     sources: list[SourceSpec] = Field(min_length=1)
-    stages: Stages = Stages()
+    steps: StepOptions = StepOptions()
     output: OutputSpec = OutputSpec()
     path: Path | None = Field(default=None, exclude=True)
     sha256: str = Field(default="", exclude=True)
@@ -144,7 +146,8 @@ def _node_line(node: yaml.Node | None, loc: tuple) -> tuple[int | None, str]:
     walked = []
     for key in loc:
         if isinstance(node, yaml.MappingNode):
-            nxt = next(((k, v) for k, v in node.value if k.value == key), None)
+            names = (key, "stages") if key == "steps" else (key,)     # `stages:`: the key's old name
+            nxt = next(((k, v) for k, v in node.value if k.value in names), None)
             if nxt is None:
                 break
             node = nxt[1] if not isinstance(key, str) or True else None
@@ -218,6 +221,11 @@ def load_recipe(path: str | Path) -> Recipe:
         raise RecipeError(f"{where}: malformed YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(data, dict):
         raise RecipeError(f"{path}:1: a recipe is a mapping of keys (name, total, english_share, languages, sources, ...)")
+    # `stages:` is the key's name before mixkit 0.2 (it configures build steps, and dedup is no Stage).
+    if "stages" in data and "steps" not in data:
+        data["steps"] = data.pop("stages")
+        warnings.warn(f"{path}: the recipe key `stages:` is now `steps:` (read as `steps:`; rename it)",
+                      FutureWarning, stacklevel=2)
     # `distribution:` given as a bare mapping is parsed by the union; reject unknown shapes clearly.
     dist = data.get("distribution")
     if isinstance(dist, dict) and len(dist) != 1:
@@ -241,7 +249,7 @@ def load_recipe(path: str | Path) -> Recipe:
             src.path = str((path.parent / p))
         if src.image_root and not Path(src.image_root).is_absolute():
             src.image_root = str(path.parent / src.image_root)
-    tr = recipe.stages.translate
+    tr = recipe.steps.translate
     for attr in ("phrasebook", "cache_dir"):
         v = getattr(tr, attr)
         if v and not Path(v).is_absolute():

@@ -151,7 +151,7 @@ def _rejects_of(ctx: BuildContext) -> list[pa.Table]:
 
 def _dry_run_summary(ctx: BuildContext) -> dict:
     rej = pa.concat_tables(_rejects_of(ctx))
-    by = Counter(zip(rej["stage"].to_pylist(), rej["reason"].to_pylist()))
+    by = Counter(zip(rej["step"].to_pylist(), rej["reason"].to_pylist()))
     dedup = ctx.result(DedupResult)
     return {"dry_run": True, "kept": dedup.rows_out, "rejects": {f"{s}/{r}": n for (s, r), n in sorted(by.items())}}
 
@@ -184,7 +184,7 @@ def _finish(ctx: BuildContext, metrics: list, seconds: float) -> dict:
     ocr_q = ocr.quotas if isinstance(ocr, OcrResult) else {}
 
     rejects = pa.concat_tables(_rejects_of(ctx) + [_plan_leftovers(ctx)])
-    rejects = rejects.sort_by([("stage", "ascending"), ("id", "ascending")])
+    rejects = rejects.sort_by([("step", "ascending"), ("id", "ascending")])
     folder.shards.mkdir(parents=True, exist_ok=True)
     write_table_atomic(rejects, folder.rejects)
 
@@ -199,12 +199,12 @@ def _finish(ctx: BuildContext, metrics: list, seconds: float) -> dict:
     tq = Counter(plan.quotas)
     tq.update(ocr_q)
     rej_summary: dict[str, dict[str, int]] = {}
-    for (s, r), n in sorted(Counter(zip(rejects["stage"].to_pylist(), rejects["reason"].to_pylist())).items()):
+    for (s, r), n in sorted(Counter(zip(rejects["step"].to_pylist(), rejects["reason"].to_pylist())).items()):
         rej_summary.setdefault(s, {})[r] = n
     ocr_written = sum(v for k, v in by_source.items() if k.startswith("ocr_synth"))
     manifest = Manifest.for_build(
         seed=recipe.seed, targets=output_targets(plan.quotas, ocr_q), quotas=tq,
-        by_lang=by_lang, by_source=by_source, by_task=by_task, shards=mix.shards, rejects_by_stage=rej_summary,
+        by_lang=by_lang, by_source=by_source, by_task=by_task, shards=mix.shards, rejects_by_step=rej_summary,
         recipe={"name": recipe.name, "path": str(recipe.path), "sha256": recipe.sha256},
         versions=environment(),          # package versions and the lock file's sha256
         accounting={

@@ -57,10 +57,10 @@ def build(
             lg = languages.get(c)
             table.add_row(c, lg.name, lg.tier, str(q[c]), f"{t[c]:.4%}")
         console.print(table)
-        if r.stages.ocr.enabled:
+        if r.steps.ocr.enabled:
             from ocr_synth.options import ocr_quotas
 
-            oq = ocr_quotas(r.stages.ocr, r.languages)
+            oq = ocr_quotas(r.steps.ocr, r.languages)
             console.print(f"OCR samples on top: {sum(oq.values())} ({len(oq)} languages)")
         return
     if out is None:

@@ -34,7 +34,7 @@ REJECT_SCHEMA = pa.schema([
     ("origin_id", pa.string()),
     ("source", pa.string()),
     ("lang", pa.string()),
-    ("stage", pa.string()),
+    ("step", pa.string()),             # the build step (or Stage) that removed the row
     ("reason", pa.string()),
     ("detail", pa.string()),
     ("duplicate_of", pa.string()),
@@ -61,13 +61,13 @@ def make_row(*, source: str, origin_id: str, task: str, lang: str, messages: lis
     }
 
 
-def make_reject(row: dict, stage: str, reason: str, detail: str = "", duplicate_of: str = "") -> dict:
+def make_reject(row: dict, step: str, reason: str, detail: str = "", duplicate_of: str = "") -> dict:
     return {
         "id": row.get("id") or "",
         "origin_id": str(row.get("origin_id") or ""),
         "source": row.get("source") or "",
         "lang": row.get("lang") or "",
-        "stage": stage,
+        "step": step,
         "reason": reason,
         "detail": detail,
         "duplicate_of": duplicate_of,

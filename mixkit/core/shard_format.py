@@ -483,25 +483,25 @@ class Manifest:
     counts: Counts
     shards: list[ShardInfo]
     quotas: dict[str, int] = field(default_factory=dict)
-    rejects_by_stage: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejects_by_step: dict[str, dict[str, int]] = field(default_factory=dict)
     rejects_by_lang: dict[str, int] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def for_build(cls, *, seed: int, targets: dict[str, float], quotas: dict[str, int], by_lang: Counter | dict,
                   by_source: Counter | dict, by_task: Counter | dict, shards: list[dict],
-                  rejects_by_stage: dict[str, dict[str, int]], **sections: Any) -> "Manifest":
+                  rejects_by_step: dict[str, dict[str, int]], **sections: Any) -> "Manifest":
         """The build's manifest from what the build has at its end: shard infos as ShardWriter
         returns them ({path, samples, bytes, sha256, ...}); `sections` = recipe, versions,
         accounting, engine, environment, steps ... (written as top-level keys)."""
         return cls(kind="build", seed=int(seed), targets_by_lang=dict(targets), quotas=counts_dict(quotas),
                    counts=Counts.of(by_lang, by_source, by_task),
                    shards=[ShardInfo(Path(s["path"]).name, int(s["samples"]), int(s["bytes"]), s["sha256"]) for s in shards],
-                   rejects_by_stage={st: counts_dict(r) for st, r in sorted(rejects_by_stage.items())}, sections=sections)
+                   rejects_by_step={st: counts_dict(r) for st, r in sorted(rejects_by_step.items())}, sections=sections)
 
     @property
     def rejects_total(self) -> int:
-        return sum(n for reasons in self.rejects_by_stage.values() for n in reasons.values())
+        return sum(n for reasons in self.rejects_by_step.values() for n in reasons.values())
 
     def to_dict(self) -> dict:
         doc = dict(self.sections)
@@ -510,7 +510,7 @@ class Manifest:
             "targets": {"by_lang": dict(self.targets_by_lang), "quotas": dict(sorted(self.quotas.items()))},
             "counts": {"total": self.counts.total, "by_lang": self.counts.by_lang,
                        "by_source": self.counts.by_source, "by_task": self.counts.by_task},
-            "rejects": {"total": self.rejects_total, "by_stage": self.rejects_by_stage,
+            "rejects": {"total": self.rejects_total, "by_step": self.rejects_by_step,
                         "by_lang": dict(sorted(self.rejects_by_lang.items()))},
             "shards": [{"path": s.path, "samples": s.samples, "bytes": s.bytes, "sha256": s.sha256}
                        for s in self.shards],
@@ -525,9 +525,9 @@ class Manifest:
         targets = doc.pop("targets", None) or {}
         counts = doc.pop("counts", None) or {}
         rejects = doc.pop("rejects", None) or {}
-        by_stage = rejects.get("by_stage")
-        if by_stage is None and rejects.get("by_reason"):
-            by_stage = {"ocr": rejects["by_reason"]}
+        by_step = rejects.get("by_step", rejects.get("by_stage"))      # by_stage: manifests before 0.2
+        if by_step is None and rejects.get("by_reason"):
+            by_step = {"ocr": rejects["by_reason"]}
         by_lang = counts.get("by_lang") or {}
         return cls(
             kind=doc.pop("kind", "build"), seed=int(doc.pop("seed", 0) or 0),
@@ -537,7 +537,7 @@ class Manifest:
             shards=[ShardInfo(s["path"], int(s["samples"]), int(s["bytes"]), s["sha256"])
                     for s in doc.pop("shards", None) or []],
             quotas={str(k): int(v) for k, v in (targets.get("quotas") or {}).items()},
-            rejects_by_stage={s: dict(r) for s, r in (by_stage or {}).items()},
+            rejects_by_step={s: dict(r) for s, r in (by_step or {}).items()},
             rejects_by_lang=dict(rejects.get("by_lang") or {}),
             sections=doc)
 

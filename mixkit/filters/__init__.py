@@ -4,7 +4,7 @@ A `Filter` answers `check_detail(row) -> Rejection | None` (reason + human detai
 `check(row) -> reason | None`; `check_batch(rows)` is the same for a batch (LID and script
 override it to work on the whole batch at once). `FilterStage` runs the enabled filters in a
 fixed order (cheap text checks, script, language, then images, which need a decode); the first
-failing filter rejects the row with `make_reject(row, stage, reason, detail)`.
+failing filter rejects the row with `make_reject(row, step, reason, detail)`.
 
 Rejection reasons (stable names; rejects.parquet and `mixkit build --dry-run` count them):
 placeholder_mismatch, unknown_language, empty_text, text_too_short, text_too_long,
@@ -35,7 +35,7 @@ from mixkit.runtime.stage import Resources, Stage, StageOutput
 
 
 # ---------------------------------------------------------------------------------------------
-# options (the recipe's `stages.filters:` block)
+# options (the recipe's `steps.filters:` block)
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")

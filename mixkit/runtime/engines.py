@@ -51,7 +51,7 @@ def run_partition(stage: Stage, path: Path, out_dir: Path) -> tuple[int, int]:
     bs = max(1, stage.resources.batch_size)
     for i in range(0, len(rows), bs):
         out.extend(stage.process_batch(rows[i:i + bs]))
-    rej = [{**r, "stage": r.get("stage") or stage.name} for r in out.rejected]
+    rej = [{**r, "step": r.get("step") or stage.name} for r in out.rejected]
     write_table_atomic(rows_to_table(rej, REJECT_SCHEMA), out_dir / path.name.replace("part-", "rejects-"))
     write_table_atomic(rows_to_table(out.kept), out_dir / path.name)   # last: its presence marks the partition done
     return len(out.kept), len(rej)

@@ -395,7 +395,7 @@ def _normalise(ctx: _Ctx, rec: Any, fallback_id: str, pos: str,
 def _reject(ctx: _Ctx, origin: str, lang: str, reason: str, detail: str) -> dict:
     stub = {"id": make_id(ctx.source, origin, lang, ctx.task), "origin_id": origin,
             "source": ctx.source, "lang": lang}
-    return make_reject(stub, stage="read", reason=reason, detail=detail)
+    return make_reject(stub, step="read", reason=reason, detail=detail)
 
 
 # ---------------------------------------------------------------------------------------

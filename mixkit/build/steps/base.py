@@ -63,7 +63,7 @@ class StepResult:
     rows_out: int = 0
 
     def rejects(self) -> pa.Table:
-        """The reject records this step produced (rows it removed, with stage and reason)."""
+        """The reject records this step produced (rows it removed, with step and reason)."""
         return empty_rejects()
 
 

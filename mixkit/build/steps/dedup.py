@@ -53,11 +53,11 @@ class Dedup(BuildStep):
             jobs, offset = [], 0
             for p in parts(src):
                 n = pq.ParquetFile(p).metadata.num_rows
-                jobs.append({"path": str(p), "offset": offset, "options": ctx.recipe.stages.dedup.model_dump()})
+                jobs.append({"path": str(p), "offset": offset, "options": ctx.recipe.steps.dedup.model_dump()})
                 offset += n
             sigs = ctx.engine.map_tasks(_signature_task, jobs, on_done=lambda n, t: ctx.progress.update("dedup", n, t))
             sigs = [s for s in sigs if s is not None and s.num_rows]
-            dups = find_duplicates(pa.concat_tables(sigs), ctx.recipe.stages.dedup) if sigs else empty_duplicates()
+            dups = find_duplicates(pa.concat_tables(sigs), ctx.recipe.steps.dedup) if sigs else empty_duplicates()
             write_table_atomic(dups, path)
             mark_done(d)
         n_in = count_rows(src)

@@ -25,14 +25,14 @@ class Ocr(BuildStep):
     name = "ocr"
 
     def enabled(self, recipe: Recipe) -> bool:
-        return recipe.stages.ocr.enabled
+        return recipe.steps.ocr.enabled
 
     def run(self, ctx: BuildContext) -> OcrResult:
         from ocr_synth.jobs import make_jobs
         from ocr_synth.options import ocr_plan
         from ocr_synth.stage import OcrRenderStage
 
-        opts = ctx.recipe.stages.ocr
+        opts = ctx.recipe.steps.ocr
         q, skipped = ocr_plan(opts, ctx.recipe.languages)
         d = self.dir
         if not is_done(d / "in"):

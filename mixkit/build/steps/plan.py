@@ -28,7 +28,7 @@ class PlanStep(BuildStep):
         recipe = ctx.recipe
         dedup = ctx.result(DedupResult)
         pool = _pool(recipe, ctx.rows_dir, dedup.duplicate_ids())
-        plan = make_plan(recipe, pool, translation_enabled=recipe.stages.translate.enabled)
+        plan = make_plan(recipe, pool, translation_enabled=recipe.steps.translate.enabled)
         d = self.dir
         if not is_done(d):
             d.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,6 @@ def filter_step() -> StageStep:
     def make(recipe: Recipe) -> Stage:
         from mixkit.filters import build_filter_stage
 
-        return build_filter_stage(recipe.stages.filters, stage_name="filter")
+        return build_filter_stage(recipe.steps.filters, stage_name="filter")
 
     return StageStep("filter", make)

@@ -69,7 +69,7 @@ class Translate(BuildStep):
         res = TranslateResult(rows_in=len(assign), used_inputs=set(assign))
         if not assign:
             return res
-        opts = ctx.recipe.stages.translate
+        opts = ctx.recipe.steps.translate
         cache_dir = opts.cache_dir or default_translation_cache()
         if opts.phrasebook:
             from translation.demo_cache import seed_cache_from_phrasebook

@@ -200,14 +200,14 @@ def stage1(tmp_path_factory):
     shards = write_tiny_shards(d / "shards", n=60, samples_per_shard=20)
     cfg = tiny_config(training_stage="stage1", model={"dtype": "bfloat16"}, freeze={"vision": False},
                       optim={"max_steps": 3, "vision_lr": 1e-3},
-                      run={"precision": "bf16", "log_every": 3, "save_every": 3, "merge_lora": False})
+                      run={"precision": "bf16", "log_every": 3, "save_every": 3})
     train(config_from_dict(cfg), shards=shards, out_dir=str(d / "stage1"))
     return d, shards, cfg
 
 
-def later_stage(cfg1: dict, init_from, seed: int, steps: int, **run) -> dict:
+def later_stage(cfg1: dict, name: str, init_from, seed: int, steps: int, **run) -> dict:
     """A later training stage of stage 1's model: projector and vision frozen, another seed."""
-    return {**cfg1, "training_stage": "stage2", "model": {**cfg1["model"], "init_from": str(init_from)},
+    return {**cfg1, "training_stage": name, "model": {**cfg1["model"], "init_from": str(init_from)},
             "freeze": {"vision": True, "projector": True, "llm": True},
             "optim": {**cfg1["optim"], "max_steps": steps},
             "run": {**cfg1["run"], "seed": seed, "save_every": steps, "log_every": steps, "merge_lora": True, **run}}
@@ -247,13 +247,15 @@ def test_frozen_projector_survives_training_stages_single_process(stage1, tmp_pa
     from mixkit.train.model import build
 
     d, shards, cfg1 = stage1
-    cfg2 = later_stage(cfg1, d / "stage1", seed=1, steps=2)
+    cfg2 = later_stage(cfg1, "stage2", d / "stage1", seed=1, steps=2)
     s2 = train(config_from_dict(cfg2), shards=shards, out_dir=str(tmp_path / "stage2"))
-    cfg3 = later_stage(cfg1, tmp_path / "stage2" / "final", seed=2, steps=1)
+    cfg3 = later_stage(cfg1, "stage3", tmp_path / "stage2" / "final", seed=2, steps=1)
     s3 = train(config_from_dict(cfg3), shards=shards, out_dir=str(tmp_path / "stage3"))
     load = lambda p: torch.load(Path(p) / TRAINABLE, weights_only=True)     # noqa: E731
     t1, t2, t3 = load(d / "stage1" / "final"), load(s2["final_dir"]), load(s3["final_dir"])
     check_handoff(t1, t2, t3)
+    start = json.loads((tmp_path / "stage3" / "log.jsonl").read_text().splitlines()[0])
+    assert start["event"] == "start" and start["training_stage"] == "stage3"
     # a checkpoint holds the same (so it too can start the next training stage)
     assert_same(torch.load(Path(s2["checkpoint"]) / "state.pt", weights_only=False)["model"], t2)
     # the exported model has it too, and base models + trainable.pt = the final model, every tensor
@@ -274,7 +276,7 @@ def test_frozen_projector_survives_training_stages_fsdp2(stage1, tmp_path):
     for name, init_from, seed, steps, port in (("stage2", d / "stage1", 1, 2, 29521),
                                                ("stage3", tmp_path / "stage2" / "final", 2, 1, 29522)):
         cfg_path = tmp_path / f"{name}.yaml"
-        cfg_path.write_text(yaml.safe_dump(later_stage(cfg1, init_from, seed, steps, distributed="fsdp2")))
+        cfg_path.write_text(yaml.safe_dump(later_stage(cfg1, name, init_from, seed, steps, distributed="fsdp2")))
         outs[name] = tmp_path / name
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(port),
                "-m", "mixkit.train", str(cfg_path), "--shards", *shards, "--out", str(outs[name])]

@@ -19,6 +19,7 @@ from collections import Counter
 import torch
 from torch.distributed.tensor import DTensor
 
+from mixkit.train.config import ConfigError
 from mixkit.train.parts import LORA, NEW_PARTS, PROJECTOR, modules_of, part_of
 
 TRAINABLE = "trainable.pt"
@@ -53,22 +54,23 @@ def tensors_per_part(names) -> str:
 
 def check_fits(model, state: dict, source: str, *, resuming: bool = False) -> None:
     """Every name known and every shape equal; handed on: no projector or LoRA tensor missing; resumed: no
-    trained tensor missing. One-line ValueErrors that say what to do."""
+    trained tensor missing. One-line ConfigErrors (`model.init_from` or the config does not fit) that say
+    what to do."""
     params = dict(model.named_parameters())
     unknown = sorted(set(state) - set(params))
     fix = ("resume with the config it was written with, or start over with --no-resume" if resuming else
            "use the model and lora settings of the training stage that wrote it")
     if unknown:
-        raise ValueError(f"{source}: {len(unknown)} tensors match no parameter of this model, e.g. {unknown[:2]}: "
+        raise ConfigError(f"{source}: {len(unknown)} tensors match no parameter of this model, e.g. {unknown[:2]}: "
                          f"it was written for another model or LoRA; {fix}")
     for n, t in state.items():
         if tuple(t.shape) != tuple(params[n].shape):
-            raise ValueError(f"{source}: {n} has shape {tuple(t.shape)} there but {tuple(params[n].shape)} here "
+            raise ConfigError(f"{source}: {n} has shape {tuple(t.shape)} there but {tuple(params[n].shape)} here "
                              f"(lora.r, model.multiscale_grid, tokenizer?); {fix}")
     if resuming:
         missing = [n for n, p in params.items() if p.requires_grad and n not in state]
         if missing:
-            raise ValueError(f"{source}: {len(missing)} trained tensors are missing, e.g. {missing[0]}; {fix}")
+            raise ConfigError(f"{source}: {len(missing)} trained tensors are missing, e.g. {missing[0]}; {fix}")
         return
     for part in NEW_PARTS:
         names = [n for n in params if part_of(n) == part]
@@ -76,10 +78,10 @@ def check_fits(model, state: dict, source: str, *, resuming: bool = False) -> No
         if not missing or (part == LORA and len(missing) == len(names)):
             continue                      # no adapters in the file: the earlier training stage had no LoRA
         if part == PROJECTOR and len(missing) == len(names):
-            raise ValueError(f"{source}: holds no projector, yet every training stage's output does (mixkit before "
+            raise ConfigError(f"{source}: holds no projector, yet every training stage's output does (mixkit before "
                              "0.2 dropped a frozen one): re-run the training stage that wrote it, or remove "
                              "model.init_from to start from a new projector")
-        raise ValueError(f"{source}: {len(missing)} of {len(names)} {part} tensors are missing, e.g. {missing[0]}; "
+        raise ConfigError(f"{source}: {len(missing)} of {len(names)} {part} tensors are missing, e.g. {missing[0]}; "
                          f"{fix}")
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from mixkit.train.config import ConfigError
+
 PROJECTOR, VISION, LLM, LORA = "projector", "vision", "llm", "lora"
 NEW_PARTS = (PROJECTOR, LORA)           # in no base checkpoint: every training stage's output holds them
 IMAGE_PARTS = (PROJECTOR, VISION)       # only image batches reach them (text-only batches leave no gradient)
@@ -31,7 +33,7 @@ def part_of(name: str) -> str:
                          "the trainer knows LlavaForConditionalGeneration's layout only")
     if ".lora_" in dotted:
         if host != LLM:
-            raise ValueError(f"LoRA must stay in the language model, but {name} is in the {host}: "
+            raise ConfigError(f"LoRA must stay in the language model, but {name} is in the {host}: "
                              "anchor lora.target_regex to model.language_model.layers")
         return LORA
     return host

@@ -219,3 +219,51 @@ def test_lingua_is_asked_only_where_the_others_disagree(lid, monkeypatch):
     assert asked == []                                   # clear cases never reach the slow detector
     lid.predict(["Jeg har ikke tid i dag."])              # Bokmål or Danish: lingua arbitrates
     assert asked and "nob_Latn" in asked[0] and "dan_Latn" in asked[0]
+
+
+def test_ngram_models_load_from_the_disk_cache_without_training(tmp_path, monkeypatch):
+    import numpy as np
+
+    from mixkit.lang import lid_ngram
+
+    built = lid_ngram.group_models()
+    monkeypatch.setenv("MIXKIT_CACHE_DIR", str(tmp_path))
+    folder = lid_ngram.model_cache_dir()
+    assert folder.parent == tmp_path / "lid_ngram" and folder.name == lid_ngram._cache_key()
+    assert lid_ngram.save_models(built, folder)
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".tmp-")]      # renamed into place
+    assert not lid_ngram.save_models(built, folder)          # a second writer loses the race and leaves it whole
+
+    def no_training():
+        raise AssertionError("trained although the cache holds the models")
+
+    monkeypatch.setattr(lid_ngram, "build_group_models", no_training)
+    lid_ngram.group_models.cache_clear()
+    try:
+        loaded = lid_ngram.group_models()
+    finally:
+        lid_ngram.group_models.cache_clear()
+    assert sorted(loaded) == sorted(built)
+    for group, m in built.items():
+        assert loaded[group].langs == m.langs
+        assert np.array_equal(loaded[group].keys, m.keys) and np.array_equal(loaded[group].logp, m.logp)
+    texts = ["Batho botlhe ba tsholwa ba gololesegile", "Abantu bonke bazalwa bekhululekile"]
+    assert np.array_equal(loaded["Latn"].posteriors(texts)[0], built["Latn"].posteriors(texts)[0])
+
+
+def test_a_damaged_ngram_cache_is_rebuilt(tmp_path, monkeypatch):
+    from mixkit.lang import lid_ngram
+
+    built = lid_ngram.group_models()
+    monkeypatch.setenv("MIXKIT_CACHE_DIR", str(tmp_path))
+    folder = lid_ngram.model_cache_dir()
+    lid_ngram.save_models(built, folder)
+    (folder / "0.logp.npy").write_bytes(b"\x93NUMPY cut short")
+    assert lid_ngram.load_models(folder) is None
+    monkeypatch.setattr(lid_ngram, "build_group_models", lambda: built)     # the training itself is tested above
+    lid_ngram.group_models.cache_clear()
+    try:
+        assert lid_ngram.group_models() is built
+    finally:
+        lid_ngram.group_models.cache_clear()
+    assert lid_ngram.load_models(folder) is not None          # the damaged copy was replaced

@@ -52,7 +52,10 @@ LOCALES = {"pt-pt": "por_Latn", "pt_PT": "por_Latn", "es-es": "spa_Latn", "ga-ie
            "fa": "pes_Arab", "ar": "arb_Arab", "lv": "lvs_Latn", "sq": "als_Latn", "sw": "swh_Latn",
            "en-gb": "eng_Latn", "en_GB": "eng_Latn", "my": "mya_Mymr", "sc": "srd_Latn", "et": "est_Latn",
            "as": "asm_Beng", "am": "amh_Ethi", "mr": "mar_Deva", "ne": None, "az": None,  # az: North Azerbaijani (Latin), not azb
-           "sm": "smo_Latn", "ak": "twi_Latn", "tw": "twi_Latn", "sd": "snd_Arab"}  # Tux Paint: Akan (ak) and Twi (tw)
+           "sm": "smo_Latn", "quz": "quy_Latn", "az_IR": "azb_Arab", "ak": "twi_Latn", "tw": "twi_Latn", "sd": "snd_Arab"}  # Tux Paint: Akan (ak) and Twi (tw)
+# The five programs the set was first drawn from; other packages (GNOME, MATE, GTK, Sugar, KDE translations)
+# only add languages none of them has.
+PROGRAMS = {"firefox", "libreoffice", "vlc", "tuxpaint", "django"}
 SKIP = {"sd@devanagari", "sr@latin", "ks@devanagari", "kok@roman", "mni@meiteimayek", "sat@olchiki", "pt-br", "pt_BR", "es-ar", "es-cl", "es-mx", "es_MX", "zh-cn", "zh_CN", "ca-valencia", "ca@valencia",
         "en-ca", "en-za", "am_ET", "bn_IN", "en-us"}
 PRODUCTS = {"-brand-short-name": "Firefox", "-brand-shorter-name": "Firefox", "-brand-full-name": "Mozilla Firefox",
@@ -199,7 +202,11 @@ def collect(pkg_dir: Path) -> dict[str, dict[str, list[str]]]:
                 if flores_of(locale):
                     by_source[source][locale] = mo_strings(mos)
     pools: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    covered = {flores_of(loc) for src, locales in by_source.items() if src in PROGRAMS for loc in locales} - {None}
     for source, locales in sorted(by_source.items()):
+        if source not in PROGRAMS:             # desktop packs: only for languages the five programs lack
+            locales = {loc: msgs for loc, msgs in locales.items() if flores_of(loc) not in covered}
+        locales = drop_copied(source, locales)
         product = {"firefox": "Firefox", "libreoffice": "LibreOffice", "vlc": "VLC", "tuxpaint": "Tux Paint"}.get(source, source)
         english = locales.get("en-gb", {})
         copies: dict[tuple[str, str], int] = defaultdict(int)
@@ -214,6 +221,40 @@ def collect(pkg_dir: Path) -> dict[str, dict[str, list[str]]]:
                      if code == "eng_Latn" or (english.get(k) != v and copies[(k, v)] < SHARED_BY)]
             pools[code][source] += [t for t in (clean(v, product) for v in texts) if t]
     return pools
+
+
+# A catalogue in which this share of the strings is, word for word, another language's translation of the same
+# string was filled from that language (Tux Paint's Marathi holds Hindi): it is left out whole.
+COPIED_CATALOGUE = 0.2
+
+
+def drop_copied(source: str, locales: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """The catalogues without strings copied from another language (close pairs, written the same, excepted);
+    a catalogue mostly copied is dropped whole, and said so."""
+    from mixkit.lang.lid import is_close
+
+    def phrase(v: str) -> bool:          # names and terms ("Firefox Sync", "URL") are the same in many languages
+        return len(v.split()) >= 3 or sum(not c.isspace() for c in v) >= 15 and " " not in v.strip()
+
+    by_key: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))   # key -> text -> codes
+    for loc, msgs in locales.items():
+        code = flores_of(loc)
+        if code and code != "eng_Latn":   # English left untranslated is dropped later, against en-GB
+            for k, v in msgs.items():
+                if phrase(v):
+                    by_key[k][v].add(code)
+    out = {}
+    for loc, msgs in locales.items():
+        code = flores_of(loc)
+        copied = {k for k, v in msgs.items() if any(c != code and not is_close(code, c) for c in by_key[k].get(v, ()))}
+        phrases = sum(phrase(v) for v in msgs.values())
+        if not copied:
+            out[loc] = msgs
+        elif len(copied) >= COPIED_CATALOGUE * phrases:
+            print(f"left out {source} {loc}: {len(copied)} of its {phrases} phrases are another language's", file=sys.stderr)
+        else:
+            out[loc] = {k: v for k, v in msgs.items() if k not in copied}
+    return out
 
 
 def kind_of(text: str, spaceless: bool) -> set[str]:

@@ -114,11 +114,14 @@ NGRAM_PREFERRED = frozenset({"hat_Latn", "yor_Latn", "oci_Latn", "quy_Latn", "so
 DETECTORS = ("fasttext", "cld3", "lingua", "ngram")
 WEIGHTS = {"fasttext": 1.0, "cld3": 1.0, "lingua": 2.0, "ngram": 1.0}
 LINGUA_MARGIN = 0.4
+# A detector's weight for one language where it differs from WEIGHTS: {(detector, code): weight}.
+LANG_WEIGHTS: dict[tuple[str, str], float] = {}
 # fastText and CLD3 agreeing at this probability or above settle a text without the other votes
 # (most text: it keeps the check's cost near fastText + CLD3), except on these languages, each a
-# neighbour of one only the n-gram model knows (tir, ssw, war, twi, wol, bam, lin, sag, tpi, kik).
+# neighbour of one fastText or CLD3 lacks (tir, ssw, war, twi, wol, bam, lin, sag, tpi, kik; oci, asm).
 FAST_AGREE = 0.9
-NGRAM_SIBLINGS = frozenset({"amh_Ethi", "zul_Latn", "xho_Latn", "ceb_Latn", "tgl_Latn", "hau_Latn", "ibo_Latn",
+NGRAM_SIBLINGS = frozenset({"cat_Latn", "ben_Beng",      # Occitan and Assamese, which CLD3 lacks, read as these
+                            "amh_Ethi", "zul_Latn", "xho_Latn", "ceb_Latn", "tgl_Latn", "hau_Latn", "ibo_Latn",
                             "yor_Latn", "swh_Latn", "tsn_Latn", "tso_Latn", "sot_Latn", "nya_Latn", "sna_Latn"})
 NGRAM_FULL_EVIDENCE = 80
 # The n-gram model's answer beats a confident fastText answer only at this posterior or above.
@@ -515,7 +518,7 @@ class LanguageIdentifier:
             for name, dist in v.items():
                 if name.startswith("_") or not self._knows(name, c):
                     continue
-                w = WEIGHTS[name]
+                w = LANG_WEIGHTS.get((name, c), WEIGHTS[name])
                 num += w * dist.get(c, 0.0)
                 den += w
                 others += name != "ngram"

@@ -198,9 +198,11 @@ SOURCE_WEIGHTS = {"udhr": 1.0, "wordfreq": 1.0, "cldr": 0.3}
 WORDFREQ_WORDS = 5000
 # Languages often typed without their tone marks or diacritics: learned both ways (share of the plain copy).
 STRIPPED_TOO = {"yor_Latn": 0.7, "vie_Latn": 0.5, "hau_Latn": 0.5, "ibo_Latn": 0.7}
-# wordfreq's code where it is not the language's ISO 639-1 (its 'sh' mixes Bosnian, Croatian and Serbian: not used).
+# wordfreq's code where it is not the language's ISO 639-1. Its 'sh' (Serbo-Croatian in Latin letters) serves
+# Croatian and Bosnian alike, written the same (a close pair): without it the model, knowing Slovenian from a
+# word list and these two from the UDHR only, read their short texts as Slovenian. Serbian here is Cyrillic.
 _WORDFREQ = {"tgl_Latn": "fil", "nob_Latn": "nb", "zsm_Latn": "ms", "zho_Hant": None, "srp_Cyrl": None,
-             "hrv_Latn": None, "bos_Latn": None}
+             "hrv_Latn": "sh", "bos_Latn": "sh"}
 
 
 def strip_marks(text: str) -> str:

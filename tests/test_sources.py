@@ -221,7 +221,7 @@ def test_hf_save_to_disk_and_arrow_files(tmp_path):
     assert [r["origin_id"] for r in rows] == ["h0", "h2"]
 
 
-def test_webdataset_mixkit_layout_written_by_webdataset(tmp_path):
+def test_webdataset_mixkit_samples_written_by_webdataset(tmp_path):
     import webdataset as wds
     with wds.TarWriter(str(tmp_path / "shard-00000.tar")) as w:
         w.write({"__key__": "a1b2", "json": {"id": "a1b2", "origin_id": "eng-7", "source": "prev",

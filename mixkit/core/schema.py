@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 import pyarrow as pa
 
-from mixkit.core.shard_format import image_ext  # noqa: F401 (the layout's own; kept importable here)
+from mixkit.core.shard_format import image_ext  # noqa: F401 (the shard format's own; kept importable here)
 
 IMAGE_TOKEN = "<image>"
 

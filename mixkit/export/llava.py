@@ -2,7 +2,7 @@
 when a sample has several images; absent for text-only samples), "conversations":
 [{"from": "human"|"gpt"|"system", "value"}], "lang", "task", "source"}, the `<image>`
 placeholders kept where the conversation has them; images under DIR/images/SHARD/KEY.jpg
-(KEY.0.jpg, KEY.1.png ... for several). The layout LLaVA (--data_path DIR/data.json
+(KEY.0.jpg, KEY.1.png ... for several). What LLaVA (--data_path DIR/data.json
 --image_folder DIR), LLaMA-Factory (sharegpt formatting; DIR/dataset_info.json is written for
 it) and prismatic read."""
 from __future__ import annotations

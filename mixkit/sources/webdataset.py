@@ -1,4 +1,4 @@
-"""WebDataset tars (.tar, .tar.gz, .tgz): mixkit's own shards, img2dataset's layout (KEY.jpg +
+"""WebDataset tars (.tar, .tar.gz, .tgz): mixkit's own shards, img2dataset's samples (KEY.jpg +
 KEY.txt caption [+ KEY.json metadata]) and LLaVA records inside a tar. Read by
 mixkit.core.shard_format.iter_tar, so links, devices, absolute or ../ names and adjacent
 repeated keys become rejects too; a tar cut short keeps the samples before the break."""

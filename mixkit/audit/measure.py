@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 from array import array
 from collections import Counter
-from typing import Any
+from functools import lru_cache
 
 import xxhash
 
@@ -80,6 +80,24 @@ def sample_messages(doc: dict, fmt: str, caption: str | None) -> list:
     return [{"role": "assistant", "content": text}] if isinstance(text, str) else []
 
 
+@lru_cache(maxsize=None)
+def resolve_or_none(value: str) -> str | None:
+    """The registry code a declared language value stands for, or None."""
+    try:
+        return languages.resolve(value)
+    except (languages.UnknownLanguageError, ValueError):
+        return None
+
+
+@lru_cache(maxsize=None)
+def language_or_none(code: str):
+    """The registry's Language of a code, or None (und, codes it does not know)."""
+    try:
+        return languages.get(code)
+    except (languages.UnknownLanguageError, ValueError):
+        return None
+
+
 _LIDS: dict = {}
 
 
@@ -114,9 +132,7 @@ class ShardMeasure:
         self.errors: list[dict] = []
         self.safety: list[dict] = []
         self.gallery = GalleryPicker(path)
-        self._resolved: dict[str, str | None] = {}
         self._checkable: dict[str, bool] = {}
-        self._lang_info: dict[str, Any] = {}
         self._pending: list[tuple[Sample, bool]] = []    # samples waiting for a batched LID call
         self._keys: set[str] = set()                     # keys seen in this shard
         self._declared_seen: Counter = Counter()         # declared samples per language so far
@@ -130,22 +146,6 @@ class ShardMeasure:
 
     def error(self, member: str, msg: str) -> None:
         self.errors.append({"shard": self.path, "member": member, "error": msg})
-
-    def _resolve(self, raw: str) -> str | None:
-        if raw not in self._resolved:
-            try:
-                self._resolved[raw] = languages.resolve(raw)
-            except (languages.UnknownLanguageError, ValueError):
-                self._resolved[raw] = None
-        return self._resolved[raw]
-
-    def _lang(self, code: str):
-        if code not in self._lang_info:
-            try:
-                self._lang_info[code] = languages.get(code)
-            except (languages.UnknownLanguageError, ValueError):
-                self._lang_info[code] = None
-        return self._lang_info[code]
 
     def _can_check(self, code: str) -> bool:
         if code not in self._checkable:
@@ -188,7 +188,7 @@ class ShardMeasure:
             source, task = str(source), str(task)
 
         raw = next((doc[k] for k in LANG_FIELDS if isinstance(doc.get(k), str) and doc[k].strip()), None)
-        code = self._resolve(raw) if raw else None
+        code = resolve_or_none(raw) if raw else None
         if raw and code is None:
             self.unresolved[raw] += 1
         h = text_hash(text) if text else None
@@ -224,7 +224,7 @@ class ShardMeasure:
             if not s.lid_agrees:
                 self.confusions.setdefault(code, Counter())[pred or UND] += 1
         s.tokens = count_tokens(s.text)
-        info = self._lang(code)
+        info = language_or_none(code)
         s.script_mismatch = info is not None and bool(s.text) and not matches_script(s.text, info.script)
         counts = self.langs.get(code)
         if counts is None:

@@ -63,7 +63,7 @@ from pathlib import Path
 
 from mixkit.audit.columns import GroupCounts, LangCounts, LangView, lang_entry, share
 from mixkit.audit.gallery import attach_thumbnails, merge_gallery
-from mixkit.audit.measure import LID_SAMPLING, TOKENISATION, UND
+from mixkit.audit.measure import LID_SAMPLING, TOKENISATION, UND, language_or_none
 from mixkit.core.shard_format import Manifest
 from mixkit.lang import languages
 
@@ -78,13 +78,6 @@ def _dup_count(hashes: list[bytes]) -> tuple[int, int]:
         return 0, 0
     a = np.frombuffer(b"".join(hashes), dtype=np.uint64)
     return int(a.size), int(a.size - np.unique(a).size)
-
-
-def _lang_or_none(code: str):
-    try:
-        return languages.get(code)
-    except (languages.UnknownLanguageError, ValueError):
-        return None
 
 
 def _tier_of(code: str, info) -> str:
@@ -128,7 +121,7 @@ def merge(parts: list[dict], targets: dict[str, float] | None, meta: dict) -> di
         targets = {languages.resolve(k) if k != UND else UND: float(v) for k, v in targets.items()}
     by_lang: dict[str, dict] = {}
     for code in sorted(set(langs) | set(targets or {})):
-        info = None if code == UND else _lang_or_none(code)
+        info = None if code == UND else language_or_none(code)
         by_lang[code] = lang_entry(LangView(
             code=code, info=info, tier=_tier_of(code, info), counts=langs.get(code, LangCounts()), total=total,
             target=None if targets is None else targets.get(code, 0.0),

@@ -298,6 +298,29 @@ def test_rich_table_lists_every_language(tmp_path):
         res.max_abs_deviation()
 
 
+def test_one_column_spec_makes_the_json_and_both_tables(tmp_path):
+    from rich.console import Console
+
+    from mixkit.audit.columns import LANG_COLUMNS, table_columns
+
+    _known_mix(tmp_path / "shards")
+    res = audit_shards(tmp_path / "shards", progress=False, workers=1)
+    assert all(list(r) == [c.key for c in LANG_COLUMNS] for r in res.by_lang.values())
+    assert all(c.doc for c in LANG_COLUMNS)
+    table = res.rich_table()
+    assert [str(c.header) for c in table.columns] == ["lang"] + [c.header for c in table_columns(terminal=True)]
+    html = res.write_html(tmp_path / "a.html").read_text(encoding="utf-8")
+    langs = html[html.index("<h2>Languages</h2>"):]
+    heads = re.findall(r"<th>([^<]*)</th>", langs[:langs.index("</thead>")])
+    assert heads == ["lang"] + [c.header for c in table_columns(terminal=False)]
+    assert [c.header for c in LANG_COLUMNS if c.header and not c.terminal] == ["declared", "LID checked"]
+    con = Console(width=250, record=True)
+    con.print(table)
+    eng = next(l for l in con.export_text().splitlines() if "eng_Latn" in l)
+    r = res.by_lang["eng_Latn"]
+    assert [c.text(r) for c in table_columns(terminal=True)] == [x.strip() for x in eng.split("│")[2:-1]]
+
+
 def test_fast_tar_header_parser_reads_what_tarfile_reads():
     from mixkit.core.shard_format import _FastTarInfo
 

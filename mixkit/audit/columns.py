@@ -170,3 +170,4 @@ def lang_entry(view: LangView) -> dict:
 def table_columns(terminal: bool) -> list[Column]:
     """The columns a table shows (after the language code)."""
     return [c for c in LANG_COLUMNS if c.header and (c.terminal or not terminal)]
+

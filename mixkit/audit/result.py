@@ -16,11 +16,8 @@ when no targets were given; with targets, a language absent from them has target
                         whitespace-separated words. Text = all message contents (or the .txt
                         caption) with `<image>` placeholders removed.
   by_lang               {FLORES code | "und": {one key per column of
-                        mixkit.audit.columns.LANG_COLUMNS (name, tier, script, samples, share,
-                        target, deviation, text_tokens, images, declared, detected, lid_checked,
-                        lid_agreement, lid_unchecked, lid_confusions, script_mismatch,
-                        duplicates, duplicate_rate); each column's `doc` says what it holds}};
-                        keys sorted
+                        mixkit.audit.columns.LANG_COLUMNS: `key` names it, `doc` says what
+                        it holds}}; keys sorted
   by_source, by_task    {name: {samples, share, text_tokens, images}}
   by_tier               {"T1".."T5", "other" (not one of the study's 100), "und":
                         {samples, share, target, deviation, languages (present in the data)}}

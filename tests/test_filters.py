@@ -83,10 +83,13 @@ def result():
 
 
 def test_each_planted_row_rejected_with_its_reason(result):
+    from mixkit.filters import REJECT_REASONS
+
     rows, expect, out = result
     by_origin = {r["origin_id"]: r for r in out.rejected}
     got = {k: by_origin[k]["reason"] for k in by_origin}
     assert got == expect
+    assert set(expect.values()) == set(REJECT_REASONS)          # every declared reason is planted once
     assert all(r["step"] == "filter" and r["detail"] for r in out.rejected)
 
 
@@ -180,23 +183,36 @@ def test_every_filter_has_one_switch_and_old_keys_still_read():
 
 
 def test_the_filter_list_comes_from_the_classes():
-    """A Filter subclass with a name is registered: it can be exempted and is built with its options."""
-    from mixkit.filters import FILTERS, Filter, Rejection
+    """A Filter subclass with a name is registered: it runs (last, with its defaults when it came
+    after FilterOptions was made), can be exempted, and must declare the reasons it rejects with."""
+    from mixkit.filters import FILTERS, Filter, Rejection, build_filters
 
     class Shouting(Filter):
         name = "test_shouting"
+        reasons = {"shouting": "all capitals"}
 
         def check_detail(self, row):
-            return Rejection("shouting") if text_of(row).isupper() else None
+            return Rejection("shouting") if caption_of(row).isupper() else None
 
+    class Sloppy(Filter):
+        name = "test_sloppy"
+        Options = None
+
+        def check_detail(self, row):
+            return Rejection("not_declared")
+
+    shout = row("s", "eng_Latn", "A RED CAR NEXT TO A TREE.")
     try:
-        assert list(FILTERS)[-1] == "test_shouting" and FILTERS["test_shouting"] is Shouting
-        assert FilterOptions(exempt_tasks={"test_shouting": ["ocr"]}).exempt_tasks == {"test_shouting": ["ocr"]}
+        assert [f.name for f in build_filters(FilterOptions())][-2:] == ["test_shouting", "test_sloppy"]
+        stage = FilterStage(FilterOptions(lid={"enabled": False}, exempt_tasks={"test_sloppy": ["caption"]}))
+        assert [r["reason"] for r in stage.run([shout]).rejected] == ["shouting"]
+        with pytest.raises(ValueError, match="add it to Sloppy.reasons"):     # undeclared: fails loudly
+            FilterStage(FilterOptions(lid={"enabled": False})).run([row("x", "eng_Latn", "A calm caption here.")])
         with pytest.raises(ValueError, match="two filters are named"):
             type("Again", (Filter,), {"name": "test_shouting"})
     finally:
-        del FILTERS["test_shouting"]
-    assert "test_shouting" not in build_filter_stage(FilterOptions()).filters
+        del FILTERS["test_shouting"], FILTERS["test_sloppy"]
+    assert [f.name for f in build_filters(FilterOptions())][-1] == "images"
 
 
 def test_caption_of_is_the_answer_text():

@@ -2,12 +2,12 @@
 
     base.py        Filter, Rejection, FilterSwitch and FILTERS, the one list of filters
                    (a subclass with a `name` registers itself)
-    structure.py   placeholders, language_code
-    text.py        text_length, non_letters
-    repetition.py  repetition (repeated n-grams, token runs)
-    script.py      script (the letters are in the language's script)
-    language.py    lid (fastText lid.176 + n-gram LID, per-language thresholds)
-    images.py      images (decode, size, aspect ratio)
+    structure.py   checks of a row's structure (placeholders vs images, a known language code)
+    text.py        checks of the text as a whole (length, share of letters)
+    repetition.py  repetition loops and spam (repeated n-grams, token runs)
+    script.py      the letters are in the language's script
+    language.py    language identification (fastText lid.176 + n-gram LID, per-language thresholds)
+    images.py      the images decode, are large enough and not too narrow
     options.py     FilterOptions, the recipe's `steps.filters:` block, made from FILTERS
     stage.py       FilterStage: the first failing filter rejects the row
 
@@ -16,10 +16,8 @@ checks first, then script and language, images (which need a decode) last. Every
 options block has the one switch `enabled`; a filter that needs "the caption" (the answer text
 of a caption sample) takes mixkit.core.schema.caption_of(row).
 
-Rejection reasons (stable names; rejects.parquet and `mixkit build --dry-run` count them):
-placeholder_mismatch, unknown_language, empty_text, text_too_short, text_too_long,
-too_many_non_letters, repeated_ngrams, wrong_script, wrong_language, undecodable_image,
-image_too_small, aspect_ratio.
+Rejection reasons are stable names (rejects.parquet and `mixkit build --dry-run` count them):
+each filter declares its own (`reasons`); REJECT_REASONS has them all.
 """
 from mixkit.filters.base import FILTERS, Filter, FilterSwitch, Rejection
 # Importing a module registers its filters: this order is the order they run in.
@@ -33,8 +31,9 @@ from mixkit.filters.options import FilterOptions
 from mixkit.filters.stage import FilterStage, build_filter_stage, build_filters
 
 FILTER_NAMES = tuple(FILTERS)
+REJECT_REASONS = {reason: what for cls in FILTERS.values() for reason, what in cls.reasons.items()}
 
-__all__ = ["FILTERS", "FILTER_NAMES", "Filter", "FilterOptions", "FilterStage", "FilterSwitch", "ImageFilter",
+__all__ = ["FILTERS", "FILTER_NAMES", "REJECT_REASONS", "Filter", "FilterOptions", "FilterStage", "FilterSwitch", "ImageFilter",
            "ImageOptions", "LanguageCodeFilter", "LanguageFilter", "LidOptions", "NonLetterFilter", "NonLetterOptions",
            "PlaceholderFilter", "Rejection", "RepetitionFilter", "RepetitionOptions", "ScriptFilter", "ScriptOptions",
            "TextLengthFilter", "TextLengthOptions", "build_filter_stage", "build_filters", "tokens_of"]

@@ -6,8 +6,8 @@ batch (script and language work on the whole batch at once). A filter that learn
 worth keeping about a kept row (LID's prediction) returns it from `check_batch_meta`.
 
 Defining a subclass with a `name` registers it in FILTERS, the one list of filters: the recipe's
-`steps.filters.<name>` block (its `Options`), `exempt_tasks` and the run order (registration
-order; see mixkit/filters/__init__.py) come from it.
+`steps.filters.<name>` block (its `Options`), `exempt_tasks`, the run order (registration
+order; see mixkit/filters/__init__.py) and REJECT_REASONS (each class's `reasons`) come from it.
 """
 from __future__ import annotations
 
@@ -32,12 +32,13 @@ FILTERS: dict[str, type["Filter"]] = {}     # name -> class, in the order the fi
 
 
 class Filter:
-    """Base: subclasses set `name` (and `Options`, a FilterSwitch subclass, when they have
-    settings) and implement check_detail (or check_batch). `Options = None`: no recipe block,
-    the filter always runs."""
+    """Base: subclasses set `name`, `reasons` (and `Options`, a FilterSwitch subclass, when they
+    have settings) and implement check_detail (or check_batch). `Options = None`: no recipe
+    block, the filter always runs."""
 
     name: ClassVar[str] = ""
     Options: ClassVar[type[FilterSwitch] | None] = FilterSwitch
+    reasons: ClassVar[dict[str, str]] = {}      # the reasons it rejects with (stable names) -> what they mean
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

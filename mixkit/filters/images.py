@@ -49,6 +49,8 @@ def _image_problem(data: bytes, opts: ImageOptions) -> Rejection | None:
 class ImageFilter(Filter):
     name = "images"
     Options = ImageOptions
+    reasons = {"undecodable_image": "an image that does not decode", "image_too_small": "a side under min_side",
+               "aspect_ratio": "width / height outside [min_aspect, max_aspect]"}
 
     def check_detail(self, row):
         for k, data in enumerate(row.get("images") or []):

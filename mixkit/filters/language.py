@@ -47,6 +47,7 @@ class LanguageFilter(Filter):
 
     name = "lid"
     Options = LidOptions
+    reasons = {"wrong_language": "LID reads another language and the row's own is under its threshold"}
 
     def __init__(self, options: LidOptions | None = None):
         super().__init__(options)

@@ -69,6 +69,7 @@ class RepetitionOptions(FilterSwitch):
 class RepetitionFilter(Filter):
     name = "repetition"
     Options = RepetitionOptions
+    reasons = {"repeated_ngrams": "repeated n-grams above their fraction, or a token repeated in a row"}
 
     def check_detail(self, row):
         # Judge each message on its own: a prompt repeated in every turn is not a loop.

@@ -20,6 +20,7 @@ class ScriptFilter(Filter):
 
     name = "script"
     Options = ScriptOptions
+    reasons = {"wrong_script": "letters mostly not in the language's script (or the other Han variant)"}
 
     def check_detail(self, row):
         return self.check_batch([row])[0]

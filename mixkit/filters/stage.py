@@ -17,7 +17,9 @@ def build_filters(options: FilterOptions) -> list[Filter]:
         if cls.Options is None:
             out.append(cls())
             continue
-        opts = getattr(options, name)
+        # A filter registered after FilterOptions was made (a plugin imported later) has no
+        # recipe block: it runs with its defaults.
+        opts = getattr(options, name, None) or cls.Options()
         if opts.enabled:
             out.append(cls(opts))
     return out
@@ -47,6 +49,9 @@ class FilterStage(Stage):
             if not alive:
                 continue
             for i, (rej, meta) in zip(alive, f.check_batch_meta([rows[i] for i in alive])):
+                if rej is not None and rej.reason not in f.reasons:
+                    raise ValueError(f"filter {f.name!r} rejected a row with {rej.reason!r}, which is not one of "
+                                     f"its reasons; add it to {type(f).__name__}.reasons")
                 verdict[i] = rej
                 if meta:
                     meta_updates.setdefault(i, {}).update(meta)

@@ -10,6 +10,7 @@ class PlaceholderFilter(Filter):
     """`<image>` placeholders must match the images one for one."""
 
     name = "placeholders"
+    reasons = {"placeholder_mismatch": "number of <image> placeholders != number of images"}
 
     def check_detail(self, row):
         n_tok, n_img = image_count(row["messages"]), len(row.get("images") or [])
@@ -23,6 +24,7 @@ class LanguageCodeFilter(Filter):
 
     name = "language_code"
     Options = None
+    reasons = {"unknown_language": "a `lang` the registry does not know"}
 
     def check_detail(self, row):
         try:

@@ -25,6 +25,8 @@ class TextLengthFilter(Filter):
 
     name = "text_length"
     Options = TextLengthOptions
+    reasons = {"empty_text": "no text in any message", "text_too_short": "fewer characters than min_chars",
+               "text_too_long": "more characters than max_chars"}
 
     def check_detail(self, row):
         n = len(text_of(row))
@@ -48,6 +50,7 @@ class NonLetterOptions(FilterSwitch):
 class NonLetterFilter(Filter):
     name = "non_letters"
     Options = NonLetterOptions
+    reasons = {"too_many_non_letters": "a larger share of digits, punctuation and symbols than max_ratio"}
 
     def check_detail(self, row):
         chars = "".join(text_of(row).split())

@@ -4,7 +4,8 @@ markup stay whole, and reassembly is byte-identical.
 
 CORPUS: conversations shaped like LLaVA, ScienceQA (multiple choice), chart QA, code (fenced
 and indented), math (LaTeX in all four delimiters, and prices), tables, lists, multi-turn, CRLF
-and long answers. Each entry names the protected strings that must never reach the model and
+and long answers; then (issue 21) LLaVA-Instruct, ShareGPT4V, ALLaVA, LLaVA-NeXT DocVQA/ChartQA/
+ScienceQA, MathV360K/Geo, code help and Qwen2-VL/InternVL/Kosmos-2 grounding. Each entry names the protected strings that must never reach the model and
 the sentences that must stay one segment."""
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 
 from mixkit.core.schema import make_row, rows_to_table
 from translation.options import TranslateOptions
-from translation.segment import Segmenter
+from translation.segment import Segmenter, is_label
 from translation.files import translate_file
 from translation.stage import TranslateStage
 
@@ -117,6 +118,91 @@ CORPUS: list[tuple[list[dict], list[str], list[str]]] = [
           ("assistant", "First boil the water; then add the pasta and wait for 10 minutes.")), [], []),
 ]
 
+# Shapes of public instruction sets (issue 21): LLaVA-Instruct, ShareGPT4V, ALLaVA, LLaVA-NeXT's
+# DocVQA/ChartQA/ScienceQA parts, MathV360K/Geo, code help, Qwen2-VL/InternVL/Kosmos-2 grounding
+GEO_SOLUTION = ("Since AB = AC, the base angles are equal, so $ \\angle B = \\frac{180^\\circ - 40^\\circ}{2} $ = 70°. "
+                "Therefore, the answer is A.")
+CORPUS += [
+    (conv(("user", "What are the people in the image doing?\n<image>"),
+          ("assistant", "They are gathered around a table with cake, drinks, plates, etc. They appear to be celebrating "
+                        "a birthday. A man in a U.S. Navy uniform is cutting the cake.")),
+     ["<image>"], ["They appear to be celebrating a birthday."]),
+    (conv(("user", "<image>\nDescribe this image in detail."),
+          ("assistant", "The photo shows a school entrance on a sunny morning. Above the door, a banner reads "
+                        "\"Welcome Back! Classes Start Monday.\" in white letters on a blue background. Two children "
+                        "with backpacks walk towards the door.")),
+     ["<image>"], ["Above the door, a banner reads \"Welcome Back! Classes Start Monday.\" in white letters on a blue "
+                   "background."]),
+    (conv(("user", "<image>\nWhich of the following best describes the weather? A. sunny B. rainy C. snowy D. foggy"),
+          ("assistant", "The ground is covered in thick snow and flakes are falling, so the weather is snowy.\n\n"
+                        "**Answer:** C")),
+     ["<image>", "A. ", "B. ", "C. ", "D. "], ["The ground is covered in thick snow and flakes are falling, so the "
+                                                "weather is snowy."]),
+    (conv(("user", "<image>\nWhat is the website printed at the bottom of the invoice?\nAnswer the question using a "
+                   "single word or phrase."), ("assistant", "acme-supplies.com"),
+          ("user", "Where is the file saved?"), ("assistant", "It is saved as C:\\Invoices\\2021\\march.pdf on the shared drive.")),
+     ["<image>", "acme-supplies.com", "C:\\Invoices\\2021\\march.pdf"], ["It is saved as [1] on the shared drive."]),
+    (conv(("user", "<image>\nConvert the chart into a CSV table."),
+          ("assistant", "Year,Revenue,Profit\n2019,4.5,1.2\n2020,5.1,1.4\n2021,6.0,1.9")),
+     ["<image>", "Year,Revenue,Profit", "2019,4.5,1.2"], []),
+    (conv(("user", "Context: Select the best answer.\nQuestion: Which property do these three objects have in common?\n"
+                   "Options: (A) sticky (B) fragile (C) hard\n<image>"),
+          ("assistant", "The answer is C. All three objects are hard.")),
+     ["<image>", "(A) ", "(B) ", "(C) "], ["The answer is C.", "All three objects are hard."]),
+    (conv(("user", "<image>\nAs shown in the figure, in triangle ABC, AB = AC and the angle A is 40°. What is the measure "
+                   "of angle B?\nChoices:\nA:70°\nB:60°\nC:50°\nD:40°"),
+          ("assistant", GEO_SOLUTION), ("user", "What is the area of a circle with radius 4?"), ("assistant", "16\\pi")),
+     ["<image>", "A:70°", "$ \\angle B = \\frac{180^\\circ - 40^\\circ}{2} $", "16\\pi"], ["Therefore, the answer is A."]),
+    (conv(("user", "Which statements are true?\n(i) Ice floats on water.\n(ii) Steam is a solid.\n(iii) Water boils "
+                   "at 100 degrees at sea level.\nA. (i) and (iii)\nB. (ii) only\nC. all of them\nD. none\nE. (i) only\n"
+                   "F. (iii) only\nG. (i) and (ii)\nH. (ii) and (iii)\nI. not enough information\nJ. the question is invalid"),
+          ("assistant", "A")),
+     ["I. ", "J. "], ["Ice floats on water.", "Steam is a solid.", "not enough information", "the question is invalid"]),
+    (conv(("user", "I get this error when I run my script:\nTraceback (most recent call last):\n  File \"main.py\", line 3, "
+                   "in <module>\n    import numpy as np\nModuleNotFoundError: No module named 'numpy'\nWhat should I do?"),
+          ("assistant", "NumPy is not installed in the environment you use. Do this:\n1. Activate the environment:\n"
+                        "    - Run `source .venv/bin/activate` first.\n    - Then check that `which python` points "
+                        "into it.\n2. Install the package with `pip install numpy`, as described on "
+                        "https://numpy.org/install/ (section Installing with pip).\n3. Run the script again; the "
+                        "settings live in ~/project/config.yaml.")),
+     ["Traceback (most recent call last):", "ModuleNotFoundError", "`source .venv/bin/activate`", "~/project/config.yaml",
+      "https://numpy.org/install/"],
+     ["Run [1] first.", "Then check that [1] points into it.", "Activate the environment:"]),
+    (conv(("user", "Return the result as JSON in the form {\"answer\": \"<letter>\", \"reason\": \"<one sentence>\"}."),
+          ("assistant", "{\"answer\": \"B\", \"reason\": \"The cat is sitting on the red chair.\"}")),
+     ["{\"answer\": \"<letter>\", \"reason\": \"<one sentence>\"}", "{\"answer\": \"B\""],
+     ["Return the result as JSON in the form [1]."]),
+    (conv(("user", "<|vision_start|><|image_pad|><|vision_end|>Locate the red car in the image and output its bounding box."),
+          ("assistant", "<|object_ref_start|>the red car<|object_ref_end|><|box_start|>(120,340),(560,780)<|box_end|>")),
+     ["<|vision_start|>", "<|image_pad|>", "<|object_ref_start|>", "<|box_start|>(120,340),(560,780)<|box_end|>"],
+     ["Locate the red car in the image and output its bounding box.", "the red car"]),
+    (conv(("user", "<image>\nPlease provide the bounding box coordinate of the region this sentence describes: "
+                   "<ref>the woman holding an umbrella</ref>"),
+          ("assistant", "<ref>the woman holding an umbrella</ref><box>[[102, 45, 487, 990]]</box>")),
+     ["<image>", "<ref>", "</ref>", "<box>[[102, 45, 487, 990]]</box>"], ["the woman holding an umbrella"]),
+    (conv(("user", "<grounding> Describe this image in detail:"),
+          ("assistant", "<grounding> An image of<phrase> a snowman</phrase><object><patch_index_0044><patch_index_0863>"
+                        "</object> warming himself by<phrase> a fire</phrase><object><patch_index_0005>"
+                        "<patch_index_0911></object>.")),
+     ["<grounding>", "<patch_index_0044>", "<phrase>"], []),
+    (conv(("user", "Give me three tips for better sleep."),
+          ("assistant", "1\ufe0f\u20e3 Go to bed at the same time every night.\n2\ufe0f\u20e3 Keep the room cool and dark.\n"
+                        "3\ufe0f\u20e3 Avoid screens for an hour before bed.")),
+     ["1\ufe0f\u20e3"], ["Go to bed at the same time every night.", "Keep the room cool and dark."]),
+    (conv(("user", "How tall is the Eiffel Tower?"),
+          ("assistant", "The Eiffel Tower is 330 m tall.[^1] It was finished in 1889.[^2]\n\n"
+                        "[^1]: Measured to the tip of the antenna.\n[^2]: See toureiffel.com for its history.")),
+     ["[^1]", "[^2]", "toureiffel.com"], ["The Eiffel Tower is 330 m tall.", "It was finished in 1889.",
+                                          "Measured to the tip of the antenna.", "See [1] for its history."]),
+    (conv(("user", "<image>\nConvert the table in the image to HTML."),
+          ("assistant", "<table><tr><th>Item</th><th>Price</th></tr><tr><td>Coffee</td><td>3.50</td></tr>"
+                        "<tr><td>Green tea</td><td>2.80</td></tr></table>")),
+     ["<image>", "<table>", "<td>"], ["Item", "Price", "Coffee", "Green tea"]),
+    (conv(("user", "Bake the bread for how long?"),
+          ("assistant", "Bake it for 35 min. Then let it cool on a rack for at least 1 hr. before slicing.")),
+     [], ["Bake it for 35 min.", "Then let it cool on a rack for at least 1 hr. before slicing."]),
+]
+
 _COORDS = re.compile(r"[\[(]\s*-?\d+(?:\.\d+)?(?:\s*,\s*-?\d+(?:\.\d+)?)+\s*[\])]")
 _FORBIDDEN = re.compile(r"<image>|https?://|`|\$(?!\d)|\\\(|\\\[|\\begin|</?[A-Za-z]+/?>|@\w+\.|\n|\r")
 
@@ -160,6 +246,7 @@ def test_dry_run_segments_are_prose_only(tmp_path):
     assert all_segments
     for s in all_segments:
         assert not _FORBIDDEN.search(s), s
+        assert not is_label(s), s                                              # "**Answer:** C": no C alone
         assert not _COORDS.search(s), s
         assert "print(" not in s and "return a + b" not in s and "2x = 4" not in s, s
     for c, protected, whole in CORPUS:
@@ -224,3 +311,4 @@ def test_dry_run_without_tokenizer_tries_to_load_it_once(tmp_path, monkeypatch):
     res = dry_run(rows, str(tmp_path / "dry"), TranslateOptions(model="facebook/nllb-200-distilled-600M"))
     assert res["messages"] == 10 and res["segments"] == 10
     assert len(calls) == 1
+

@@ -312,3 +312,37 @@ def test_dry_run_without_tokenizer_tries_to_load_it_once(tmp_path, monkeypatch):
     assert res["messages"] == 10 and res["segments"] == 10
     assert len(calls) == 1
 
+
+def test_dry_run_prints_the_share_sent_the_protected_kinds_and_rows_with_nothing_to_translate(tmp_path):
+    from typer.testing import CliRunner
+    import typer
+
+    from mixkit.cli.translate import register
+
+    src = tmp_path / "rows.jsonl"
+    recs = [
+        {"id": "prose", "messages": conv(("user", "<image>\nWhat is the area? Use $ \\pi r^2 $."), ("assistant", "16\\pi"))},
+        {"id": "choice", "messages": conv(("user", "<image>\nWhich one?\nA. cat\nB. dog"), ("assistant", "Yes"))},
+        {"id": "code_only", "messages": conv(("user", "```\nls -la\n```"), ("assistant", "B"))},
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    r = CliRunner().invoke(app, ["translate", str(src), "--langs", "fra_Latn", "--out", str(tmp_path / "dry"),
+                                 "--dry-run", "--backend", "identity", "--model", "identity"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "dry" / "summary.json").read_text(encoding="utf-8"))
+    lines = [json.loads(l) for l in (tmp_path / "dry" / "segments.jsonl").read_text(encoding="utf-8").splitlines()]
+    sent = [s for l in lines for s in l["segments"]]
+    assert sent == ["What is the area?", "Use [1].", "Which one?", "cat", "dog"]
+    assert summary["model_chars"] == sum(len(s.replace("[1]", "")) for s in sent)
+    assert summary["chars"] == sum(len(m["content"]) for rec in recs for m in rec["messages"])
+    assert summary["model_share"] == round(summary["model_chars"] / summary["chars"], 4)
+    assert summary["protected"] == {"math": 2, "special_token": 2, "option_label": 2, "code_block": 1,
+                                    "fixed_answer": 1, "short_answer": 1}
+    assert summary["untranslated_ids"] == ["code_only"] and summary["rows"] == 3
+    out = " ".join(r.output.split())
+    assert f"characters that would reach the model: {summary['model_share']:.1%}" in out
+    assert "rows where nothing would be translated: 1 of 3: code_only" in out
+    assert "special_token" in out and "short_answer" in out

@@ -122,6 +122,9 @@ def test_prose_that_looks_like_data_stays_prose():
     assert segments("Node.js and Vue.js are popular.") == ["Node.js and Vue.js are popular."]
     assert segments("As shown in [1], it works.") == ["As shown in [1], it works."]
     assert segments("I. M. Pei designed it.") == ["I. M. Pei designed it."]
+    assert segments("A. B. Smith") == ["A. B. Smith"]                      # a name, not two options
+    assert segments("C:\\Reports\\2021\\q3.pdf") == []                       # a path, not option C
+    assert segments("Choices:\nA:70°\nB:60°") == ["Choices:"]                # MathV360K's "A:70°"
 
 
 # -- sentences -----------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ from translation.spans import (EDGE_KINDS, classify_spans, emphasis_pairs, is_co
 _ROMAN2 = r"(?=[ivx]{2})x{0,3}(?:ix|iv|v?i{0,3})|(?=[IVX]{2})X{0,3}(?:IX|IV|V?I{0,3})"     # ii  IV  xii
 _PREFIX = re.compile(
     r"^(?:\s*(?:>\s*)+)?\s*"
-    r"(?:#{1,6}\s+|[-*+\u2022]\s+(?:\[[ xX]\]\s+)?|\d{1,3}[.)]\s+|\(?[A-Ha-h]\)\s+|[A-H]\.\s+|[A-H]:\s*|\(\d{1,3}\)\s+"
+    r"(?:#{1,6}\s+|[-*+\u2022]\s+(?:\[[ xX]\]\s+)?|\d{1,3}[.)]\s+|\(?[A-Ha-h]\)\s+|[A-H]\.\s+(?![A-Z]\.\s)|[A-H]:(?![\\/])\s*|\(\d{1,3}\)\s+"
     rf"|\((?:{_ROMAN2})\)\s+|(?:{_ROMAN2})[.)]\s+"
     r"|(?:[0-9#*]\ufe0f?\u20e3|\U0001F51F)\s*"          # keycap numbers: 1️⃣ First step
     r"|\[\^[^\]\s]{1,20}\]:\s*"                         # footnote definition: [^1]: text
@@ -257,7 +257,7 @@ class Segmenter:
             t.lit(text, "fixed_answer" if text.strip() else None)
             return t
         lines = text.splitlines(keepends=True)
-        blocks = _block_kinds(lines)
+        blocks = _block_kinds(text, lines)
         labels = _label_run_lines(lines)
         fence, math_end = None, None
         for n, line in enumerate(lines):
@@ -585,12 +585,17 @@ _EXCEPTION_LINE = re.compile(r"^(?:Exception in thread \"[^\"]*\" )?[A-Za-z_][\w
 _STACK_AT = re.compile(r"^\s+at [\w$.<>/\[\]-]+ ?\(.*\)\s*$|^\s+at [\w$.<>/-]+:\d+:\d+\s*$")
 
 
-def _block_kinds(lines: list[str]) -> dict[int, str]:
-    """Line number -> kind of the non-prose block it belongs to (later kinds win a line)."""
+def _block_kinds(text: str, lines: list[str]) -> dict[int, str]:
+    """Line number -> kind of the non-prose block it belongs to (later kinds win a line); each
+    detector runs only on a text that can hold its block."""
     kinds: dict[int, str] = {}
-    for kind, found in (("code_block", _indented_code(lines)), ("csv", _csv_lines(lines)),
-                        ("json", _json_lines(lines)), ("traceback", _traceback_lines(lines))):
-        kinds.update(dict.fromkeys(found, kind))
+    detectors = (("code_block", _indented_code, text.startswith(("    ", "\t")) or "\n    " in text or "\n\t" in text),
+                 ("csv", _csv_lines, "\n" in text and text.count(",") >= 2),
+                 ("json", _json_lines, "{" in text or "[" in text),
+                 ("traceback", _traceback_lines, "Traceback" in text or 'File "' in text or " at " in text))
+    for kind, find, possible in detectors:
+        if possible:
+            kinds.update(dict.fromkeys(find(lines), kind))
     return kinds
 
 

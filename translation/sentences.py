@@ -34,6 +34,7 @@ _LATIN_END = re.compile(rf"[.!?\u2026]+{_AFTER_END}(?=\s+(\S))")
 _CJK_END = re.compile(rf"[\u3002\uff01\uff1f\uff61]+[{re.escape(_CLOSERS)}]*")
 _OTHER_END = re.compile(rf"[\u0964\u0965\u061f\u06d4\u1362\u1367\u104b\u17d4\u17d5\u0589]+{_AFTER_END}(?=\s)")
 _SPACED_SCRIPTS = {"Thai", "Laoo", "Khmr"}
+_SPACED_SCRIPT_CHAR = re.compile("[\u0e00-\u0eff\u1780-\u17ff\u19e0-\u19ff]")     # a letter of one of them
 
 # -- abbreviations -------------------------------------------------------------------------------
 # Lower case, without the final dot. Never a sentence end (titles, "see", months before a day):
@@ -216,7 +217,7 @@ def _boundaries(text: str, lang: str) -> list[int]:
     for m in _OTHER_END.finditer(text):
         if not (quotes and _inside(m.end(), quotes)):
             ends.add(m.end())
-    for m in re.finditer(r"\s+", text):
+    for m in re.finditer(r"\s+", text) if _SPACED_SCRIPT_CHAR.search(text) else ():
         a, b = m.start(), m.end()
         if a and b < len(text) and char_script(text[a - 1]) in _SPACED_SCRIPTS and \
                 char_script(text[b]) in _SPACED_SCRIPTS:
@@ -252,7 +253,7 @@ def clause_cuts(text: str, level: int, keep_whole: list[tuple[int, int]] = ()) -
     space), never inside brackets, quotes or the spans in keep_whole; Thai, Lao and Khmer
     spaces count at the comma level."""
     cuts = {m.end() for m in CLAUSE_LEVELS[level].finditer(text)}
-    if level == len(CLAUSE_LEVELS) - 1:
+    if level == len(CLAUSE_LEVELS) - 1 and _SPACED_SCRIPT_CHAR.search(text):
         for m in re.finditer(r"\s+", text):
             if m.start() and m.end() < len(text) and char_script(text[m.start() - 1]) in _SPACED_SCRIPTS:
                 cuts.add(m.end())

@@ -35,43 +35,63 @@ _NUM = r"-?\d+(?:\.\d+)?"
 # top-level domains that end a bare domain ("example.com"); none is a word that ends a sentence
 _TLDS = "com|org|net|edu|gov|io|ai|dev|app|info|co\\.uk|org\\.uk|ac\\.uk|co|de|fr|jp|cn|ru|eu|tv|ly|xyz"
 _PATH_CHAR = r"[\w.@+~-]"
-# (kind, pattern) in priority order: at one position the first kind that matches wins.
-INLINE: list[tuple[str, str]] = [
-    ("code", r"``[^`\n]+``|`[^`\n]+`"),
-    ("grounding", "|".join(rf"{re.escape(a)}(?:[^<>\n]|<patch_index_\d{{4}}>|<delimiter_of_multi_objects/>)*?"
-                           rf"{re.escape(b)}" for a, b in GROUNDING_PAIRS)),
-    ("special_token", _token_pattern()),
-    ("math", r"\$\$[^\n]+?\$\$|\\\(.+?\\\)|\\\[.+?\\\]"
+# (kind, gate characters, pattern) in priority order: at one position the first kind that
+# matches wins. A pattern is only tried on a text that holds one of its gate characters (one
+# regex of all the patterns is slow: it tries every alternative at every position).
+INLINE: list[tuple[str, tuple[str, ...], str]] = [
+    ("code", ("`",), r"``[^`\n]+``|`[^`\n]+`"),
+    ("grounding", ("<",), "|".join(rf"{re.escape(a)}(?:[^<>\n]|<patch_index_\d{{4}}>|<delimiter_of_multi_objects/>)"
+                                   rf"*?{re.escape(b)}" for a, b in GROUNDING_PAIRS)),
+    ("special_token", ("<", "["), _token_pattern()),
+    ("math", ("$", "\\"), r"\$\$[^\n]+?\$\$|\\\(.+?\\\)|\\\[.+?\\\]"
              # $...$ as pandoc reads it: no space inside either dollar, closing one not before a digit,
              # so prices ("$5 and $10", "$5-$10") are prose. Spaced `$ x $` is found by _dollar_math.
              r"|(?<![\\$\w])\$(?=[^\s$])(?:\\.|[^$\n\\])+?(?<![\s\\])\$(?![\w$])"),
-    ("tag", r"<!--.*?-->"                                                        # HTML comment
-            r"|</?[A-Za-z_][\w\-]*\s*/?>"                                        # <image>, </s>, <br/>
-            r"|<[A-Za-z][\w-]*(?:\s+[\w:-]+=(?:\"[^\"]*\"|'[^']*'|[^\s>]+))+\s*/?>"),   # tags with attributes
-    ("link_target", r"(?<=\])\([^\s()<>]+\)"),                                    # [text](img.png)
+    ("tag", ("<",), r"<!--.*?-->"                                                  # HTML comment
+                    r"|</?[A-Za-z_][\w\-]*\s*/?>"                                     # <image>, </s>, <br/>
+                    r"|<[A-Za-z][\w-]*(?:\s+[\w:-]+=(?:\"[^\"]*\"|'[^']*'|[^\s>]+))+\s*/?>"),  # with attributes
+    ("link_target", ("]",), r"(?<=\])\([^\s()<>]+\)"),                             # [text](img.png)
     # a URL keeps balanced parentheses (wiki/Cat_(animal)) but not a closing one around it
-    ("url", r"(?:https?://|ftp://|www\.)(?:[^\s<>\"'`()\[\]]|\([^\s()<>]*\))*"
+    ("url", (":", "."), r"(?:https?://|ftp://|www\.)(?:[^\s<>\"'`()\[\]]|\([^\s()<>]*\))*"
             r"(?:[^\s<>\"'`()\[\].,;:!?]|\([^\s()<>]*\))"),
-    ("email", r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
-    ("path", r"(?<![\w\\/])[A-Za-z]:[\\/](?:[^\s\\/:*?\"<>|]+[\\/])*[^\s\\/:*?\"<>|]*"      # C:\Users\x  D:/data
+    ("email", ("@",), r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    ("path", ("/", "\\"), r"(?<![\w\\/])[A-Za-z]:[\\/](?:[^\s\\/:*?\"<>|]+[\\/])*[^\s\\/:*?\"<>|]*"      # C:\Users\x  D:/data
              r"|(?<![\w\\])\\\\[\w.$-]+(?:\\[^\s\\/:*?\"<>|]+)+"                             # \\server\share
              rf"|(?<![\w/.:~\\])(?:~|\.{{1,2}})?/{_PATH_CHAR}+(?:/{_PATH_CHAR}+)+/?"          # /etc/x  ~/a/b
              rf"|(?<![\w/.:~\\])(?:~|\.{{1,2}})/{_PATH_CHAR}+"                                # ./run.sh
              rf"|(?<![\w/.:~\\-])[\w.-]+(?:/[\w.-]+)+\.[A-Za-z][A-Za-z0-9]{{0,5}}\b"),       # src/main.py
-    ("domain", rf"(?<![\w@./-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+(?:{_TLDS})(?![\w-])"
+    ("domain", (".",), rf"(?<![\w@./-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+(?:{_TLDS})(?![\w-])"
                r"(?:/[^\s<>\"'`()\[\]]*[^\s<>\"'`()\[\].,;:!?])?"),
-    ("footnote", r"\[\^[^\]\s]{1,20}\]"                                            # [^1] [^note]
-                 r"|(?<=[.!?\"'\u201d])\[\d{1,3}\](?![(\[])"),                             # true.[2]
-    ("keycap", "[0-9#*]\ufe0f?\u20e3|\U0001F51F"),                                  # 1️⃣ ... 🔟
-    ("coordinates", r"\[\s*\[[\d\s.,\-\[\]]+\]\s*\]"                               # nested coordinate lists
-                    rf"|\[\s*{_NUM}(?:\s*,\s*{_NUM})+\s*\]|\(\s*{_NUM}(?:\s*,\s*{_NUM})+\s*\)"),
-    ("math", r"(?<![\w\\$])(?:\d+(?:\.\d+)?\^?)?\\(?:frac|dfrac|tfrac|sqrt|pi|theta|alpha|beta|gamma|delta|"
+    ("footnote", ("[",), r"\[\^[^\]\s]{1,20}\]"                                     # [^1] [^note]
+                         r"|(?<=[.!?\"'\u201d])\[\d{1,3}\](?![(\[])"),                 # true.[2]
+    ("keycap", ("\u20e3", "\U0001F51F"), "[0-9#*]\ufe0f?\u20e3|\U0001F51F"),         # 1️⃣ ... 🔟
+    ("coordinates", ("[", "("), r"\[\s*\[[\d\s.,\-\[\]]+\]\s*\]"                     # nested coordinate lists
+                                rf"|\[\s*{_NUM}(?:\s*,\s*{_NUM})+\s*\]|\(\s*{_NUM}(?:\s*,\s*{_NUM})+\s*\)"),
+    ("math", ("\\",), r"(?<![\w\\$])(?:\d+(?:\.\d+)?\^?)?\\(?:frac|dfrac|tfrac|sqrt|pi|theta|alpha|beta|gamma|delta|"
              r"lambda|mu|sigma|omega|phi|infty|circ|angle|triangle|cdot|times|div|pm|leq|geq|neq|approx|"
              r"degree|overline|vec|hat|log|ln|sin|cos|tan|sum|int|prod|binom|text|mathrm|mathbf)(?![A-Za-z])"
              r"(?:\s*\{(?:[^{}\n]|\{[^{}\n]*\})*\})*(?:[\^_](?:\{(?:[^{}\n]|\{[^{}\n]*\})*\}|\w))*"),  # 16\pi  \frac{3}{8}
 ]
-_GROUPS = {f"k{i}": kind for i, (kind, _) in enumerate(INLINE)}
-_SPAN = re.compile("|".join(f"(?P<k{i}>{p})" for i, (_, p) in enumerate(INLINE)))
+_SPAN_REGEX: dict[tuple[int, ...], re.Pattern] = {}
+
+
+_GATED: dict[str, set[int]] = {}
+for _i, (_, _gates, _) in enumerate(INLINE):
+    for _c in _gates:
+        _GATED.setdefault(_c, set()).add(_i)
+
+
+def _span_regex(text: str) -> re.Pattern | None:
+    """One regex of the patterns whose gate the text holds (group k<i>: INLINE[i]), cached."""
+    key = tuple(sorted({i for c in _GATED.keys() & set(text) for i in _GATED[c]}))
+    if not key:
+        return None
+    rx = _SPAN_REGEX.get(key)
+    if rx is None:
+        rx = _SPAN_REGEX[key] = re.compile("|".join(f"(?P<k{i}>{INLINE[i][2]})" for i in key))
+    return rx
+
+
 _PRICE_LIKE = re.compile(r"\d[\d.,]*\s+\w")           # "$5 and 10$": money, not math
 _TRAILING = ".,;:!?"                                   # never the last character of a path
 EDGE_KINDS = frozenset({"tag", "special_token", "grounding", "footnote", "keycap"})   # outside a sentence at its edges
@@ -92,8 +112,9 @@ def find_spans(text: str) -> list[tuple[int, int]]:
 def classify_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, kind) of protected inline spans, in order, not overlapping."""
     out = []
-    for m in _SPAN.finditer(text):
-        kind = _GROUPS[m.lastgroup]
+    rx = _span_regex(text)
+    for m in rx.finditer(text) if rx else ():
+        kind = INLINE[int(m.lastgroup[1:])][0]
         a, b = m.start(), m.end()
         if kind == "math" and text[a] == "$" and text[a + 1] != "$" and _PRICE_LIKE.match(text, a + 1):
             continue
@@ -231,7 +252,8 @@ def label_readings(label: str, paren: bool, closer: str) -> list[tuple[str, int]
 def option_cuts(text: str) -> list[tuple[int, int]]:
     """Labels of answer choices written on one line ("A. cat B. dog", "(a) x (b) y", "(i) x
     (ii) y"): kept when they form a run 1, 2, ... (at least two) of one sequence (letters, any
-    number of them, or roman numerals); each label with its trailing space."""
+    number of them, or roman numerals) with text between them ("A. B. Smith" is a name); each
+    label with its trailing space."""
     best: list[tuple[int, int]] = []
     chains: dict[str, list[tuple[int, int]]] = {}
     for m in _LABEL.finditer(text):
@@ -241,7 +263,7 @@ def option_cuts(text: str) -> list[tuple[int, int]]:
             chain = chains.get(seq, [])
             if n == 1:
                 chain = [(m.start(), m.end())]
-            elif len(chain) == n - 1:
+            elif len(chain) == n - 1 and m.start() > chain[-1][1]:      # an option between two labels
                 chain = chain + [(m.start(), m.end())]
             else:
                 continue

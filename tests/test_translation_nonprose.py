@@ -21,6 +21,7 @@ NONPROSE = [
      ["The answer is [1], so the jar is [2] full."]),
     ("latex_spaced_dollars", "Hence $ x = 2 $ and $ y^2 = 4 $, but a pen costs $5 and a cup $ 3.",
      ["Hence [1] and [2], but a pen costs $5 and a cup $ 3."]),
+    ("latex_spaced_dollars", "$x$ = $ y^2 $ here.", ["[1] = [2] here."]),
     ("latex_bare", "16\\pi", []),
     ("latex_bare", "The angle is 30^\\circ and the area is 16\\pi.", ["The angle is [1] and the area is [2]."]),
     ("latex_bare", "\\frac{\\sqrt{3}}{2}", []),

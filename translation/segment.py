@@ -31,7 +31,7 @@ A sentence keeps its inline spans without being cut (DESIGN: NLLB translates sen
 
 Prose is split into sentences for any source script (translation.sentences). A sentence whose
 text for the model (spans count as their placeholder) is longer than the token limit is cut at
-its strongest clause breaks first (; : — and sentence ends inside quotes), then at commas,
+its strongest clause breaks first (; : —), then at commas,
 never inside a span, brackets, quotes or an emphasis pair; one that still does not fit is
 reported so the row is rejected ('segment_too_long') rather than truncated.
 """
@@ -52,7 +52,7 @@ from translation.spans import (EDGE_KINDS, classify_spans, emphasis_pairs, is_co
 _ROMAN2 = r"(?=[ivx]{2})x{0,3}(?:ix|iv|v?i{0,3})|(?=[IVX]{2})X{0,3}(?:IX|IV|V?I{0,3})"     # ii  IV  xii
 _PREFIX = re.compile(
     r"^(?:\s*(?:>\s*)+)?\s*"
-    r"(?:#{1,6}\s+|[-*+\u2022]\s+(?:\[[ xX]\]\s+)?|\d{1,3}[.)]\s+|\(?[A-Ha-h]\)\s+|[A-H]\.\s+(?![A-Z]\.\s)|[A-H]:(?![\\/])\s*|\(\d{1,3}\)\s+"
+    r"(?:#{1,6}\s+|[-*+\u2022]\s+(?:\[[ xX]\]\s+)?|\d{1,3}[.)]\s+|\(?[A-Ha-h]\)\s+|[A-H]\.\s+(?![A-Z]\.\s)|[A-H]:(?:\s+|(?=[^\sA-Za-z\\/]))|\(\d{1,3}\)\s+"
     rf"|\((?:{_ROMAN2})\)\s+|(?:{_ROMAN2})[.)]\s+"
     r"|(?:[0-9#*]\ufe0f?\u20e3|\U0001F51F)\s*"          # keycap numbers: 1️⃣ First step
     r"|\[\^[^\]\s]{1,20}\]:\s*"                         # footnote definition: [^1]: text

@@ -243,7 +243,7 @@ def split_sentences(text: str, lang: str = "eng_Latn") -> list[tuple[int, int]]:
 # Clause breaks, strongest first: a long sentence is cut at the first level that makes its
 # pieces fit, and only a piece that still does not fit is cut at the next level.
 CLAUSE_LEVELS = (
-    re.compile(r"[.!?\u2026;:\u061b\u0964]+[\"'\u201d\u2019)\]]*\s+|\s+[\u2014\u2013]\s+|[\uff1b\uff1a\u3002]\s*"),
+    re.compile(r"[;:\u061b]\s+|\s+[\u2014\u2013]\s+|[\uff1b\uff1a]\s*"),
     re.compile(r"[,\u060c]\s+|[\uff0c\u3001]\s*"),
 )
 

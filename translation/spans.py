@@ -124,7 +124,7 @@ def classify_spans(text: str) -> list[tuple[int, int, str]]:
         out.append((a, b, kind))
     extra = []
     if "$" in text:
-        extra += _dollar_math(text)
+        extra += _dollar_math(text, out)
     if '"' in text:
         extra += _inline_json(text)
     return _merge(out, extra) if extra else out
@@ -141,12 +141,14 @@ def _merge(found: list[tuple[int, int, str]], extra: list[tuple[int, int, str]])
     return out
 
 
-def _dollar_math(text: str) -> list[tuple[int, int, str]]:
+def _dollar_math(text: str, found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     """`$ x^2 $` and `$ \\frac{3}{8} $`: a pair of single dollars with a space inside one of them
     whose content reads as math (a command, ^ _ { } =, or a variable with an operator) and not
-    as prose or a price. Each dollar is tried as an opening one, so '$5 and $ x $' finds `$ x $`."""
+    as prose or a price. Each dollar outside the spans already found is tried as an opening
+    one, so '$5 and $ x $' finds `$ x $`."""
+    taken = {i for a, b, _ in found for i in range(a, b) if text[i] == "$"}
     dollars = [i for i, c in enumerate(text) if c == "$" and (i == 0 or text[i - 1] not in "\\$")
-               and text[i + 1:i + 2] != "$"]
+               and text[i + 1:i + 2] != "$" and i not in taken]
     out = []
     k = 0
     while k + 1 < len(dollars):

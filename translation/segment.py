@@ -59,7 +59,7 @@ _PREFIX = re.compile(
     r"|\|\s*)?"
 )
 # a single-letter or roman label that only counts inside a run ("I. nine" after "H. eight")
-_LINE_LABEL = re.compile(r"^(?:\s*(?:>\s*)+)?\s*(?:\(([A-Za-z]{1,6})\)|([A-Za-z]{1,6})([.)]))\s+")
+_LINE_LABEL = re.compile(r"^(?:\s*(?:>\s*)+)?\s*(?:\(([A-Za-z]|[ivxIVX]{2,6})\)|([A-Za-z]|[ivxIVX]{2,6})([.)]))\s+")
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
 _MATH_OPEN = re.compile(r"^\s*(\$\$|\\\[|\\begin\{([A-Za-z]+\*?)\})")
 _INDENT = re.compile(r"^(?: {4}|\t)")

@@ -219,7 +219,7 @@ def emphasis_pairs(text: str) -> list[tuple[int, int, str]]:
 
 # -- labels of answer choices and list items ---------------------------------------------------
 _ROMAN = re.compile(r"(?i)x{0,3}(?:ix|iv|v?i{0,3})")      # 1-39: list numbering, not "MIX"
-_LABEL = re.compile(r"(?<!\S)(?:\(([A-Za-z]{1,6})\)|([A-Za-z]{1,6})[.)])\s+")
+_LABEL = re.compile(r"(?<!\S)(?:\(([A-Za-z]|[ivxIVX]{2,6})\)|([A-Za-z]|[ivxIVX]{2,6})[.)])\s+")    # a letter or roman
 
 
 def roman_value(s: str) -> int:

@@ -213,3 +213,16 @@ def test_long_sentence_prefers_semicolons_to_commas():
     t = Segmenter(max_tokens=20, count_tokens=chars_estimate).segment(text)
     assert t.segments == ["First, open the file and read it twice;", "second, edit the line that you need;",
                           "third, save it, close it and restart the editor."]
+
+
+def test_pathological_lines_stay_linear():
+    """A 40,000-character token before an '@' (the e-mail pattern tried at every position: about
+    15 s before), a line of 5,000 unmatched JSON braces and a long sentence of bracketed clauses
+    (each brace and each cut checked against every span: quadratic) segment in well under 3 s."""
+    import time
+
+    texts = ["x" * 40000 + " @", '{"a": ' * 5000, "(a, b), " * 4000 + "end."]
+    t0 = time.perf_counter()
+    for text in texts:
+        assert Segmenter().segment(text).render_identity() == text
+    assert time.perf_counter() - t0 < 3.0

@@ -192,14 +192,25 @@ def quoted_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
-    return any(a < pos <= b for a, b in spans)
+def _inside_any(spans: list[tuple[int, int]], n: int) -> list[bool]:
+    """inside[i] for i in 0..n: whether a < i <= b for some (a, b) of spans (one pass over a
+    difference array, so many spans and many positions stay linear)."""
+    diff = [0] * (n + 2)
+    for a, b in spans:
+        diff[a + 1] += 1
+        diff[min(b, n) + 1] -= 1
+    out, depth = [], 0
+    for i in range(n + 1):
+        depth += diff[i]
+        out.append(depth > 0)
+    return out
 
 
 def _boundaries(text: str, lang: str) -> list[int]:
     """Offsets where a sentence ends (before the whitespace that follows it)."""
     ends: set[int] = set()
     quotes = quoted_spans(text) if ('"' in text or any(q in text for q in _CURLY)) else []
+    quoted = _inside_any(quotes, len(text)) if quotes else None
     for m in _LATIN_END.finditer(text):
         nxt = m.group(1)
         if not _starts_sentence(nxt):
@@ -208,14 +219,14 @@ def _boundaries(text: str, lang: str) -> list[int]:
             continue
         if nxt.isdigit() and re.search(r"(?i)\bnos?$", text[max(0, m.start() - 4):m.start()]):
             continue                            # "No. 5"
-        if quotes and _inside(m.end(), quotes):
+        if quoted and quoted[m.end()]:
             continue                            # a quoted sentence inside this one
         ends.add(m.end())
     for m in _CJK_END.finditer(text):
         if m.end() < len(text):
             ends.add(m.end())
     for m in _OTHER_END.finditer(text):
-        if not (quotes and _inside(m.end(), quotes)):
+        if not (quoted and quoted[m.end()]):
             ends.add(m.end())
     for m in re.finditer(r"\s+", text) if _SPACED_SCRIPT_CHAR.search(text) else ():
         a, b = m.start(), m.end()
@@ -257,8 +268,8 @@ def clause_cuts(text: str, level: int, keep_whole: list[tuple[int, int]] = ()) -
         for m in re.finditer(r"\s+", text):
             if m.start() and m.end() < len(text) and char_script(text[m.start() - 1]) in _SPACED_SCRIPTS:
                 cuts.add(m.end())
-    whole = list(keep_whole) + quoted_spans(text) + _bracket_spans(text)
-    return sorted(c for c in cuts if 0 < c < len(text) and not any(a < c <= b for a, b in whole))
+    inside = _inside_any(list(keep_whole) + quoted_spans(text) + _bracket_spans(text), len(text))
+    return sorted(c for c in cuts if 0 < c < len(text) and not inside[c])
 
 
 def _bracket_spans(text: str) -> list[tuple[int, int]]:

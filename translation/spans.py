@@ -54,7 +54,7 @@ INLINE: list[tuple[str, tuple[str, ...], str]] = [
     # a URL keeps balanced parentheses (wiki/Cat_(animal)) but not a closing one around it
     ("url", (":", "."), r"(?:https?://|ftp://|www\.)(?:[^\s<>\"'`()\[\]]|\([^\s()<>]*\))*"
             r"(?:[^\s<>\"'`()\[\].,;:!?]|\([^\s()<>]*\))"),
-    ("email", ("@",), r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    ("email", ("@",), r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),     # from a word's start: linear
     ("path", ("/", "\\"), r"(?<![\w\\/])[A-Za-z]:[\\/](?:[^\s\\/:*?\"<>|]+[\\/])*[^\s\\/:*?\"<>|]*"      # C:\Users\x  D:/data
              r"|(?<![\w\\])\\\\[\w.$-]+(?:\\[^\s\\/:*?\"<>|]+)+"                             # \\server\share
              rf"|(?<![\w/.:~\\])(?:~|\.{{1,2}})?/{_PATH_CHAR}+(?:/{_PATH_CHAR}+)+/?"          # /etc/x  ~/a/b
@@ -171,23 +171,31 @@ def _inline_json(text: str) -> list[tuple[int, int, str]]:
     objects), so braces in prose stay prose."""
     out = []
     pos = 0
+    closes = None
     while True:
         m = _JSON_START.search(text, pos)
         if not m:
             return out
         a = m.start()
-        end = _matching_bracket(text, a)
-        body = text[a:end] if end else ""
-        if end and re.match(r"[\[{]\s*(?:\{\s*)?\"[^\"\n]*\"\s*:", body):
+        closes = closes if closes is not None else _bracket_pairs(text)
+        end = closes.get(a, 0)
+        if end and _JSON_KEY.match(text, a, end):
             out.append((a, end, "json"))
             pos = end
         else:
             pos = a + 1
 
 
-def _matching_bracket(text: str, a: int, limit: int = 4000) -> int:
-    """End (exclusive) of the bracket opened at text[a], or 0."""
-    depth, in_str, i, n = 0, False, a, min(len(text), a + limit)
+_JSON_KEY = re.compile(r"[\[{]\s*(?:\{\s*)?\"[^\"\n]*\"\s*:")
+
+
+def _bracket_pairs(text: str) -> dict[int, int]:
+    """Opening bracket offset -> end (exclusive) of its match, for [] and {} outside double-quoted
+    strings, in one pass (a line holding many unmatched braces stays linear)."""
+    pairs: dict[int, int] = {}
+    stack: list[int] = []
+    in_str = False
+    i, n = 0, len(text)
     while i < n:
         c = text[i]
         if in_str:
@@ -198,15 +206,14 @@ def _matching_bracket(text: str, a: int, limit: int = 4000) -> int:
         elif c == '"':
             in_str = True
         elif c in "[{":
-            depth += 1
-        elif c in "]}":
-            depth -= 1
-            if depth == 0:
-                return i + 1
+            stack.append(i)
+        elif c in "]}" and stack:
+            pairs[stack.pop()] = i + 1
         elif c == "\n":
-            return 0
+            stack.clear()
+            in_str = False
         i += 1
-    return 0
+    return pairs
 
 
 def emphasis_pairs(text: str) -> list[tuple[int, int, str]]:

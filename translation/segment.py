@@ -52,7 +52,9 @@ from translation.spans import (EDGE_KINDS, classify_spans, emphasis_pairs, is_co
 _ROMAN2 = r"(?=[ivx]{2})x{0,3}(?:ix|iv|v?i{0,3})|(?=[IVX]{2})X{0,3}(?:IX|IV|V?I{0,3})"     # ii  IV  xii
 _PREFIX = re.compile(
     r"^(?:\s*(?:>\s*)+)?\s*"
-    r"(?:#{1,6}\s+|[-*+\u2022]\s+(?:\[[ xX]\]\s+)?|\d{1,3}[.)]\s+|\(?[A-Ha-h]\)\s+|[A-H]\.\s+(?![A-Z]\.\s)|[A-H]:(?:\s+|(?=[^\sA-Za-z\\/]))|\(\d{1,3}\)\s+"
+    r"(?:#{1,6}\s+|[-*+\u2022]\s+(?:\[[ xX]\]\s+)?|\d{1,3}[.)]\s+|\(\d{1,3}\)\s+|\(?[A-Ha-h]\)\s+"
+    r"|[A-H]\.\s+(?![A-Z]\.\s)"                      # "A. cat", not "A. B. Smith"
+    r"|[A-H]:(?:\s+|(?=[^\sA-Za-z\\/]))"               # "A: cat", "A:70°", not "C:\x" or "A:B"
     rf"|\((?:{_ROMAN2})\)\s+|(?:{_ROMAN2})[.)]\s+"
     r"|(?:[0-9#*]\ufe0f?\u20e3|\U0001F51F)\s*"          # keycap numbers: 1️⃣ First step
     r"|\[\^[^\]\s]{1,20}\]:\s*"                         # footnote definition: [^1]: text

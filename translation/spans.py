@@ -55,11 +55,12 @@ INLINE: list[tuple[str, tuple[str, ...], str]] = [
     ("url", (":", "."), r"(?:https?://|ftp://|www\.)(?:[^\s<>\"'`()\[\]]|\([^\s()<>]*\))*"
             r"(?:[^\s<>\"'`()\[\].,;:!?]|\([^\s()<>]*\))"),
     ("email", ("@",), r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),     # from a word's start: linear
-    ("path", ("/", "\\"), r"(?<![\w\\/])[A-Za-z]:[\\/](?:[^\s\\/:*?\"<>|]+[\\/])*[^\s\\/:*?\"<>|]*"      # C:\Users\x  D:/data
-             r"|(?<![\w\\])\\\\[\w.$-]+(?:\\[^\s\\/:*?\"<>|]+)+"                             # \\server\share
-             rf"|(?<![\w/.:~\\])(?:~|\.{{1,2}})?/{_PATH_CHAR}+(?:/{_PATH_CHAR}+)+/?"          # /etc/x  ~/a/b
-             rf"|(?<![\w/.:~\\])(?:~|\.{{1,2}})/{_PATH_CHAR}+"                                # ./run.sh
-             rf"|(?<![\w/.:~\\-])[\w.-]+(?:/[\w.-]+)+\.[A-Za-z][A-Za-z0-9]{{0,5}}\b"),       # src/main.py
+    # C:\Users\x  D:/data, \\server\share, /etc/x ~/a/b, ./run.sh, src/main.py
+    ("path", ("/", "\\"), r"(?<![\w\\/])[A-Za-z]:[\\/](?:[^\s\\/:*?\"<>|]+[\\/])*[^\s\\/:*?\"<>|]*"
+             r"|(?<![\w\\])\\\\[\w.$-]+(?:\\[^\s\\/:*?\"<>|]+)+"
+             rf"|(?<![\w/.:~\\])(?:~|\.{{1,2}})?/{_PATH_CHAR}+(?:/{_PATH_CHAR}+)+/?"
+             rf"|(?<![\w/.:~\\])(?:~|\.{{1,2}})/{_PATH_CHAR}+"
+             rf"|(?<![\w/.:~\\-])[\w.-]+(?:/[\w.-]+)+\.[A-Za-z][A-Za-z0-9]{{0,5}}\b"),
     ("domain", (".",), rf"(?<![\w@./-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?\.)+(?:{_TLDS})(?![\w-])"
                r"(?:/[^\s<>\"'`()\[\]]*[^\s<>\"'`()\[\].,;:!?])?"),
     ("footnote", ("[",), r"\[\^[^\]\s]{1,20}\]"                                     # [^1] [^note]
@@ -67,18 +68,25 @@ INLINE: list[tuple[str, tuple[str, ...], str]] = [
     ("keycap", ("\u20e3", "\U0001F51F"), "[0-9#*]\ufe0f?\u20e3|\U0001F51F"),         # 1️⃣ ... 🔟
     ("coordinates", ("[", "("), r"\[\s*\[[\d\s.,\-\[\]]+\]\s*\]"                     # nested coordinate lists
                                 rf"|\[\s*{_NUM}(?:\s*,\s*{_NUM})+\s*\]|\(\s*{_NUM}(?:\s*,\s*{_NUM})+\s*\)"),
+    # bare LaTeX outside dollars: 16\pi  30^\circ  \frac{3}{8}
     ("math", ("\\",), r"(?<![\w\\$])(?:\d+(?:\.\d+)?\^?)?\\(?:frac|dfrac|tfrac|sqrt|pi|theta|alpha|beta|gamma|delta|"
              r"lambda|mu|sigma|omega|phi|infty|circ|angle|triangle|cdot|times|div|pm|leq|geq|neq|approx|"
              r"degree|overline|vec|hat|log|ln|sin|cos|tan|sum|int|prod|binom|text|mathrm|mathbf)(?![A-Za-z])"
-             r"(?:\s*\{(?:[^{}\n]|\{[^{}\n]*\})*\})*(?:[\^_](?:\{(?:[^{}\n]|\{[^{}\n]*\})*\}|\w))*"),  # 16\pi  \frac{3}{8}
+             r"(?:\s*\{(?:[^{}\n]|\{[^{}\n]*\})*\})*(?:[\^_](?:\{(?:[^{}\n]|\{[^{}\n]*\})*\}|\w))*"),
 ]
+
+
+def _gate_index() -> dict[str, set[int]]:
+    """Gate character -> the INLINE entries it lets through."""
+    out: dict[str, set[int]] = {}
+    for i, (_, gates, _) in enumerate(INLINE):
+        for c in gates:
+            out.setdefault(c, set()).add(i)
+    return out
+
+
+_GATED = _gate_index()
 _SPAN_REGEX: dict[tuple[int, ...], re.Pattern] = {}
-
-
-_GATED: dict[str, set[int]] = {}
-for _i, (_, _gates, _) in enumerate(INLINE):
-    for _c in _gates:
-        _GATED.setdefault(_c, set()).add(_i)
 
 
 def _span_regex(text: str) -> re.Pattern | None:

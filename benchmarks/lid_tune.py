@@ -8,6 +8,7 @@ measured two thirds (`--split test`, for the final report only) or UDHR.
 
     python benchmarks/lid_votes.py --out /tmp/lid_votes.pkl
     python benchmarks/lid_tune.py /tmp/lid_votes.pkl --split dev [--errors 15]
+    python benchmarks/lid_tune.py /tmp/lid_votes.pkl --from-scratch --search oci_Latn,cat_Latn,...  (LANG_WEIGHTS)
 """
 from __future__ import annotations
 
@@ -72,16 +73,65 @@ def summary(res: dict[tuple[str, str], Counter], kind: str, min_texts: int) -> t
             sum(c["ok"] / c["n"] >= 0.8 for c in rows), sum(c["ok"] for c in rows) / n)
 
 
+def objective(lid: LanguageIdentifier, data: dict) -> tuple[float, str]:
+    """What the search maximises on the tuning third: languages >= 90% right+close (x3) and >= 80% right-only,
+    sentences and short texts, then the mean right share per language (x10) as a tie-breaker."""
+    res = evaluate(lid, data, "dev")
+    total, parts = 0.0, []
+    for kind in ("sentence", "short"):
+        m, okc, ok80, _ = summary(res, kind, 7)
+        rows = [c for (_, k), c in res.items() if k == kind and c["n"] >= 7]
+        mean = sum(c["ok"] / c["n"] for c in rows) / max(len(rows), 1)
+        total += 3 * okc + ok80 + 10 * mean
+        parts.append(f"{kind} {okc}/{m} >= 90%, right-only >= 80% {ok80}, mean right {mean:.3f}")
+    return total, "; ".join(parts)
+
+
+def search_weights(lid: LanguageIdentifier, data: dict, langs: list[str], rounds: int = 2) -> dict:
+    """Coordinate ascent over per-language detector weights (lid.LANG_WEIGHTS) on the tuning third: for each
+    language and each detector that knows it, try the detector's weight x0.25, x0.5, x2, x4 and keep a change
+    only when the objective rises."""
+    best, desc = objective(lid, data)
+    print("start:", desc, flush=True)
+    for _ in range(rounds):
+        changed = False
+        for code in langs:
+            for det in lid_mod.DETECTORS:
+                if not lid._knows(det, code):
+                    continue
+                base = lid_mod.WEIGHTS[det]
+                keep = lid_mod.LANG_WEIGHTS.get((det, code), base)
+                for mult in (0.25, 0.5, 2.0, 4.0):
+                    lid_mod.LANG_WEIGHTS[(det, code)] = base * mult
+                    score, d = objective(lid, data)
+                    if score > best + 1e-9:
+                        best, desc, keep, changed = score, d, base * mult, True
+                        print(f"  {det} {code} -> {base * mult}: {desc}", flush=True)
+                lid_mod.LANG_WEIGHTS[(det, code)] = keep
+                if keep == base:
+                    del lid_mod.LANG_WEIGHTS[(det, code)]
+        if not changed:
+            break
+    print("end:", desc)
+    return dict(sorted(lid_mod.LANG_WEIGHTS.items()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("votes", type=Path)
     ap.add_argument("--split", choices=("dev", "test", "all", "udhr"), default="dev")
     ap.add_argument("--min-texts", type=int, default=7, help="a language is counted with this many texts (dev: a third)")
     ap.add_argument("--errors", type=int, default=0, help="list the N weakest languages per kind")
+    ap.add_argument("--search", default="", help="comma-separated languages: search their detector weights")
+    ap.add_argument("--from-scratch", action="store_true", help="search from empty LANG_WEIGHTS")
     a = ap.parse_args()
     with open(a.votes, "rb") as fh:
         data = pickle.load(fh)
     lid = LanguageIdentifier()
+    if a.from_scratch:
+        lid_mod.LANG_WEIGHTS.clear()
+    if a.search:
+        print("LANG_WEIGHTS =", search_weights(lid, data, a.search.split(",")))
     res = evaluate(lid, data, a.split)
     for kind in ("sentence", "short"):
         m, okc, ok80, right = summary(res, kind, a.min_texts)
@@ -94,5 +144,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    _ = lid_mod
     main()

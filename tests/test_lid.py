@@ -267,3 +267,28 @@ def test_a_damaged_ngram_cache_is_rebuilt(tmp_path, monkeypatch):
     finally:
         lid_ngram.group_models.cache_clear()
     assert lid_ngram.load_models(folder) is not None          # the damaged copy was replaced
+
+
+def test_source_names_name_what_the_profiles_learn_from_without_reading_it():
+    from mixkit.lang.lid_ngram import source_names, training_text
+
+    for L in languages.centurio_languages():
+        assert source_names(L.code) == training_text(L.code)[1], L.code
+    assert "wordfreq" in source_names("hrv_Latn") and "wordfreq" in source_names("bos_Latn")   # wordfreq's 'sh'
+
+
+def test_lingua_over_a_few_candidates_is_its_answer_over_all_renormalised(lid):
+    # benchmarks/lid_tune.py replays the check on lingua's cached answer over all languages: this holds it to that
+    from lingua import LanguageDetectorBuilder
+
+    backend = lid._lingua
+    every = LanguageDetectorBuilder.from_languages(*{backend._by_code[c] for c in
+                                                     ("cat_Latn", "spa_Latn", "por_Latn", "fra_Latn", "ita_Latn")}).build()
+    cands = frozenset({"cat_Latn", "spa_Latn", "por_Latn"})
+    for text in ("O ficheiro non se pode abrir agora", "No es pot obrir el fitxer ara mateix"):
+        few = backend.scores([text], cands)[0]
+        full = {c: v.value for v in every.compute_language_confidence_values(text)
+                for c in cands if backend._by_code[c] == v.language}
+        total = sum(full.values())
+        assert few.keys() == cands
+        assert all(abs(few[c] - full[c] / total) < 1e-9 for c in cands)

@@ -264,14 +264,14 @@ class LanguageIdentifier:
         if self._ensemble:
             names = self._knowers(code)
             if names and names[-1] == "ngram":
-                from mixkit.lang.lid_ngram import training_text
+                from mixkit.lang.lid_ngram import source_names
 
-                names[-1] = "ngram:" + training_text(code)[1]
+                names[-1] = "ngram:" + source_names(code)
             return "+".join(names)
         if code in self._ngram_langs:
-            from mixkit.lang.lid_ngram import training_text
+            from mixkit.lang.lid_ngram import source_names
 
-            return "ngram:" + training_text(code)[1]
+            return "ngram:" + source_names(code)
         return f"fasttext:{Path(self.model_path).name}" if code in self._labels_of else ""
 
     def threshold(self, code: str, default: float) -> float:

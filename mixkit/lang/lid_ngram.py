@@ -216,15 +216,11 @@ def strip_marks(text: str) -> str:
 @lru_cache(maxsize=None)
 def wordfreq_words(lang: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
     """(top words, frequencies) of a language from wordfreq; ((), ()) when it has no list."""
-    from mixkit.lang.languages import get
-
-    code = _WORDFREQ.get(lang, get(lang).iso1)
+    code = _wordfreq_code(lang)
     if not code:
         return (), ()
     import wordfreq
 
-    if code not in wordfreq.available_languages(wordlist="small"):
-        return (), ()
     # the table itself, in frequency bins of one centibel (word_frequency() would tokenise each word,
     # and needs MeCab for Japanese)
     words, freqs = [], []
@@ -255,6 +251,35 @@ def training_sources(lang: str) -> list[tuple[str, list[str], list[float] | None
         out += [(f"{name} (no marks)", [strip_marks(t) for t in ts], ws, share * STRIPPED_TOO[lang])
                 for name, ts, ws, share in list(out)]
     return out
+
+
+def _wordfreq_code(lang: str) -> str | None:
+    from mixkit.lang.languages import get
+
+    code = _WORDFREQ.get(lang, get(lang).iso1)
+    if not code:
+        return None
+    import wordfreq
+
+    return code if code in wordfreq.available_languages(wordlist="small") else None
+
+
+@lru_cache(maxsize=None)
+def source_names(lang: str) -> str:
+    """The names of the texts a language's profile learns from, joined by '+' (what `training_text` names),
+    without reading them: the language check names them per language, and reading CLDR takes Babel ~50 ms."""
+    from mixkit.lang import udhr
+    from ocr_synth.text_sources import cldr_locale
+
+    names = []
+    if udhr.split(lang)[0]:
+        names.append(f"udhr:{udhr.sources()[lang][0]}")
+    if _wordfreq_code(lang):
+        names.append("wordfreq")
+    locale = cldr_locale(lang)[0]
+    if locale:
+        names.append(f"cldr:{locale}")
+    return "+".join(names)
 
 
 def training_text(lang: str) -> tuple[list[str], str]:

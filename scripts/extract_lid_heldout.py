@@ -236,7 +236,8 @@ def collect(pkg_dir: Path) -> dict[str, dict[str, list[str]]]:
 
 
 # A catalogue in which this share of the strings is, word for word, another language's translation of the same
-# string was filled from that language (Tux Paint's Marathi holds Hindi): it is left out whole.
+# string was filled from that language (Tux Paint's Marathi holds Hindi): it is left out whole. Which of the two
+# copied is not known, so both are (Tux Paint's Hindi too; Hindi has text from four other programs).
 COPIED_CATALOGUE = 0.2
 
 

@@ -292,3 +292,47 @@ def test_lingua_over_a_few_candidates_is_its_answer_over_all_renormalised(lid):
         total = sum(full.values())
         assert few.keys() == cands
         assert all(abs(few[c] - full[c] / total) < 1e-9 for c in cands)
+
+
+def test_fasttext_and_cld3_agreeing_do_not_settle_a_neighbour_of_a_language_cld3_lacks(lid):
+    # Occitan (which CLD3 lacks) read as Catalan by both, Assamese as Bengali: the n-gram model must vote
+    sure = {"fasttext": {"cat_Latn": 0.97}, "cld3": {"cat_Latn": 0.99}}
+    assert lid._agreed(sure) is None
+    assert lid._agreed({"fasttext": {"ben_Beng": 0.97}, "cld3": {"ben_Beng": 0.99}}) is None
+    assert lid._agreed({"fasttext": {"spa_Latn": 0.97}, "cld3": {"spa_Latn": 0.99}}) == {"spa_Latn": 0.98}
+    assert lid._agreed({"fasttext": {"spa_Latn": 0.97}, "cld3": {"por_Latn": 0.99}}) is None
+
+
+def _extract_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "extract_lid_heldout.py"
+    spec = importlib.util.spec_from_file_location("extract_lid_heldout", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_held_out_extraction_drops_strings_copied_from_another_language():
+    from collections import Counter
+
+    ex = _extract_script()
+    hindi = {f"k{i}": f"चित्र में रंग बदलने के लिए क्लिक करें {i}" for i in range(10)}
+    catalan = {f"k{i}": f"Feu clic aquí per canviar el color {i}" for i in range(10)}
+    locales = {
+        "hi": dict(hindi),
+        "mr": {**{f"k{i}": hindi[f"k{i}"] for i in range(5)},                       # half of it is Hindi
+               **{f"k{i}": f"रंग बदलण्यासाठी येथे क्लिक करा {i}" for i in range(5, 10)}},
+        "bs": {"k0": "Kliknite ovdje da promijenite boju", "k1": "Otvori novu karticu sada"},
+        "hr": {"k0": "Kliknite ovdje da promijenite boju", "k1": "Otvori novu karticu odmah"},
+        "ca": dict(catalan),
+        "oc": {"k0": catalan["k0"], **{f"k{i}": f"Clicatz aquí per cambiar la color {i}" for i in range(1, 10)}},
+    }
+    copies = Counter((k, v) for msgs in locales.values() for k, v in msgs.items())
+    out = ex.drop_copied("prog", locales, copies, english={})
+    # which of two catalogues sharing a block of strings copied is not known: both are left out
+    assert "mr" not in out and "hi" not in out
+    assert out["bs"] == locales["bs"] and out["hr"] == locales["hr"]        # Bosnian/Croatian: written the same
+    # one string in ten shared: only that string goes, from both
+    assert "k0" not in out["oc"] and "k0" not in out["ca"] and len(out["oc"]) == len(out["ca"]) == 9

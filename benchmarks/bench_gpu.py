@@ -166,6 +166,8 @@ def part_translation(sizes: dict, dev: str) -> dict:
                     "source_tokens_per_s": round(tin / t), "generated_tokens_per_s": round(tout / t),
                     "generate_calls": st["model_calls"],
                     "padding_waste": round(1 - st["tokens_in"] / max(1, st["padded_tokens"]), 3), **peak_memory(dev)}
+    out["peak_memory_gib"] = max(out["plain_loop"]["peak_memory_gib"], out["stage"]["peak_memory_gib"])
+    out["memory"] = out["stage"]["memory"]
     out["ratio_sentences_per_s"] = round(out["stage"]["sentences_per_s"] / out["plain_loop"]["sentences_per_s"], 2)
     return out
 

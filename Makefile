@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 MIXKIT := $(VENV)/bin/mixkit
 
-.PHONY: install install-into-env offline-wheels lock lock-check bench-gpu demo test test-fast clean
+.PHONY: install install-into-env offline-wheels lock lock-check bench-gpu demo test test-fast test-user-env clean
 
 install: $(VENV)/.installed
 
@@ -110,8 +110,13 @@ demo: install
 	@echo "shards:  runs/demo/shards/  (manifest.json, rejects.parquet)"
 	@echo "report:  runs/demo/report.html  (audit.json beside it)"
 
+# tests/test_install_into_env.py needs a user's environment with another torch (tests/user_env.py):
+# prepared here, with network, once per machine (~1.5 min, 5.6 GB in ~/.cache/mixkit/user-env).
+test-user-env: install
+	$(PY) tests/user_env.py prepare
+
 # pytest exits 5 when it collected no test: that must fail, not pass silently.
-test: install
+test: install test-user-env
 	@$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "error: pytest ran no tests" >&2; exit 1; fi; exit $$rc
 
 test-fast: install

@@ -59,7 +59,7 @@ SIZES = {
                         "batch_tokens": 2048, "batch_rows": 16, "side_s": 20, "cap": 240},
         "train": {"vision": "preset:tiny-siglip", "llm": "preset:tiny-qwen2", "timed_s": 3, "max_steps": 3,
                   "lora_r": 8, "batch_size": 2, "max_seq_len": 64, "cap": 180},
-        "budget": 900,
+        "budget": 400,
     },
 }
 
@@ -306,7 +306,7 @@ def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", default="runs/bench-gpu.json", help="where the summary is written (also printed)")
     ap.add_argument("--parts", default=",".join(PARTS), help="comma-separated subset of " + ",".join(PARTS))
-    ap.add_argument("--budget", type=float, default=None, help="seconds for all parts (default: 400 GPU, 900 CPU)")
+    ap.add_argument("--budget", type=float, default=None, help="seconds for all parts (default 400)")
     ap.add_argument("--part", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)

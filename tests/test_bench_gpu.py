@@ -17,7 +17,7 @@ def test_bench_gpu_cpu_dry_run_reports_every_part(tmp_path):
     out = tmp_path / "bench.json"
     env = {**os.environ, "MIXKIT_BENCH_DEVICE": "cpu", "MIXKIT_CACHE": str(tmp_path / "cache"),
            "PYTHONPATH": str(ROOT)}
-    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py"), "--json", str(out)], env=env,
+    p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_gpu.py"), "--json", str(out), "--budget", "1100"], env=env,
                        capture_output=True, text=True, timeout=1200)
     assert p.returncode == 0, p.stderr[-3000:]
     s = json.loads(out.read_text())

@@ -44,25 +44,18 @@ def test_the_other_locks_are_consistent_where_their_metadata_is_here(python):
     version has its requirements (markers evaluated for that Python) pinned in that lock at a version
     they accept. Covers all but torch's own CUDA stack, whose metadata only the CUDA wheels carry
     (`make lock-check` re-resolves every lock with uv and checks each pin's wheel on PyPI)."""
-    from packaging.requirements import Requirement
-
     pins = env.read_lock(LOCKS[python])
     here = env.installed_versions()
     marker_env = {"python_version": python, "python_full_version": python + ".0", "sys_platform": "linux",
                   "platform_system": "Linux", "platform_machine": "x86_64", "implementation_name": "cpython",
-                  "platform_python_implementation": "CPython", "os_name": "posix", "extra": ""}
+                  "platform_python_implementation": "CPython", "os_name": "posix"}
     checked, problems = 0, []
     for name, version in pins.items():
         if here.get(name) != version:
             continue
         checked += 1
-        for spec in metadata.distribution(name).requires or []:
-            req = Requirement(spec)
-            if req.marker and not req.marker.evaluate(marker_env):
-                continue
-            pinned = pins.get(env.normalize(req.name))
-            if pinned is None or not req.specifier.contains(pinned, prereleases=True):
-                problems.append(f"{name}=={version} needs {spec}; the lock pins {pinned}")
+        problems += [f"{name}=={version} needs {spec}; the lock pins {pinned}"
+                     for spec, pinned in env.unmet(metadata.distribution(name).requires or [], pins, marker_env)]
     assert checked >= len(pins) - 25 and problems == []
     assert pins["torch"] == env.read_lock(LOCKS["3.11"])["torch"].split("+")[0]      # the same torch release
 

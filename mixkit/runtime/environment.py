@@ -102,25 +102,32 @@ def declared_requirements(pyproject: Path = PYPROJECT, extras: tuple[str, ...] =
     return list(project.get("dependencies", [])) + [r for e in extras for r in optional.get(e, [])]
 
 
-def uncovered_requirements(pins: dict[str, str], requirements: list[str], python: str | None = None) -> list[str]:
-    """Requirements that the lock does not pin, or pins at a version outside the declared range
-    (markers evaluated for `python`, "3.12", default the running one)."""
-    from packaging.requirements import Requirement
+def unmet(requirements: list[str], versions: dict[str, str], marker_env: dict | None = None) -> list[tuple]:
+    """(Requirement, the version `versions` has or None) for each requirement whose markers apply
+    (evaluated in `marker_env` over this interpreter's, extra "") and that `versions` do not satisfy."""
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:                                 # an environment without `packaging`: pip's copy
+        from pip._vendor.packaging.requirements import Requirement
 
-    env = {"extra": ""}
-    if python:
-        env.update(python_version=python, python_full_version=python + ".0")
+    env = {"extra": "", **(marker_env or {})}
     out = []
     for spec in requirements:
         req = Requirement(spec)
         if req.marker and not req.marker.evaluate(env):
             continue
-        pinned = pins.get(normalize(req.name))
-        if pinned is None:
-            out.append(f"{req.name}{req.specifier}: not in the lock")
-        elif not req.specifier.contains(pinned, prereleases=True):
-            out.append(f"{req.name}{req.specifier}: the lock pins {pinned}")
+        have = versions.get(normalize(req.name))
+        if have is None or not req.specifier.contains(have, prereleases=True):
+            out.append((req, have))
     return out
+
+
+def uncovered_requirements(pins: dict[str, str], requirements: list[str], python: str | None = None) -> list[str]:
+    """Requirements that the lock does not pin, or pins at a version outside the declared range
+    (markers evaluated for `python`, "3.12", default the running one)."""
+    env = {"python_version": python, "python_full_version": python + ".0"} if python else {}
+    return [f"{req.name}{req.specifier}: " + ("not in the lock" if pinned is None else f"the lock pins {pinned}")
+            for req, pinned in unmet(requirements, pins, env)]
 
 
 def check(lock: Path = LOCK_FILE) -> list[str]:

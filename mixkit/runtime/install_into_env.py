@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mixkit.runtime.environment import (LOCK_PYTHONS, ROOT, declared_requirements, installed_versions, lock_name,
-                                        normalize)
+                                        normalize, unmet)
 
 try:
     from packaging.markers import default_environment
@@ -158,22 +158,14 @@ def inconsistencies(names: set[str]) -> list[str]:
     from importlib import metadata
 
     installed = installed_versions()
-    env = {**default_environment(), "extra": ""}
     out = []
     for name in sorted(names & set(installed)):
         try:
             requires = metadata.distribution(name).requires or []
         except metadata.PackageNotFoundError:
             continue
-        for spec in requires:
-            req = Requirement(spec)
-            if req.marker and not req.marker.evaluate(env):
-                continue
-            have = installed.get(normalize(req.name))
-            if have is None:
-                out.append(f"{name} {installed[name]} requires {spec}: not installed")
-            elif not req.specifier.contains(have, prereleases=True):
-                out.append(f"{name} {installed[name]} requires {spec}: installed {have}")
+        out += [f"{name} {installed[name]} requires {spec}: {'not installed' if have is None else 'installed ' + have}"
+                for spec, have in unmet(requires, installed)]
     return out
 
 

@@ -255,3 +255,81 @@ def test_step_names_must_be_unique(tmp_path):
     with pytest.raises(ValueError, match="repeated: filter"):
         build(load_recipe(DEMO), tmp_path / "dup", progress=False, backend="local", steps=steps)
     assert not (tmp_path / "dup" / "steps" / "01_read").exists()     # refused before any work
+
+
+class _Witness(Stage):
+    """A row step after dedup: writes down every text it is given (one file per worker process)."""
+
+    name = "witness"
+
+    def __init__(self, folder: Path):
+        self.folder = str(folder)
+
+    def process_batch(self, rows):
+        from mixkit.core.schema import text_of
+        from mixkit.core.text import normalise_text
+
+        with open(Path(self.folder) / f"seen-{os.getpid()}.txt", "a", encoding="utf-8") as f:
+            for r in rows:
+                f.write(json.dumps([r["id"], normalise_text(text_of(r))]) + "\n")
+        return StageOutput(kept=list(rows))
+
+
+def _recipe_with_duplicates(tmp_path: Path) -> Path:
+    """60 English captions, 12 of them exact copies (new ids, same text and image) of others."""
+    import pyarrow as pa
+
+    t = pq.read_table(ROOT / "recipes/demo_data/captions_en.parquet").slice(0, 48)
+    copies = t.slice(0, 12)
+    copies = copies.set_column(copies.schema.get_field_index("id"), "id",
+                               pa.array([f"copy-{i}" for i in range(12)], copies.schema.field("id").type))
+    pq.write_table(pa.concat_tables([t, copies]), tmp_path / "caps.parquet")
+    recipe = tmp_path / "dups.yaml"
+    recipe.write_text(f"""
+name: dups
+total: 48
+english_share: 1.0
+languages: [eng_Latn]
+sources: [{{name: caps, path: {tmp_path / 'caps.parquet'}}}]
+steps: {{translate: {{enabled: false}}, ocr: {{enabled: false}}}}
+""")
+    return recipe
+
+
+def test_a_row_step_after_dedup_sees_no_duplicate_and_the_rows_add_up(tmp_path):
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    steps = default_steps()
+    steps.insert([s.name for s in steps].index("dedup") + 1, StageStep("witness", lambda recipe: _Witness(seen)))
+    out = tmp_path / "x"
+    m = build(load_recipe(_recipe_with_duplicates(tmp_path)), out, progress=False, backend="local",
+              steps=steps).manifest
+    texts = [json.loads(line)[1] for f in seen.glob("seen-*.txt") for line in f.read_text().splitlines()]
+    dedup = next(s for s in m["steps"] if s["name"] == "dedup")
+    assert dedup["rows_in"] == 60 and len(texts) == dedup["rows_out"] == 48
+    assert len(set(texts)) == len(texts)                    # the witness saw each text once
+    acc = m["accounting"]
+    assert acc["inputs"] == 60 and acc["inputs"] == acc["written_from_inputs"] + acc["rejected"]
+    rej = pq.read_table(out / "shards" / "rejects.parquet")
+    assert len(set(rej["id"].to_pylist())) == rej.num_rows   # no row rejected twice
+    assert m["rejects"]["by_step"]["dedup"]["exact_duplicate_text"] == 12
+
+
+class _Leaky(Stage):
+    """A broken user stage: drops rows without a reject."""
+
+    name = "leaky"
+
+    def process_batch(self, rows):
+        return StageOutput(kept=[r for r in rows if not r["origin_id"].endswith("3")])
+
+
+def test_a_step_that_loses_rows_fails_the_build_and_names_itself(tmp_path):
+    from mixkit.build.runner import BuildAccountingError
+
+    steps = default_steps()
+    steps.insert(2, StageStep("leaky", lambda recipe: _Leaky()))
+    with pytest.raises(BuildAccountingError, match=r"step 'leaky': 60 rows in, 54 kept and 0 rejected"):
+        build(load_recipe(_recipe_with_duplicates(tmp_path)), tmp_path / "x", progress=False, backend="local",
+              steps=steps)
+    assert not (tmp_path / "x" / "shards" / "manifest.json").exists()

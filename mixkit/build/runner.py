@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mixkit.build.steps import (BuildContext, BuildStep, DedupResult, MixResult, OcrResult, PlanResult,
+from mixkit.build.steps import (BuildContext, BuildStep, MixResult, RowsResult, OcrResult, PlanResult,
                                 TranslateResult, default_steps)
 from mixkit.runtime.partitions import is_done, parts, write_table_atomic
 from mixkit.runtime.environment import environment
@@ -28,7 +28,10 @@ from mixkit.build.recipe import Recipe, check_sources_exist
 from mixkit.core.schema import REJECT_SCHEMA, make_reject, rows_to_table
 from mixkit.core.shard_format import Manifest
 
-DRY_RUN_LAST_STEP = "dedup"
+
+
+class BuildAccountingError(RuntimeError):
+    """A step lost rows or made rows from nothing: every input row must end in a shard or a reject."""
 
 
 @dataclass
@@ -95,6 +98,10 @@ def run_steps(ctx: BuildContext, steps: list[BuildStep]) -> list[StepMetrics]:
         t0 = time.perf_counter()
         res = step.run(ctx)
         ctx.results[step.name] = res
+        problem = res.accounting_problem()
+        if problem:
+            raise BuildAccountingError(f"step {step.name!r}: {problem}. Every row must end in the step's output or "
+                                       f"its rejects; the step's folder {step.dir} is kept for inspection")
         metrics.append(StepMetrics(step.name, time.perf_counter() - t0, res.rows_in, res.rows_out,
                                    _peak_rss_mb(), resumed))
     return metrics
@@ -124,9 +131,9 @@ def build(recipe: Recipe, out_dir: str | Path, *, address: str | None = None, pr
     check_sources_exist(recipe)
     folder.claim(recipe.sha256)
     steps = list(steps or default_steps())
-    if dry_run:
-        names = [s.name for s in steps]
-        steps = steps[:names.index(DRY_RUN_LAST_STEP) + 1]
+    if dry_run:                       # the leading row steps: everything that only removes rows
+        first_other = next((i for i, s in enumerate(steps) if not s.row_step), len(steps))
+        steps = steps[:first_other]
     prog = Progress(progress)
     t0 = time.time()
     started = None                    # the engine this call starts (and so closes)
@@ -152,8 +159,8 @@ def _rejects_of(ctx: BuildContext) -> list[pa.Table]:
 def _dry_run_summary(ctx: BuildContext) -> dict:
     rej = pa.concat_tables(_rejects_of(ctx))
     by = Counter(zip(rej["step"].to_pylist(), rej["reason"].to_pylist()))
-    dedup = ctx.result(DedupResult)
-    return {"dry_run": True, "kept": dedup.rows_out, "rejects": {f"{s}/{r}": n for (s, r), n in sorted(by.items())}}
+    last = ctx.result(RowsResult)
+    return {"dry_run": True, "kept": last.rows_out, "rejects": {f"{s}/{r}": n for (s, r), n in sorted(by.items())}}
 
 
 def _plan_leftovers(ctx: BuildContext) -> pa.Table:
@@ -202,19 +209,28 @@ def _finish(ctx: BuildContext, metrics: list, seconds: float) -> dict:
     for (s, r), n in sorted(Counter(zip(rejects["step"].to_pylist(), rejects["reason"].to_pylist())).items()):
         rej_summary.setdefault(s, {})[r] = n
     ocr_written = sum(v for k, v in by_source.items() if k.startswith("ocr_synth"))
+    ocr_rejected = int(pc.sum(pc.equal(rejects["step"], "ocr")).as_py() or 0)    # rendered, not inputs
+    written_from_inputs = total - ocr_written - sum(mix.upsampled.values())
+    if read.rows_in != written_from_inputs + rejects.num_rows - ocr_rejected:
+        raise BuildAccountingError(
+            f"the build's rows do not add up: {read.rows_in} inputs, {written_from_inputs} written and "
+            f"{rejects.num_rows - ocr_rejected} rejected; the row steps each balanced, so plan, translate or mix "
+            f"lost or duplicated rows (see {folder.steps})")
     manifest = Manifest.for_build(
         seed=recipe.seed, targets=output_targets(plan.quotas, ocr_q), quotas=tq,
         by_lang=by_lang, by_source=by_source, by_task=by_task, shards=mix.shards, rejects_by_step=rej_summary,
         recipe={"name": recipe.name, "path": str(recipe.path), "sha256": recipe.sha256},
         versions=environment(),          # package versions and the lock file's sha256
         accounting={
-            "inputs": read.rows_in, "written_from_inputs": total - ocr_written - sum(mix.upsampled.values()),
-            "rejected": rejects.num_rows, "generated_ocr": ocr_written, "upsampled": mix.upsampled,
+            "inputs": read.rows_in, "written_from_inputs": written_from_inputs,
+            "rejected": rejects.num_rows - ocr_rejected, "generated_ocr": ocr_written, "rejected_ocr": ocr_rejected,
+            "upsampled": mix.upsampled,
             "translation_replaced": tr.replaced if isinstance(tr, TranslateResult) else {},
             "translation_stats": tr.stats if isinstance(tr, TranslateResult) else {},
             "rule": "inputs == written_from_inputs + rejected",
         },
         ocr_skipped_no_text=ocr.skipped if isinstance(ocr, OcrResult) else {},
+        ocr_text_reuse=ocr.text_reuse if isinstance(ocr, OcrResult) else {},
         steps=[m.to_dict() for m in metrics],
         build_seconds=round(seconds, 2),
         engine={"nodes": ctx.engine.nodes, "cpus": ctx.engine.cpus, "gpus": ctx.engine.gpus},

@@ -45,9 +45,15 @@ class BuildContext:
 
 
 class BuildStep:
-    """One step of a build. `dir` is its folder (set by the build before `run`)."""
+    """One step of a build. `dir` is its folder (set by the build before `run`).
+
+    A row step (`row_step = True`: read, filters, dedup, any StageStep) only removes rows: its kept
+    rows become the current rows (`ctx.rows_dir`) and every row it drops is a reject. A dry run runs
+    the leading row steps and reports what they would remove.
+    """
 
     name: str = "step"
+    row_step: bool = False
     dir: Path
 
     def run(self, ctx: BuildContext):
@@ -66,11 +72,22 @@ class StepResult:
         """The reject records this step produced (rows it removed, with step and reason)."""
         return empty_rejects()
 
+    def accounting_problem(self) -> str | None:
+        """Why this step's rows do not add up (rows lost or made from nothing), or None."""
+        return None
 
 
 @dataclass
 class RowsResult(StepResult):
+    """A row step's result: its kept rows are in `dir` (part-*.parquet), its rejects beside them."""
     dir: Path | None = None
 
     def rejects(self) -> pa.Table:
         return rejects_table(self.dir)
+
+    def accounting_problem(self) -> str | None:
+        rejected = self.rejects().num_rows
+        if self.rows_in != self.rows_out + rejected:
+            return (f"{self.rows_in} rows in, {self.rows_out} kept and {rejected} rejected: "
+                    f"{self.rows_in - self.rows_out - rejected:+d} rows unaccounted for")
+        return None

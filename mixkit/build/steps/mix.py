@@ -34,6 +34,12 @@ class MixResult(StepResult):
     shards: list[dict] = field(default_factory=list)       # path, samples, bytes, sha256, counts
     upsampled: dict[str, int] = field(default_factory=dict)
 
+    def accounting_problem(self) -> str | None:
+        repeats = sum(self.upsampled.values())
+        if self.rows_out != self.rows_in + repeats:
+            return f"{self.rows_in} rows selected and {repeats} repeats, but {self.rows_out} written"
+        return None
+
 
 class Mix(BuildStep):
     name = "mix"

@@ -6,13 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mixkit.build.plan import Plan, make_plan
 from mixkit.build.recipe import Recipe
 from mixkit.build.steps.base import BuildContext, BuildStep, StepResult
-from mixkit.build.steps.dedup import DedupResult
 from mixkit.runtime.partitions import is_done, mark_done, parts, write_table_atomic
 
 
@@ -26,8 +24,7 @@ class PlanStep(BuildStep):
 
     def run(self, ctx: BuildContext) -> PlanResult:
         recipe = ctx.recipe
-        dedup = ctx.result(DedupResult)
-        pool = _pool(recipe, ctx.rows_dir, dedup.duplicate_ids())
+        pool = _pool(recipe, ctx.rows_dir)
         plan = make_plan(recipe, pool, translation_enabled=recipe.steps.translate.enabled)
         d = self.dir
         if not is_done(d):
@@ -39,12 +36,11 @@ class PlanStep(BuildStep):
         return PlanResult(rows_in=pool.num_rows, rows_out=used, plan=plan)
 
 
-def _pool(recipe: Recipe, src: Path, dup_ids: pa.Array) -> pa.Table:
+def _pool(recipe: Recipe, src: Path) -> pa.Table:
     specs = {s.name: s for s in recipe.sources}
     cols = ["id", "origin_id", "source", "lang", "task"]
     tables = [pq.read_table(p, columns=cols) for p in parts(src)]
     t = pa.concat_tables(tables) if tables else pa.table({k: pa.array([], pa.string()) for k in cols})
-    t = t.filter(pc.invert(pc.is_in(t["id"], value_set=dup_ids)))
     sources = t["source"].to_pylist()
     t = t.append_column("translatable", pa.array([specs[s].translate for s in sources], pa.bool_()))
     t = t.append_column("weight", pa.array([specs[s].weight for s in sources], pa.float64()))

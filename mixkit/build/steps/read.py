@@ -55,6 +55,7 @@ def _read_task(job: dict) -> dict:
 
 class ReadSources(BuildStep):
     name = "read"
+    row_step = True
 
     def run(self, ctx: BuildContext) -> RowsResult:
         d = self.dir

@@ -11,6 +11,8 @@ from mixkit.runtime.stage import Stage
 class StageStep(BuildStep):
     """Run a mixkit.runtime.stage.Stage over the current rows; its kept rows become the current rows."""
 
+    row_step = True
+
     def __init__(self, name: str, make_stage: Callable[[Recipe], Stage]):
         self.name = name
         self.make_stage = make_stage

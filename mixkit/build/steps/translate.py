@@ -30,6 +30,12 @@ class TranslateResult(StepResult):
         tables = [rejects_table(d) for d in self.out_dirs]
         return pa.concat_tables(tables) if tables else empty_rejects()
 
+    def accounting_problem(self) -> str | None:
+        rejected = self.rejects().num_rows
+        if self.rows_in != self.rows_out + rejected:
+            return f"{self.rows_in} rows sent, {self.rows_out} translated and {rejected} rejected"
+        return None
+
 
 def default_translation_cache() -> str:
     """Shared across builds (a rebuild or another recipe translates nothing twice):
@@ -106,6 +112,7 @@ class Translate(BuildStep):
                 break
         res.rounds = len(res.out_dirs)
         res.replaced = counts_dict(replaced)
+        res.rows_in = sum(count_rows(d.parent / "in") for d in res.out_dirs)     # every round's inputs
         res.rows_out = sum(count_rows(d) for d in res.out_dirs)
         res.stats = collect_stats(str(stats_dir)) if stats_dir.exists() else {}
         return res

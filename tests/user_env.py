@@ -110,18 +110,19 @@ def prepare() -> None:
         links = ["--find-links", str(LOCAL_WHEELS)] if LOCAL_WHEELS.is_dir() else []
         _pip("install", "-q", "--target", str(STACK), *links, f"torch=={TORCH}", f"transformers=={TRANSFORMERS}")
         (STACK / ".complete").write_text("")
-    if not (WHEELS / ".complete").is_file():
-        import tempfile
+    import tempfile
 
-        with tempfile.TemporaryDirectory() as tmp:
-            py = make_env(Path(tmp) / "env")
-            plan = Path(tmp) / "missing.txt"
-            subprocess.run([str(py), "-m", "mixkit.runtime.install_into_env", "--plan", str(plan)], check=True,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)})
-            WHEELS.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:         # the plan follows the lock: download what it names
+        py = make_env(Path(tmp) / "env")
+        plan = Path(tmp) / "missing.txt"
+        subprocess.run([str(py), "-m", "mixkit.runtime.install_into_env", "--plan", str(plan)], check=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL)
+        if not (WHEELS / ".complete").is_file() or (WHEELS / ".complete").read_text() != plan.read_text():
+            shutil.rmtree(WHEELS, ignore_errors=True)
+            WHEELS.mkdir(parents=True)
             subprocess.run(["make", "-s", "-C", str(ROOT), "offline-wheels", f"PLAN={plan}", f"DEST={WHEELS}",
                             "PY_FOR=%d.%d" % sys.version_info[:2], f"PYTHON={sys.executable}"], check=True)
-        (WHEELS / ".complete").write_text("")
+            (WHEELS / ".complete").write_text(plan.read_text())
     print(f"user env ready: {STACK} (torch {TORCH}, transformers {TRANSFORMERS}), wheels in {WHEELS}")
 
 

@@ -22,7 +22,6 @@ TORCH_WHEELS ?= /opt/wheels
 # System packages (Debian): FriBiDi for Pillow's raqm (Arabic/Hebrew shaping and order) and
 # fonts-noto-core for the scripts no PyPI font wheel covers (Tibetan).
 SYSTEM_PKGS := libfribidi0 fonts-noto-core
-PY_VERSION = $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
 $(VENV)/.installed: $(LOCKS) pyproject.toml
 	@missing=""; for p in $(SYSTEM_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -32,8 +31,10 @@ $(VENV)/.installed: $(LOCKS) pyproject.toml
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@test -f requirements/lock-py$(PY_VERSION).txt || { echo "error: $(VENV) has Python $(PY_VERSION); locks exist for $(LOCK_PYTHONS): rm -r $(VENV); make install PYTHON=python3.12 (or another of them)" >&2; exit 1; }
-	$(PY) -m pip install -q --require-hashes --find-links $(TORCH_WHEELS) -r requirements/lock-py$(PY_VERSION).txt
+	@v=$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])'); lock=requirements/lock-py$$v.txt; \
+	test -f $$lock || { echo "error: $(VENV) has Python $$v; locks exist for $(LOCK_PYTHONS): rm -r $(VENV); make install PYTHON=python3.12 (or another of them)" >&2; exit 1; }; \
+	echo "$(PY) -m pip install -q --require-hashes --find-links $(TORCH_WHEELS) -r $$lock"; \
+	$(PY) -m pip install -q --require-hashes --find-links $(TORCH_WHEELS) -r $$lock
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	$(PY) -m mixkit.runtime.environment --check
 	$(PY) -c "from PIL import features; import sys; sys.exit(0 if features.check('raqm') and features.version('fribidi') else 'Pillow has no raqm/FriBiDi: install libfribidi0 (apt-get install libfribidi0)')"

@@ -178,11 +178,12 @@ def synthetic_micro_batches(cfg, built, dev: str, seed: int) -> list[dict]:
     import torch
 
     from mixkit.train.encode import IGNORE
+    from mixkit.train.parts import llava
 
     g = torch.Generator().manual_seed(seed)
     B, T = cfg.data.batch_size, cfg.data.max_seq_len
     n_img, views, size = built.image.seq_len, built.image.views.n_views, built.image.size
-    vocab = min(len(built.tokenizer), built.model.get_base_model().config.text_config.vocab_size)
+    vocab = min(len(built.tokenizer), llava(built.model).config.text_config.vocab_size)
     out = []
     for _ in range(cfg.optim.grad_accum):
         ids = torch.randint(10, vocab, (B, T), generator=g)

@@ -47,7 +47,8 @@ def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     if len(a) == 0:
         return np.arange(n, dtype=np.int64)
-    g = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n)).tocsr()
+    small = np.int32 if n < 2 ** 31 else np.int64
+    g = coo_matrix((np.ones(len(a), dtype=np.int8), (a.astype(small), b.astype(small))), shape=(n, n)).tocsr()
     _, lab = connected_components(g, directed=False)
     smallest = np.full(lab.max() + 1, n, dtype=np.int64)
     np.minimum.at(smallest, lab, np.arange(n, dtype=np.int64))
@@ -55,7 +56,11 @@ def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _alive(x: np.ndarray, dead: np.ndarray) -> np.ndarray:
-    return ~np.isin(x, dead, assume_unique=False) if len(dead) else np.ones(len(x), dtype=bool)
+    """x not in the sorted array `dead` (np.isin may build a table as large as the order range: per-row memory)."""
+    if len(dead) == 0:
+        return np.ones(len(x), dtype=bool)
+    pos = np.minimum(np.searchsorted(dead, x), len(dead) - 1)
+    return dead[pos] != x
 
 
 def _exact_pass(a: np.ndarray, b: np.ndarray, dead: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,8 +92,10 @@ def _near_pass(a: np.ndarray, b: np.ndarray, score: np.ndarray, dead: np.ndarray
     moved = np.flatnonzero(lab != np.arange(len(nodes)))
     # the score of (rep, row) when that pair was verified, else the row's closest verified neighbour
     n = len(nodes)
-    edge_key = np.sort(ia * n + ib)
-    order = np.argsort(ia * n + ib)
+    key = ia * n + ib
+    order = np.argsort(key)
+    edge_key = key[order]
+    del key
     want = lab[moved] * n + moved
     pos = np.minimum(np.searchsorted(edge_key, want), len(edge_key) - 1)
     direct = edge_key[pos] == want

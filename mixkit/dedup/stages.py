@@ -36,8 +36,10 @@ from mixkit.dedup.bands import Bands
 from mixkit.dedup.hashing import sorted_unique
 from mixkit.dedup.options import DedupOptions
 
-ROWS_PER_BUCKET = 25_000     # input rows per bucket task (about 50 signature records each)
+ROWS_PER_BUCKET = 25_000     # input rows per bucket task (about 35-80 signature records each)
 ROWS_PER_RANGE = 25_000      # input rows per range task
+MAX_TASKS = 256              # buckets and ranges at most: a bucket task opens every signature file
+DUPLICATES_ROW_GROUP = 65_536
 PLAN = "dedup.json"
 STATS = "stats.json"
 DUPLICATES = "duplicates.parquet"
@@ -129,8 +131,8 @@ class Plan:
         counts = [pq.ParquetFile(p).metadata.num_rows for p in partitions]
         offsets = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         n, p = int(offsets[-1]), len(partitions)
-        k = max(1, ceil(n / ROWS_PER_BUCKET))
-        r = max(1, min(p, ceil(n / ROWS_PER_RANGE)))
+        k = max(1, min(MAX_TASKS, ceil(n / ROWS_PER_BUCKET)))
+        r = max(1, min(p, MAX_TASKS, ceil(n / ROWS_PER_RANGE)))
         return cls({"parts": [x.name for x in partitions], "offsets": offsets.tolist(),
                     "buckets": k, "range_parts": [i * p // r for i in range(r + 1)],
                     "bands": Bands.choose(options, n).to_dict(), "options": options.model_dump()})
@@ -277,7 +279,7 @@ def _write_duplicates(plan: Plan, src: Path, path: Path) -> dict:
 
     d = path.parent
     files = sorted((d / "pairs").glob("range-*.arrow")) + sorted((d / "verified").glob("range-*.arrow"))
-    pairs = pa.concat_tables([read_batch([f], 0, PAIR_SCHEMA) for f in files])
+    pairs = pa.concat_tables([read_batch([f], 0, PAIR_SCHEMA) for f in files]) if files else PAIR_SCHEMA.empty_table()
     n_pairs = pairs.num_rows
     rem = resolve(pairs)
     del pairs
@@ -292,14 +294,16 @@ def _write_duplicates(plan: Plan, src: Path, path: Path) -> dict:
     rep_ids_all = pa.concat_arrays(rep_ids) if rep_ids else pa.array([], pa.string())
     tmp = path.with_name(path.name + ".tmp")
     with pq.ParquetWriter(tmp, DUPLICATES_SCHEMA, compression="zstd") as w:
+        buf: list[pa.Table] = []       # row groups of DUPLICATES_ROW_GROUP rows: few statistics for the removal tasks to scan
         for p in range(len(plan.parts)):
             part = rem.slice(int(plan.offsets[p]), int(plan.offsets[p + 1]))
-            if not len(part):
-                continue
-            ids = pq.ParquetFile(src / plan.parts[p]).read(columns=["id"])["id"].combine_chunks()
-            dup_ids = ids_at(ids, part.order - plan.offsets[p])
-            of = rep_ids_all.take(pa.array(np.searchsorted(reps, part.rep))).to_pylist()
-            w.write_table(duplicates_table(part, dup_ids, of), row_group_size=4096)
+            if len(part):
+                ids = pq.ParquetFile(src / plan.parts[p]).read(columns=["id"])["id"].combine_chunks()
+                of = rep_ids_all.take(pa.array(np.searchsorted(reps, part.rep))).to_pylist()
+                buf.append(duplicates_table(part, ids_at(ids, part.order - plan.offsets[p]), of))
+            if buf and (p == len(plan.parts) - 1 or sum(t.num_rows for t in buf) >= DUPLICATES_ROW_GROUP):
+                w.write_table(pa.concat_tables(buf), row_group_size=DUPLICATES_ROW_GROUP)
+                buf = []
     os.replace(tmp, path)
     return {"pairs": n_pairs, "removed": len(rem), "clusters": len(reps),
             "removed_by_kind": np.bincount(rem.kind, minlength=4).tolist()}

@@ -4,7 +4,7 @@ Curator's buckets -> connected components. The driver plans, then holds only pai
 
 | stage | one task per | reads | writes (under the step folder) |
 |---|---|---|---|
-| 1 signatures | input partition | the partition's rows | `signatures/<part>.arrow`: records, one batch per bucket |
+| 1 signatures | input partition | the partition's rows | `signatures/part-*.arrow`: records, one batch per bucket |
 | 2 buckets | bucket (key % K) | that batch of every signature file | `buckets/bucket-NNNNN.arrow`: pairs, one batch per range of the lower row |
 | 3 pairs | range of rows | that batch of every bucket file, texts of its rows | `pairs/range-NNNNN.arrow` (exact and near-image pairs, unique), `joined/range-NNNNN.arrow` (near-text candidates with the lower row's text, one batch per range of the higher row) |
 | 4 verify | range of rows | that batch of every joined file, texts of its rows | `verified/range-NNNNN.arrow`: near-text pairs with exact Jaccard >= threshold |
@@ -157,6 +157,10 @@ def _plan(step_dir: str) -> Plan:
     return Plan(json.loads((Path(step_dir) / PLAN).read_text()))
 
 
+def _signature_path(d: Path, part: str) -> Path:
+    return d / "signatures" / (Path(part).stem + ".arrow")
+
+
 def _texts_at(plan: Plan, src: Path, orders: np.ndarray) -> list[str]:
     """The dedup texts of the rows at sorted `orders`, read from their partitions (messages column only)."""
     from mixkit.dedup.minhash import dedup_text
@@ -204,7 +208,7 @@ def _bucket_task(job: dict) -> None:
 
     plan = _plan(job["dir"])
     d = Path(job["dir"])
-    sig = read_batch([d / "signatures" / f"{p}.arrow" for p in plan.parts], job["bucket"], SIGNATURE_SCHEMA)
+    sig = read_batch([_signature_path(d, p) for p in plan.parts], job["bucket"], SIGNATURE_SCHEMA)
     pairs = bucket_pairs(sig, plan.options.image_phash.max_hamming)
     slot = plan.range_of(pairs["a"].to_numpy())
     write_batches(Path(job["out"]), split(pairs, slot, plan.ranges), PAIR_SCHEMA,
@@ -327,7 +331,7 @@ def run_dedup(engine, src: Path, d: Path, options: DedupOptions,
         write_table_atomic(empty_duplicates(), dups)
         (d / STATS).write_text(json.dumps({"rows": plan.rows, "enabled": False}) + "\n")
     if not dups.exists():
-        jobs = [{"dir": str(d), "src": str(src), "part": p, "out": str(d / "signatures" / f"{name}.arrow")}
+        jobs = [{"dir": str(d), "src": str(src), "part": p, "out": str(_signature_path(d, name))}
                 for p, name in enumerate(plan.parts)]
         _run(engine, _signature_task, [j for j in jobs if not Path(j["out"]).exists()], "dedup: signatures", progress)
         jobs = [{"dir": str(d), "src": str(src), "bucket": k, "out": str(d / "buckets" / f"bucket-{k:05d}.arrow")}

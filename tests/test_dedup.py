@@ -469,15 +469,24 @@ def _cli(args, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
-@pytest.mark.slow
-def test_build_killed_during_dedup_resumes_without_redoing_partitions(tmp_path):
-    recipe = _kill_recipe(tmp_path)
-    ref = _cli(["build", str(recipe), "--out", str(tmp_path / "ref"), "--quiet", "--backend", "local"])
+@pytest.fixture(scope="module")
+def kill_reference(tmp_path_factory):
+    """The recipe, and its build run to the end (local processes)."""
+    tmp = tmp_path_factory.mktemp("kill")
+    recipe = _kill_recipe(tmp)
+    ref = _cli(["build", str(recipe), "--out", str(tmp / "ref"), "--quiet", "--backend", "local"])
     log, _ = ref.communicate(timeout=900)
     assert ref.returncode == 0, log
+    return recipe, tmp / "ref"
 
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["local", "ray"])
+def test_build_killed_during_dedup_resumes_without_redoing_partitions(kill_reference, tmp_path, backend):
+    recipe, ref = kill_reference
     out = tmp_path / "killed"
-    proc = _cli(["build", str(recipe), "--out", str(out), "--quiet", "--backend", "local"], start_new_session=True)
+    args = ["build", str(recipe), "--out", str(out), "--quiet", "--backend", backend]
+    proc = _cli(args, start_new_session=True)
     sig_dir = out / "steps" / "03_dedup" / "signatures"
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None and not list(sig_dir.glob("*.arrow")):
@@ -489,12 +498,12 @@ def test_build_killed_during_dedup_resumes_without_redoing_partitions(tmp_path):
     assert 1 <= len(done_before) < 8, sorted(done_before)       # killed inside the signature stage
     assert not (out / "steps" / "03_dedup" / "_SUCCESS").exists()
 
-    again = _cli(["build", str(recipe), "--out", str(out), "--quiet", "--backend", "local"])
+    again = _cli(args)
     log, _ = again.communicate(timeout=900)
     assert again.returncode == 0, log
     after = {p.name: p.stat().st_mtime_ns for p in sig_dir.glob("*.arrow")}
     assert len(after) == 8 and all(after[n] == t for n, t in done_before.items())   # not redone
-    for shard in sorted((tmp_path / "ref" / "shards").glob("*.tar")):
+    for shard in sorted((ref / "shards").glob("*.tar")):
         assert (out / "shards" / shard.name).read_bytes() == shard.read_bytes(), shard.name
-    ref_dups = pq.read_table(tmp_path / "ref" / "steps" / "03_dedup" / "duplicates.parquet")
+    ref_dups = pq.read_table(ref / "steps" / "03_dedup" / "duplicates.parquet")
     assert ref_dups.num_rows >= 7 * 30 and ref_dups.equals(pq.read_table(out / "steps" / "03_dedup" / "duplicates.parquet"))

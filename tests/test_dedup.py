@@ -424,6 +424,13 @@ def test_stages_resume_only_what_is_missing(mixed, tmp_path, monkeypatch):
     assert [p.name for p in sig if after[p] != before[p]] == [sig[3].name]
 
 
+def test_stages_disabled_keep_every_row(mixed, tmp_path):
+    rows, src, _ = mixed
+    st = run_dedup(LocalEngine(1), src, tmp_path / "off", DedupOptions(enabled=False))
+    kept, rej, dups = _outputs(tmp_path / "off")
+    assert [r["id"] for r in kept] == [r["id"] for r in rows] and rej == dups == [] and st["enabled"] is False
+
+
 def test_stages_refuse_a_folder_of_other_options(mixed, tmp_path):
     rows, src, _ = mixed
     d = tmp_path / "dedup"

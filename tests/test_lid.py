@@ -295,10 +295,12 @@ def test_lingua_over_a_few_candidates_is_its_answer_over_all_renormalised(lid):
 
 
 def test_fasttext_and_cld3_agreeing_do_not_settle_a_neighbour_of_a_language_cld3_lacks(lid):
-    # Occitan (which CLD3 lacks) read as Catalan by both, Assamese as Bengali: the n-gram model must vote
+    # Occitan (which CLD3 lacks) read as Catalan by both, Assamese as Bengali, Egyptian Arabic as Standard
+    # Arabic: the n-gram model must vote
     sure = {"fasttext": {"cat_Latn": 0.97}, "cld3": {"cat_Latn": 0.99}}
     assert lid._agreed(sure) is None
     assert lid._agreed({"fasttext": {"ben_Beng": 0.97}, "cld3": {"ben_Beng": 0.99}}) is None
+    assert lid._agreed({"fasttext": {"arb_Arab": 0.97}, "cld3": {"arb_Arab": 0.99}}) is None     # Egyptian Arabic
     assert lid._agreed({"fasttext": {"spa_Latn": 0.97}, "cld3": {"spa_Latn": 0.99}}) == {"spa_Latn": 0.98}
     assert lid._agreed({"fasttext": {"spa_Latn": 0.97}, "cld3": {"por_Latn": 0.99}}) is None
 

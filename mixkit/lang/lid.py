@@ -124,9 +124,9 @@ LINGUA_MARGIN = 0.6
 LANG_WEIGHTS: dict[tuple[str, str], float] = {}
 # fastText and CLD3 agreeing at this probability or above settle a text without the other votes
 # (most text: it keeps the check's cost near fastText + CLD3), except on these languages, each a
-# neighbour of one fastText or CLD3 lacks (tir, ssw, war, twi, wol, bam, lin, sag, tpi, kik; oci, asm).
+# neighbour of one fastText or CLD3 lacks (tir, ssw, war, twi, wol, bam, lin, sag, tpi, kik; oci, asm, arz).
 FAST_AGREE = 0.9
-NGRAM_SIBLINGS = frozenset({"cat_Latn", "ben_Beng",      # Occitan and Assamese, which CLD3 lacks, read as these
+NGRAM_SIBLINGS = frozenset({"cat_Latn", "ben_Beng", "arb_Arab",   # Occitan, Assamese, Egyptian Arabic (CLD3 lacks them)
                             "amh_Ethi", "zul_Latn", "xho_Latn", "ceb_Latn", "tgl_Latn", "hau_Latn", "ibo_Latn",
                             "yor_Latn", "swh_Latn", "tsn_Latn", "tso_Latn", "sot_Latn", "nya_Latn", "sna_Latn"})
 NGRAM_FULL_EVIDENCE = 80

@@ -45,6 +45,8 @@ CASES = [
      ["VAT (MwSt. 7%) is 0,58 \u20ac.", "It is included."]),
     ("no_cut_inside_brackets", "Goals by Pedri (61') and by Vin\u00edcius Jr. (45+2') for Madrid.",
      ["Goals by Pedri (61') and by Vin\u00edcius Jr. (45+2') for Madrid."]),
+    ("reference_abbreviation", "Lee, K. (2019). Plant disease CNNs. Proc. CVPR Workshops, pp. 45\u201352.",
+     ["Lee, K. (2019).", "Plant disease CNNs.", "Proc. CVPR Workshops, pp. 45\u201352."]),
     # glued sentences: a word that is also an abbreviation, a unit of one small letter
     ("glued_after_word_abbreviation", "It is known as the fiddle-leaf fig. It likes bright light.",
      ["It is known as the fiddle-leaf fig.", "It likes bright light."]),

@@ -48,7 +48,7 @@ _COMMON = {"mr", "mrs", "ms", "dr", "prof", "st", "vs", "no", "nos", "fig", "fig
            "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
 # per ISO 639-3 prefix of the source's FLORES code
 ABBREVIATIONS: dict[str, set[str]] = {
-    "eng": {"e.g", "i.e", "mt", "ave", "blvd", "gen", "gov", "sgt", "capt", "lt"},
+    "eng": {"e.g", "i.e", "mt", "ave", "blvd", "gen", "gov", "sgt", "capt", "lt", "proc", "conf"},
     "deu": {"z.b", "d.h", "u.a", "bzw", "ca", "nr", "evtl", "ggf", "vgl", "s", "hr", "fr", "abb", "bd",
             "bsp", "inkl", "zzgl", "str", "z.t", "i.d.r", "sog", "jh"},
     "fra": {"m", "mme", "mlle", "mm", "p.ex", "env", "n°", "av", "bd", "chap", "éd", "j.-c", "c.-à-d"},

@@ -67,6 +67,8 @@ CASES = [
      ["Can you see the [1]white mug[2]?", "Where is it?"]),
     ("paired_tag_at_sentence_edge", "The links are <b>Home</b> and <b>Contact</b>.",
      ["The links are [1]Home[2] and [3]Contact[4]."]),
+    ("tag_as_subject", "What is the woman <region1> holding? <region1> is at [120, 80, 400, 950].",
+     ["What is the woman [1] holding?", "[1] is at [2]."]),
     # MiniGPT-v2 / Shikra-style grounding: <p>phrase</p> then a box is no paragraph
     ("grounded_p_tag",
      "In the image, <p>a young girl</p> [0.31, 0.22, 0.59, 0.97] is blowing bubbles in <p>a park</p> "

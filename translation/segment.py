@@ -77,6 +77,7 @@ _INVISIBLE = "\u200b\ufeff"          # zero-width space, BOM: no text, kept out 
 # a unit that is one token of letters and digits: a code or an identifier (not "2nd", not a word)
 _CODE_WORD = re.compile(r"(?=\S*\d)(?=\S*[A-Za-z])[A-Za-z0-9][\w\-/.#+]*[A-Za-z0-9]")
 _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
+_SUBJECT_TAG = re.compile(r"<[A-Za-z_][\w-]*> [a-z]")        # a tag followed by the sentence's verb
 _GROUNDED_P = re.compile(r"</p>\s*(?:\[\s*-?\d|\{<\d)")
 _SENTENCE_GAP = " \u00a0\u3000"   # spaces between two sentences of a line (not tabs between cells, not \r or \u2028)
 MASK = "\ue000"          # stands for a protected character while splitting (never a sentence end)
@@ -375,6 +376,8 @@ class Segmenter:
         edge = {i for sa, sb in _overlapping(ln.spans, a, b) if ln.kinds[sa] in EDGE_KINDS for i in range(sa, sb)}
         lead_end = a
         while lead_end < b and (lead_end in edge or masked[lead_end].isspace()):
+            if ln.kinds.get(lead_end) == "tag" and _SUBJECT_TAG.match(ln.text, lead_end):
+                break               # "<region1> is at ...": the tag is the sentence's subject
             lead_end += 1
         tail_start = b
         while True:                 # trailing tags, also before final punctuation ("look: <image>.")

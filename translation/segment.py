@@ -5,21 +5,29 @@ Never shown to NLLB, restored byte for byte (each protected piece is counted by 
 `Template.protected`, which the dry run sums):
 - blocks: fenced code (``` ~~~; a fence closes only with its own character, at least as
   long), indented code blocks whose lines read as code, display math ($$...$$, \\[...\\],
-  \\begin{env}...\\end{env}) spanning lines, JSON, CSV rows, pasted tracebacks;
+  \\begin{env}...\\end{env}) spanning lines, JSON, CSV rows, pasted tracebacks and a lone
+  pasted exception line ("ValueError: ...");
 - line structure: newlines (NLLB's SentencePiece normaliser turns them into spaces), headings,
-  bullets, numbered items, keycap numbers (1️⃣), footnote definitions, block quotes, table
+  bullets, numbered items, keycap numbers (1️⃣), footnote definitions, reference-list numbers
+  ("[1] Smith, J."), block quotes, table
   pipes, block-level HTML tags (a one-line `<table>` is cells, not one unit), option labels
   ("A.", "(B)", "C)"; past H and roman numerals "(ii)", "II." when they continue a run), also
-  several options on one line;
-- inline spans (translation.spans): code, math (also `$ x $` and bare `16\\pi`), chat-template
-  tokens, grounding boxes, tags, URLs, e-mails, file paths, domains, footnote markers,
-  coordinate lists, inline JSON templates;
-- text without letters, a lone option label ("**Answer:** C"), and whole-message fixed
-  answers (option letters, numbers).
+  several options on one line when their run opens the line or follows ':' '?' '.' ("Statements
+  (i) and (iii) are true" lists nothing);
+- inline spans (translation.spans): code, math (also `$ x $`, bare `16\\pi` and Unicode math
+  "∠B = (180° − 40°) ÷ 2 = 70°"), chat-template tokens, grounding boxes (also MiniGPT-v2's
+  `{<x><y><x><y>}`), tags, URLs, e-mails, file paths, domains, footnote and citation markers
+  ("images [1]."), coordinate lists, inline JSON templates, TextVQA's "Reference OCR token:"
+  list, snake_case names;
+- text without letters, a lone option label ("**Answer:** C"), a unit that is one code
+  ("7ABC123", "INV-2019-04417"), and whole-message fixed answers (option letters, numbers).
 
 A sentence keeps its inline spans without being cut (DESIGN: NLLB translates sentences):
 - a tag, a chat-template token, a footnote marker (spans.EDGE_KINDS) at either edge of a
-  sentence stays outside the unit (plain literal);
+  sentence stays outside the unit (plain literal), unless its partner is inside the unit
+  ("reading a <ref>newspaper</ref><box>..</box>." keeps `</ref>` and what sticks to it) or it
+  is the sentence's subject ("<region1> is at ..."); MiniGPT-v2's `<p>a girl</p> [box]` is a
+  phrase in its sentence, no paragraph;
 - any other span inside or at the edge ("The command is `ls`.") becomes a numbered
   placeholder `[1]` in the unit's text. After decoding every
   placeholder must come back exactly once; otherwise the unit is translated again cut at its
@@ -393,7 +401,7 @@ class Segmenter:
             while tail_start > lead_end and masked[tail_start - 1].isspace():
                 tail_start -= 1
             break
-        if lead_end > a or tail_start < b:
+        if edge and (lead_end > a or tail_start < b):
             lead_end, tail_start = _keep_tag_pairs(ln, a, b, lead_end, tail_start)
         label = _TAIL_LABEL.search(masked, lead_end, tail_start)
         label_at = label.start(1) if label and is_label(label.group(1)) and label.start() > lead_end else tail_start

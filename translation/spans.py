@@ -81,7 +81,7 @@ INLINE: list[tuple[str, tuple[str, ...], str]] = [
                          r"|(?<=[.!?\"'\u201d])\[\d{1,3}\](?![(\[])"),                 # true.[2]
     ("keycap", ("\u20e3", "\U0001F51F"), "[0-9#*]\ufe0f?\u20e3|\U0001F51F"),         # 1️⃣ ... 🔟
     # "drone images [1].", "earlier work [2, 3]": a citation after a word (1-3 numbers or a range)
-    ("citation", ("[",), r"(?<=[^\W_)] )\[\d{1,3}(?:\s*[,\u2013-]\s*\d{1,3}){0,2}\](?![(\[:])"),
+    ("citation", ("[",), r"\[(?<=[^\W_)] \[)\d{1,3}(?:\s*[,\u2013-]\s*\d{1,3}){0,2}\](?![(\[:])"),
     ("coordinates", ("[", "("), r"\[\s*\[[\d\s.,\-\[\]]+\]\s*\]"                     # nested coordinate lists
                                 rf"|\[\s*{_NUM}(?:\s*,\s*{_NUM})+\s*\]|\(\s*{_NUM}(?:\s*,\s*{_NUM})+\s*\)"),
     # bare LaTeX outside dollars: 16\pi  30^\circ  \frac{3}{8}
@@ -90,10 +90,8 @@ INLINE: list[tuple[str, tuple[str, ...], str]] = [
              r"degree|overline|vec|hat|log|ln|sin|cos|tan|sum|int|prod|binom|text|mathrm|mathbf)(?![A-Za-z])"
              r"(?:\s*\{(?:[^{}\n]|\{[^{}\n]*\})*\})*(?:[\^_](?:\{(?:[^{}\n]|\{[^{}\n]*\})*\}|\w))*"),
     ("math", tuple(_REL + _MSYM), _EQUATION),
-    # TextVQA's "Reference OCR token: COCA, COLA, 330ml": the image's own words, data
-    ("ocr_tokens", (":",), r"(?<=OCR token: )[^\n]+|(?<=OCR tokens: )[^\n]+"),
     # snake_case names outside backticks ("set learning_rate to", "Network: Cafe_5G")
-    ("identifier", ("_",), r"(?<![\w./\\-])[A-Za-z][\w.]*_[\w.]*[A-Za-z0-9](?![\w/\\-])"),
+    ("identifier", ("_",), r"[A-Za-z](?<![\w./\\-][A-Za-z])[\w.]*_[\w.]*[A-Za-z0-9](?![\w/\\-])"),
 ]
 
 
@@ -121,6 +119,8 @@ def _span_regex(text: str) -> re.Pattern | None:
     return rx
 
 
+# TextVQA's "Reference OCR token: COCA, COLA, 330ml": the image's own words, data (kept outside)
+_OCR_TOKENS = re.compile(r"OCR tokens?: ([^\n]+)")
 _PRICE_LIKE = re.compile(r"\d[\d.,]*\s+\w")           # "$5 and 10$": money, not math
 _TRAILING = ".,;:!?"                                   # never the last character of a path
 EDGE_KINDS = frozenset({"tag", "special_token", "grounding", "footnote", "keycap", "ocr_tokens"})   # outside a sentence at its edges
@@ -156,6 +156,8 @@ def classify_spans(text: str) -> list[tuple[int, int, str]]:
     extra = []
     if "$" in text:
         extra += _dollar_math(text, out)
+    if "OCR token" in text:
+        extra += [(m.start(1), m.end(1), "ocr_tokens") for m in _OCR_TOKENS.finditer(text)]
     if '"' in text:
         extra += _inline_json(text)
     return _merge(out, extra) if extra else out

@@ -159,3 +159,24 @@ def test_handwritten_sample_round_trips_byte_for_byte():
             assert t.render_identity() == m["content"]
             n += 1
     assert n == 548
+
+
+def test_handwritten_sample_identity_file_round_trip(tmp_path):
+    """`mixkit translate --backend identity` on the sample file, also written with raw U+2028 /
+    U+2029 / NEL inside strings (what json.dumps(ensure_ascii=False) writes): every row back
+    byte for byte, nothing rejected."""
+    import pyarrow.parquet as pq
+
+    from translation.files import translate_file
+    from translation.options import TranslateOptions
+
+    rows = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").split("\n") if line.strip()]
+    raw = tmp_path / "raw.jsonl"
+    raw.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert "\u2028" in raw.read_text(encoding="utf-8")
+    for path in (SAMPLE, raw):
+        out = tmp_path / path.stem
+        res = translate_file(str(path), ["deu_Latn"], str(out), TranslateOptions(model="identity", backend="identity"))
+        assert res["kept"] == len(rows) == 234 and res["rejected"] == 0, res
+        got = {r["origin_id"]: r["messages"] for r in pq.read_table(out / "translated.parquet").to_pylist()}
+        assert all(got[r["origin_id"]] == r["messages"] for r in rows)

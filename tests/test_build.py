@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mixkit.build.runner import build
-from mixkit.build.steps import StageStep, default_steps
+from mixkit.build.steps import StageStep, default_steps, insert_after
 from mixkit.build.recipe import load_recipe
 from mixkit.core.schema import make_reject
 from mixkit.runtime.stage import Resources, Stage, StageOutput
@@ -299,8 +299,7 @@ steps: {{translate: {{enabled: false}}, ocr: {{enabled: false}}}}
 def test_a_row_step_after_dedup_sees_no_duplicate_and_the_rows_add_up(tmp_path):
     seen = tmp_path / "seen"
     seen.mkdir()
-    steps = default_steps()
-    steps.insert([s.name for s in steps].index("dedup") + 1, StageStep("witness", lambda recipe: _Witness(seen)))
+    steps = insert_after(default_steps(), "dedup", StageStep("witness", lambda recipe: _Witness(seen)))
     out = tmp_path / "x"
     m = build(load_recipe(_recipe_with_duplicates(tmp_path)), out, progress=False, backend="local",
               steps=steps).manifest
@@ -313,6 +312,16 @@ def test_a_row_step_after_dedup_sees_no_duplicate_and_the_rows_add_up(tmp_path):
     rej = pq.read_table(out / "shards" / "rejects.parquet")
     assert len(set(rej["id"].to_pylist())) == rej.num_rows   # no row rejected twice
     assert m["rejects"]["by_step"]["dedup"]["exact_duplicate_text"] == 12
+
+
+def test_insert_after_puts_a_step_by_name_and_names_the_steps_when_it_cannot():
+    mine = StageStep("mine", lambda recipe: _DropOrigins())
+    steps = insert_after(default_steps(), "dedup", mine)
+    assert [s.name for s in steps] == ["read", "filter", "dedup", "mine", "plan", "translate", "ocr", "mix"]
+    assert [s.name for s in insert_after(default_steps(), "mix", mine)][-2:] == ["mix", "mine"]
+    with pytest.raises(ValueError, match=r"no build step named 'dedupe' to put 'mine' after; the steps are read, "
+                                         r"filter, dedup, plan, translate, ocr, mix$"):
+        insert_after(default_steps(), "dedupe", mine)
 
 
 class _Leaky(Stage):

@@ -42,7 +42,7 @@ def _has_messages(p: Path, fmt: str) -> bool:
         import pyarrow.parquet as pq
 
         return "messages" in pq.read_schema(p).names
-    from mixkit.sources.jsonl import json_lines
+    from mixkit.sources.formats.jsonl import json_lines
 
     first = next((line.record for line in json_lines(str(p)) if line.reason is None), None)
     return isinstance(first, dict) and "messages" in first
@@ -54,7 +54,7 @@ def _read_schema_rows(p: Path, fmt: str) -> tuple[list[dict], list[dict]]:
     mixkit.core.schema.ROLE_NAMES). A line or row that cannot be used becomes a reject that
     names it."""
     from mixkit.core.schema import make_reject
-    from mixkit.sources.jsonl import json_lines
+    from mixkit.sources.formats.jsonl import json_lines
     from mixkit.sources.records import Reject
 
     if fmt == "parquet":

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing as mp
-import os
-import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -84,6 +83,32 @@ def test_concurrent_writer_processes_then_compaction(tmp_path, caplog):
     assert found(tmp_path, 40) == expected(40)
 
 
+def _busy(args):
+    """A writer (flushes 30 times) or a compactor (compacts until the writers are done)."""
+    root, role = args
+    if role.startswith("writer"):
+        w = int(role[-1])
+        fill(root, 3_000, start=w * 2_000, flush_every=100)      # the writers overlap on 1,000 keys
+        (Path(root) / f"{role}.done").write_text("")
+        return 0
+    removed = 0
+    while len(list(Path(root).glob("writer*.done"))) < 2:
+        removed += compact_cache(root)["files_removed"]
+        time.sleep(0.05)
+    return removed
+
+
+def test_writers_and_two_compactions_at_once_lose_nothing(tmp_path):
+    with mp.get_context("spawn").Pool(4) as pool:
+        res = pool.map(_busy, [(str(tmp_path), r) for r in ("writer0", "writer1", "compactor", "compactor")],
+                       chunksize=1)
+    assert sum(res) > 0                                        # compactions ran while the writers wrote
+    compact_cache(tmp_path)
+    info = cache_files(tmp_path)
+    assert info["loose_files"] == 0 and info["entries"] == 5_000
+    assert found(tmp_path, 5_000) == expected(5_000)
+
+
 def test_compaction_bounds_files_and_rewrites_only_touched_prefixes(tmp_path):
     fill(tmp_path, 20_000, flush_every=200)
     assert cache_files(tmp_path)["loose_files"] == 100
@@ -127,11 +152,11 @@ def test_compaction_killed_halfway_loses_nothing(tmp_path, monkeypatch):
     fill(tmp_path, 9_000, start=9_000, flush_every=300)                # grows: every file rewritten
     real_write, calls = tc.write_table_atomic, []
 
-    def dies_on_third(table, path):
+    def dies_on_third(table, path, **kw):
         calls.append(path)
         if len(calls) == 3:
             raise KeyboardInterrupt("killed")
-        real_write(table, path)
+        real_write(table, path, **kw)
 
     monkeypatch.setattr(tc, "write_table_atomic", dies_on_third)
     with pytest.raises(KeyboardInterrupt):

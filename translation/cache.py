@@ -26,8 +26,9 @@ What makes it safe on a shared file system without locks:
   compaction ran.
 
 Lookup is one join per batch: the batch's keys -> their prefixes -> the key column of those
-compacted files (kept in memory per process, 8 bytes an entry, bounded), plus an in-memory
-index of the loose files -> then only the row groups that hold hits are read.
+compacted files (indexed in memory per process, 24 bytes an entry, bounded), plus an
+in-memory index of the loose files -> then only the row groups (ROW_GROUP rows) that hold
+hits are read. A hit is a key whose first 128 bits are equal.
 
 When compaction runs (`compact_cache`): after every session that wrote entries: each
 translate round of a build, `mixkit translate`; and when a session starts (`prepare_cache`)
@@ -68,9 +69,11 @@ FILE_ENTRIES = 2048                # a compacted file holds FILE_ENTRIES to 2 * 
 COMPACT_AT_LOOSE_FILES = 256       # a session that starts with this many loose files compacts first
 MERGE_BYTES = 64 << 20             # loose bytes one compaction task reads at once
 FLUSH_ENTRIES = 50_000             # a writer's buffer is written at this size (the stage flushes each batch)
-KEY_CACHE_ENTRIES = 4_000_000      # key heads of compacted files kept per process (8 bytes each)
+KEY_CACHE_ENTRIES = 2_000_000      # keys of compacted files indexed per process (24 bytes each)
 RECENT_ENTRIES = 100_000           # values looked up or written lately, kept per process
 STALE_SECONDS = 6 * 3600           # temporary files older than this were left by a killed writer
+ROW_GROUP = 128                    # rows read for one hit
+OPEN_FILES = 64                    # files a process keeps open for reading
 
 SCHEMA = pa.schema([
     pa.field("key", pa.binary(32)),          # sha256 of model, settings, languages and text
@@ -140,9 +143,29 @@ def _key_matrix(col) -> np.ndarray:
     return data[arr.offset * 32:(arr.offset + len(arr)) * 32].reshape(-1, 32)
 
 
-def _heads(m: np.ndarray) -> np.ndarray:
-    """First 8 bytes of each key as big-endian uint64 (sorted keys give sorted heads)."""
-    return m[:, :8].copy().view(">u8").ravel().astype(np.uint64)
+def _heads_tails(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bytes 0-8 and 8-16 of each key as big-endian uint64 (sorted keys give sorted heads):
+    a hit is a key whose first 128 bits are equal."""
+    return (m[:, :8].copy().view(">u8").ravel().astype(np.uint64),
+            m[:, 8:16].copy().view(">u8").ravel().astype(np.uint64))
+
+
+def _read_keys(pf: pq.ParquetFile) -> tuple[np.ndarray, np.ndarray]:
+    """Heads and tails of a file's key column (then closes it)."""
+    try:
+        return _heads_tails(_key_matrix(pf.read(columns=["key"], use_threads=False)["key"]))
+    finally:
+        pf.close()
+
+
+def _heads_tails_of(keys: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    return (np.array([int.from_bytes(k[:8], "big") for k in keys], dtype=np.uint64),
+            np.array([int.from_bytes(k[8:16], "big") for k in keys], dtype=np.uint64))
+
+
+def _write(table: pa.Table, path: Path) -> None:
+    """Small row groups (a hit reads one), no statistics (nothing filters on them: a small footer)."""
+    write_table_atomic(table, path, row_group_size=ROW_GROUP, statistics=False)
 
 
 def _prefix_codes(m: np.ndarray, depth: int) -> np.ndarray:
@@ -189,31 +212,39 @@ def _smallest_per_key(t: pa.Table) -> pa.Table:
 
 # -- one process's reader and writer -----------------------------------------------------------
 
+def _matches(heads: np.ndarray, tails: np.ndarray, q_heads: np.ndarray, q_tails: np.ndarray):
+    """(query number, position) of each query key equal to a key at `position` of the sorted
+    `heads` (with its `tails`)."""
+    lo, hi = np.searchsorted(heads, q_heads, "left"), np.searchsorted(heads, q_heads, "right")
+    for i in np.nonzero(hi > lo)[0]:
+        for j in range(lo[i], hi[i]):
+            if tails[j] == q_tails[i]:
+                yield int(i), int(j)
+
+
 class _LooseIndex:
-    """Key heads of the loose files this process knows, sorted, so a batch's keys are found
-    without opening every file (16 bytes an entry)."""
+    """Keys (their first 128 bits) of the loose files this process knows, sorted, so a batch's
+    keys are found without opening every file (24 bytes an entry)."""
 
     def __init__(self):
         self.paths: list[Path] = []
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []    # heads, file ids, rows
+        self.parts: list[tuple[np.ndarray, ...]] = []      # heads, tails, file ids, rows: sorted by head
 
-    def add(self, path: Path, heads: np.ndarray) -> None:
+    def add(self, path: Path, keys: tuple[np.ndarray, np.ndarray]) -> None:
+        heads, tails = keys
         order = np.argsort(heads, kind="stable")
-        self.parts.append((heads[order], np.full(len(heads), len(self.paths), np.int32), order.astype(np.int32)))
+        self.parts.append((heads[order], tails[order], np.full(len(heads), len(self.paths), np.int32),
+                           order.astype(np.int32)))
         self.paths.append(path)
         if len(self.parts) > 8:            # merge: lookups search few sorted arrays
-            heads, fids, rows = (np.concatenate(x) for x in zip(*self.parts))
-            order = np.argsort(heads, kind="stable")
-            self.parts = [(heads[order], fids[order], rows[order])]
+            merged = [np.concatenate(x) for x in zip(*self.parts)]
+            order = np.argsort(merged[0], kind="stable")
+            self.parts = [tuple(x[order] for x in merged)]
 
-    def find(self, heads: np.ndarray) -> dict[Path, list[int]]:
-        out: dict[Path, list[int]] = {}
-        for keys, fids, rows in self.parts:
-            lo, hi = np.searchsorted(keys, heads, "left"), np.searchsorted(keys, heads, "right")
-            for i in np.nonzero(hi > lo)[0]:
-                for j in range(lo[i], hi[i]):
-                    out.setdefault(self.paths[fids[j]], []).append(int(rows[j]))
-        return out
+    def find(self, q_heads: np.ndarray, q_tails: np.ndarray) -> list[tuple[int, Path, int]]:
+        """(query number, file, row) of each match."""
+        return [(i, self.paths[fids[j]], int(rows[j])) for heads, tails, fids, rows in self.parts
+                for i, j in _matches(heads, tails, q_heads, q_tails)]
 
 
 class CacheFolder:
@@ -225,7 +256,8 @@ class CacheFolder:
         self.root = self.dir / VERSION
         self._buffer: dict[bytes, tuple] = {}
         self._recent: dict[bytes, tuple[str, bool]] = {}
-        self._file_index: OrderedDict[Path, tuple] = OrderedDict()      # compacted file -> heads, rows, groups
+        self._file_index: OrderedDict[Path, tuple] = OrderedDict()      # compacted file -> keys, rows, footer
+        self._open: OrderedDict[Path, pq.ParquetFile] = OrderedDict()
         self._indexed = 0
         self._listed = False
         self._compact: dict[int, dict[int, list[Path]]] = {}           # depth -> prefix code -> files
@@ -235,11 +267,11 @@ class CacheFolder:
             _warn_if_unconverted(self.dir)
 
     # -- reading -------------------------------------------------------------------------------
-    def lookup(self, want: dict[bytes, tuple[str, str]]) -> dict[bytes, tuple[str, bool]]:
-        """want: key -> (target lang, source text). Returns key -> (translation, truncated) for
-        the keys found; an entry whose language or text differs (a hash collision) is a miss."""
-        found = {k: self._recent[k] for k in want if k in self._recent}
-        rest = [k for k in want if k not in found]
+    def lookup(self, keys: Iterable[bytes]) -> dict[bytes, tuple[str, bool]]:
+        """key -> (translation, truncated) for the keys found (a hit is an equal sha256)."""
+        keys = list(dict.fromkeys(keys))
+        found = {k: self._recent[k] for k in keys if k in self._recent}
+        rest = [k for k in keys if k not in found]
         if not rest:
             return found
         if not self._listed:
@@ -253,11 +285,9 @@ class CacheFolder:
         else:
             raise RuntimeError(f"translation cache {self.root}: files keep disappearing while reading; "
                                "is something deleting the cache folder?")
-        cands += [(k, *self._buffer[k][1:5]) for k in rest if k in self._buffer]
+        cands += [(k, *self._buffer[k][3:5]) for k in rest if k in self._buffer]
         best: dict[bytes, tuple[str, bool]] = {}
-        for k, tgt, src, translation, truncated in cands:
-            if want[k] != (tgt, src):
-                continue
+        for k, translation, truncated in cands:
             v = (translation, bool(truncated))
             if k not in best or v < best[k]:
                 best[k] = v
@@ -274,7 +304,7 @@ class CacheFolder:
             index, vanished = _LooseIndex(), False
             for f in loose:
                 try:
-                    index.add(f.path, _heads(_key_matrix(pq.read_table(f.path, columns=["key"])["key"])))
+                    index.add(f.path, _read_keys(pq.ParquetFile(f.path, pre_buffer=False)))
                 except FileNotFoundError:
                     vanished = True
                 except (pa.ArrowException, OSError) as e:
@@ -288,12 +318,14 @@ class CacheFolder:
         live = {f.path for f in compact}
         for p in [p for p in self._file_index if p not in live]:
             self._indexed -= len(self._file_index.pop(p)[0])
+        while self._open:
+            self._open.popitem()[1].close()
         self._listed = True
 
     def _candidates(self, keys: list[bytes]) -> list[tuple]:
-        """(key, tgt_lang, src, translation, truncated) of every stored entry with one of `keys`."""
-        heads = np.array([int.from_bytes(k[:8], "big") for k in keys], dtype=np.uint64)
-        rows_by_file = self._loose.find(heads)
+        """(key, translation, truncated) of every stored entry with one of `keys`."""
+        q_heads, q_tails = _heads_tails_of(keys)
+        hits = self._loose.find(q_heads, q_tails)                 # (query number, file, row)
         per_file: dict[Path, list[int]] = {}
         for depth, by_code in self._compact.items():
             for i, k in enumerate(keys):
@@ -302,7 +334,7 @@ class CacheFolder:
                     per_file.setdefault(path, []).append(i)
         for path, idx in per_file.items():
             try:
-                sorted_heads, rows, _ = self._index_of(path)
+                heads, tails, rows, _ = self._index_of(path)
             except FileNotFoundError:
                 raise
             except (pa.ArrowException, OSError) as e:      # corrupt: its entries are misses from now on
@@ -312,45 +344,53 @@ class CacheFolder:
                         if path in files:
                             files.remove(path)
                 continue
-            q = heads[idx]
-            lo, hi = np.searchsorted(sorted_heads, q, "left"), np.searchsorted(sorted_heads, q, "right")
-            hit = [int(r) for i in np.nonzero(hi > lo)[0] for r in rows[lo[i]:hi[i]]]
-            if hit:
-                rows_by_file.setdefault(path, []).extend(hit)
-        wanted = set(keys)
+            idx = np.array(idx)
+            hits += [(int(idx[i]), path, int(rows[j])) for i, j in _matches(heads, tails, q_heads[idx], q_tails[idx])]
+        by_file: dict[Path, list[tuple[int, int]]] = {}
+        for i, path, row in hits:
+            by_file.setdefault(path, []).append((i, row))
         out = []
-        for path, rows in rows_by_file.items():
-            t = self._read_rows(path, rows)
-            for k, tgt, src, translation, truncated in zip(*(t[c].to_pylist() for c in (
-                    "key", "tgt_lang", "src", "translation", "truncated"))):
-                if k in wanted:
-                    out.append((k, tgt, src, translation, truncated))
+        for path, found in by_file.items():
+            t = self._read_rows(path, [row for _, row in found])
+            for (i, _), translation, truncated in zip(found, t["translation"].to_pylist(), t["truncated"].to_pylist()):
+                out.append((keys[i], translation, truncated))
         return out
 
-    def _index_of(self, path: Path) -> tuple[np.ndarray, np.ndarray, pq.FileMetaData]:
-        """Sorted key heads of a compacted file, their row numbers, and its footer (kept: files
-        never change)."""
+    def _index_of(self, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, pq.FileMetaData]:
+        """A compacted file's keys (first 128 bits: heads sorted, tails), their row numbers and
+        its footer, kept per process (files never change) up to KEY_CACHE_ENTRIES keys."""
         if path in self._file_index:
             self._file_index.move_to_end(path)
             return self._file_index[path]
-        pf = pq.ParquetFile(path)
-        heads = _heads(_key_matrix(pf.read(columns=["key"])["key"]))
+        pf = pq.ParquetFile(path, pre_buffer=False)
+        heads, tails = _read_keys(pf)
         order = np.argsort(heads, kind="stable")
-        entry = (heads[order], order, pf.metadata)
+        entry = (heads[order], tails[order], order.astype(np.int32), pf.metadata)
         self._file_index[path] = entry
         self._indexed += len(heads)
         while self._indexed > KEY_CACHE_ENTRIES and len(self._file_index) > 1:
             self._indexed -= len(self._file_index.popitem(last=False)[1][0])
         return entry
 
+    def _reader(self, path: Path) -> pq.ParquetFile:
+        """An open file, kept (OPEN_FILES at most): opening costs more than reading a row group."""
+        if path in self._open:
+            self._open.move_to_end(path)
+            return self._open[path]
+        md = self._file_index[path][3] if path in self._file_index else None
+        self._open[path] = pf = pq.ParquetFile(path, metadata=md, pre_buffer=False)
+        while len(self._open) > OPEN_FILES:
+            self._open.popitem(last=False)[1].close()
+        return pf
+
     def _read_rows(self, path: Path, rows: list[int]) -> pa.Table:
-        """Only the row groups that hold `rows`."""
-        md = self._file_index[path][2] if path in self._file_index else None
-        pf = pq.ParquetFile(path, metadata=md)
+        """translation and truncated of `rows`, reading only the row groups that hold them."""
+        pf = self._reader(path)
         starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)])
         group_of = np.searchsorted(starts, rows, "right") - 1
         groups = sorted(set(group_of.tolist()))
-        t = pf.read_row_groups(groups, columns=["key", "tgt_lang", "src", "translation", "truncated"])
+        # no thread pool: a few small groups read faster in this thread
+        t = pf.read_row_groups(groups, columns=["translation", "truncated"], use_threads=False)
         offset, at = {}, 0
         for g in groups:                      # where each group starts in the table read
             offset[g] = at
@@ -369,7 +409,9 @@ class CacheFolder:
         old = self._buffer.get(key)
         if old is None or (row[3], row[4]) < (old[3], old[4]):
             self._buffer[key] = row
-        self._remember({key: (row[3], row[4])})
+        if len(self._recent) >= RECENT_ENTRIES:
+            self._recent = {}
+        self._recent[key] = self._buffer[key][3:5]
         if len(self._buffer) >= FLUSH_ENTRIES:
             self.flush()
 
@@ -385,11 +427,11 @@ class CacheFolder:
         folder = self.root / "loose"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{_unique_suffix()}-n{len(keys)}.parquet"
-        write_table_atomic(table, path)
+        _write(table, path)
         self.files_written += 1
         self._buffer = {}
         if self._listed:                     # this process finds its own entries without listing again
-            self._loose.add(path, _heads(_key_matrix(table["key"])))
+            self._loose.add(path, _heads_tails(_key_matrix(table["key"])))
 
     def count(self) -> int:
         """Distinct keys stored (reads every key column: tests and tools, not the hot path)."""
@@ -421,8 +463,7 @@ class TranslationCache:
     def get_many(self, items: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], tuple[str, bool]]:
         """(src lang, tgt lang, text) -> (translation, truncated) for those cached: one join."""
         keys = {bytes.fromhex(self.key(*it)): it for it in items}
-        hits = self.folder.lookup({k: (it[1], it[2]) for k, it in keys.items()})
-        return {keys[k]: v for k, v in hits.items()}
+        return {keys[k]: v for k, v in self.folder.lookup(keys).items()}
 
     def get(self, src_lang: str, tgt_lang: str, text: str) -> tuple[str, bool] | None:
         """(translation, truncated) or None."""
@@ -536,7 +577,7 @@ def _split_loose(job: tuple[str, list[str], int]) -> list[str]:
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(codes)]):
         folder = Path(work) / f"b{_bits(int(codes[lo]), split)}"
         folder.mkdir(parents=True, exist_ok=True)
-        write_table_atomic(t.slice(lo, hi - lo), folder / f"{_unique_suffix()}.parquet")
+        _write(t.slice(lo, hi - lo), folder / f"{_unique_suffix()}.parquet")
     return read
 
 
@@ -601,7 +642,7 @@ def _merge_bucket(job: tuple) -> dict:
             if hi > lo:
                 name = f"p{_bits(int(codes[lo]), depth)}-n{hi - lo}-{_unique_suffix()}.parquet"
                 (Path(root) / "compact").mkdir(parents=True, exist_ok=True)
-                write_table_atomic(merged.slice(lo, hi - lo), Path(root) / "compact" / name)
+                _write(merged.slice(lo, hi - lo), Path(root) / "compact" / name)
                 written += 1
         superseded += read
     return {"written": written, "superseded": superseded, "read_new": read_new}

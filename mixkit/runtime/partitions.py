@@ -27,9 +27,10 @@ def mark_done(directory: Path) -> None:
     (Path(directory) / DONE).write_text("ok\n")
 
 
-def write_table_atomic(table: pa.Table, path: Path) -> None:
+def write_table_atomic(table: pa.Table, path: Path, row_group_size: int = 256, statistics: bool = True) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd", row_group_size=256)   # small groups: bounded reads
+    pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_size,   # small groups: bounded reads
+                   write_statistics=statistics)
     os.replace(tmp, path)
 
 

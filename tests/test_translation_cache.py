@@ -109,28 +109,36 @@ def test_writers_and_two_compactions_at_once_lose_nothing(tmp_path):
     assert found(tmp_path, 5_000) == expected(5_000)
 
 
-def test_compaction_bounds_files_and_rewrites_only_touched_prefixes(tmp_path):
+def test_compaction_bounds_files_and_rewrites_little_for_few_new_entries(tmp_path):
     fill(tmp_path, 20_000, flush_every=200)
     assert cache_files(tmp_path)["loose_files"] == 100
     before = found(tmp_path, 20_000)
     rep = compact_cache(tmp_path)
     info = cache_files(tmp_path)
-    assert rep["depth"] == 3 and info["loose_files"] == 0 and info["compacted_files"] == 8
+    assert rep["level"] == "p" and rep["depth"] == 3 and info["loose_files"] == 0 and info["compacted_files"] == 8
     assert info["compacted_files"] <= 20_000 / 1000 and info["entries"] == 20_000
     assert found(tmp_path, 20_000) == before == expected(20_000)
-    # a few new entries: only the prefixes they fall in are rewritten
-    names = compacted_names(tmp_path)
-    fill(tmp_path, 2, start=20_000)
+    # a few new entries go to the small 'recent' level: the main files stay as they are
+    main = compacted_names(tmp_path)
+    fill(tmp_path, 1_000, start=20_000)
     rep = compact_cache(tmp_path)
-    assert rep["files_written"] <= 2 and len(names - compacted_names(tmp_path)) == rep["files_written"]
-    assert found(tmp_path, 20_002) == expected(20_002)
-    # growth: past 2 * 2048 entries per file the prefix gets longer, every file is split
-    fill(tmp_path, 20_000, start=20_002, flush_every=5000)
+    assert rep["level"] == "q" and rep["files_written"] == 1 and main < compacted_names(tmp_path)
+    fill(tmp_path, 1_000, start=21_000)
+    assert compact_cache(tmp_path)["files_written"] == 1 and main < compacted_names(tmp_path)
+    assert found(tmp_path, 22_000) == expected(22_000)
+    # at 1/8 of the main level's entries, everything is merged into it
+    fill(tmp_path, 1_000, start=22_000)
     rep = compact_cache(tmp_path)
     info = cache_files(tmp_path)
-    assert rep["depth"] == 4 and info["compacted_files"] == 16 and info["entries"] == 40_002
-    assert not (names & compacted_names(tmp_path))
-    assert found(tmp_path, 40_002) == expected(40_002)
+    assert rep["level"] == "p" and info["compacted_files"] == 8 and info["entries"] == 23_000
+    assert not main & compacted_names(tmp_path) and all(n.startswith("p") for n in compacted_names(tmp_path))
+    assert found(tmp_path, 23_000) == expected(23_000)
+    # growth: past 2 * 2048 entries per file the prefix gets longer, every file is split
+    fill(tmp_path, 20_000, start=23_000, flush_every=5000)
+    rep = compact_cache(tmp_path)
+    info = cache_files(tmp_path)
+    assert rep["depth"] == 4 and info["compacted_files"] == 16 and info["entries"] == 43_000
+    assert found(tmp_path, 43_000) == expected(43_000)
     assert compact_cache(tmp_path)["files_written"] == 0               # nothing new: nothing rewritten
 
 

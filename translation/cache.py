@@ -7,10 +7,12 @@ a database, so that many processes and Ray workers on several machines can share
   loose/<stamp>-<uid>-n<rows>.parquet       what one writer process flushed at once (a worker
                                             flushes after each batch it translated something in)
   compact/p<bits>-n<rows>-<stamp>-<uid>.parquet
-                                            every entry whose key starts with the bits <bits>
+                                            the entries whose key starts with the bits <bits>
                                             (a binary prefix of the sha256), sorted by key;
-                                            2,048-4,096 entries a file, so at most one file per
-                                            ~2,000 entries
+                                            2,048-4,096 entries a file (one file if fewer)
+  compact/q<bits>-...                       the same for the entries added since the p files
+                                            were last rewritten (at most 1/RATIO of theirs), so
+                                            a few new entries do not rewrite a large cache
   converted-v1/, converted-v1.json          markers of the one-time conversion of the old layout
 
 What makes it safe on a shared file system without locks:
@@ -34,8 +36,8 @@ When compaction runs (`compact_cache`): after every session that wrote entries: 
 translate round of a build, `mixkit translate`; and when a session starts (`prepare_cache`)
 with COMPACT_AT_LOOSE_FILES or more loose files (a killed or a concurrent build left them).
 It is safe while others read or write: files written after it listed the folder are left for
-the next one. Its tasks hold a bounded amount of data (MERGE_BYTES of loose files; more are
-first split by key prefix) and run as Ray tasks in a build.
+the next one. Its tasks hold a bounded amount of data (MERGE_BYTES of files; more are split
+by key prefix first, into tasks that run as Ray tasks in a build).
 
 An old cache (<cache_dir>/v1/<xx>/<key>.json, one file per entry) is converted once by
 `prepare_cache` (per subfolder, resumable), and left in place for the user to delete.
@@ -67,7 +69,8 @@ VERSION = "v2"
 LEGACY = "v1"                      # one JSON file per entry (mixkit before the parquet cache)
 FILE_ENTRIES = 2048                # a compacted file holds FILE_ENTRIES to 2 * FILE_ENTRIES entries
 COMPACT_AT_LOOSE_FILES = 256       # a session that starts with this many loose files compacts first
-MERGE_BYTES = 64 << 20             # loose bytes one compaction task reads at once
+MERGE_BYTES = 64 << 20             # file bytes one compaction task merges
+RATIO = 8                          # the RECENT level is merged into MAIN at 1/RATIO of its entries
 FLUSH_ENTRIES = 50_000             # a writer's buffer is written at this size (the stage flushes each batch)
 KEY_CACHE_ENTRIES = 2_000_000      # keys of compacted files indexed per process (24 bytes each)
 RECENT_ENTRIES = 100_000           # values looked up or written lately, kept per process
@@ -86,7 +89,8 @@ SCHEMA = pa.schema([
     pa.field("settings", pa.string()),       # JSON, sorted keys
 ])
 LOOSE_NAME = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{12}-n(\d+)\.parquet$")
-COMPACT_NAME = re.compile(r"^p([01]*)-n(\d+)-\d{8}T\d{12}Z-[0-9a-f]{12}\.parquet$")
+COMPACT_NAME = re.compile(r"^([pq])([01]*)-n(\d+)-\d{8}T\d{12}Z-[0-9a-f]{12}\.parquet$")
+MAIN, RECENT = "p", "q"            # compacted files: the main level, and entries since its last rewrite
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +110,7 @@ class CacheFile:
     rows: int
     size: int
     prefix: str = ""           # compacted files: the key prefix, in bits
+    level: str = ""            # compacted files: MAIN or RECENT
 
 
 def _unique_suffix() -> str:
@@ -128,7 +133,7 @@ def _scan(folder: Path, compacted: bool) -> list[CacheFile]:
         except FileNotFoundError:          # compacted away since the listing
             continue
         if compacted:
-            out.append(CacheFile(Path(e.path), int(m.group(2)), size, m.group(1)))
+            out.append(CacheFile(Path(e.path), int(m.group(3)), size, m.group(2), m.group(1)))
         else:
             out.append(CacheFile(Path(e.path), int(m.group(1)), size))
     return sorted(out, key=lambda f: f.path.name)
@@ -499,36 +504,52 @@ def cache_files(cache_dir: str | os.PathLike) -> dict:
             "entries": sum(f.rows for f in loose + compact), "bytes": sum(f.size for f in loose + compact)}
 
 
+def _entries(files: list[CacheFile]) -> int:
+    """Entries in one level's files; files at one prefix, or at several prefix lengths, overlap
+    (an interrupted run left them): the largest set is counted."""
+    per_prefix: dict[str, int] = {}
+    for f in files:
+        per_prefix[f.prefix] = max(per_prefix.get(f.prefix, 0), f.rows)
+    per_depth: dict[int, int] = {}
+    for p, rows in per_prefix.items():
+        per_depth[len(p)] = per_depth.get(len(p), 0) + rows
+    return max(per_depth.values(), default=0)
+
+
+def _settled(files: list[CacheFile]) -> bool:
+    """One file per prefix, all of one length: nothing to merge."""
+    return len({len(f.prefix) for f in files}) <= 1 and len({f.prefix for f in files}) == len(files)
+
+
 def compact_cache(cache_dir: str | os.PathLike, map_tasks: MapTasks | None = None) -> dict:
-    """Merge the loose files into the per-prefix files. Only prefixes that received entries are
-    rewritten (all of them when the cache has grown past the next prefix length). `map_tasks`
-    (e.g. Engine.map_tasks) runs the merge tasks; default: here, one after the other.
-    Returns what it did: {'loose_files', 'entries_in', 'files_written', 'files_removed', 'depth', 'seconds'}."""
+    """Merge the loose files into per-prefix files, in two levels so that a few new entries do
+    not rewrite a large cache: new entries go to the RECENT level (rewritten whole: it is
+    small) until it holds 1/RATIO of the MAIN level's entries; then both are merged into MAIN,
+    which is rewritten only where entries arrive. `map_tasks` (e.g. Engine.map_tasks) runs the
+    merge tasks; default: here, one after the other. Returns what it did:
+    {'loose_files', 'entries_in', 'level', 'files_written', 'files_removed', 'depth', 'seconds'}."""
     t0 = time.monotonic()
     run = map_tasks or _run_here
     root = Path(cache_dir) / VERSION
     _remove_stale(root)
     loose, compact = _scan(root / "loose", False), _scan(root / "compact", True)
-    depth_now = max((len(f.prefix) for f in compact), default=0)
-    settled = all(len(f.prefix) == depth_now for f in compact) and len({f.prefix for f in compact}) == len(compact)
-    report = {"loose_files": len(loose), "entries_in": sum(f.rows for f in loose), "files_written": 0,
-              "files_removed": 0, "depth": depth_now, "seconds": 0.0}
-    if not loose and settled:
+    main = [f for f in compact if f.level == MAIN]
+    recent = [f for f in compact if f.level == RECENT]
+    report = {"loose_files": len(loose), "entries_in": sum(f.rows for f in loose), "level": None,
+              "files_written": 0, "files_removed": 0, "depth": None, "seconds": 0.0}
+    if not loose and _settled(main) and _settled(recent):
         return report
-    # entries: files at one prefix, or at several prefix lengths, overlap (an interrupted run left
-    # them); count the largest set. Loose entries may repeat some: at most 2x, so >= ~1,000 a file.
-    per_prefix: dict[str, int] = {}
-    for f in compact:
-        per_prefix[f.prefix] = max(per_prefix.get(f.prefix, 0), f.rows)
-    per_depth: dict[int, int] = {}
-    for p, rows in per_prefix.items():
-        per_depth[len(p)] = per_depth.get(len(p), 0) + rows
-    depth = max(depth_now, _depth_for(sum(f.rows for f in loose) + max(per_depth.values(), default=0)))
-    loose_bytes = sum(f.size for f in loose)
-    split = min(depth, math.ceil(math.log2(loose_bytes / MERGE_BYTES))) if loose_bytes > MERGE_BYTES else 0
-    work = root / f".compact-{_unique_suffix()}"
+    new = sum(f.rows for f in loose) + _entries(recent)
+    if new * RATIO >= _entries(main):                          # everything into MAIN
+        level, old, entries = MAIN, compact, new + _entries(main)
+    else:
+        level, old, entries = RECENT, recent, new
+    depth = max([len(f.prefix) for f in old] + [_depth_for(entries)])
+    work = sum(f.size for f in loose + old)
+    split = min(depth, math.ceil(math.log2(work / MERGE_BYTES))) if work > MERGE_BYTES else 0
+    spill = root / f".compact-{_unique_suffix()}"
     read_loose: list[str] = []
-    if split:       # too many new entries for one task: first split them by their first `split` bits
+    if split:       # more than one task's worth: first split the loose files by their first `split` bits
         chunks, size = [[]], 0
         for f in loose:
             if size + f.size > MERGE_BYTES and chunks[-1]:
@@ -536,14 +557,14 @@ def compact_cache(cache_dir: str | os.PathLike, map_tasks: MapTasks | None = Non
                 size = 0
             chunks[-1].append(str(f.path))
             size += f.size
-        for done in run(_split_loose, [(str(work), c, split) for c in chunks]):
+        for done in run(_split_loose, [(str(spill), c, split) for c in chunks]):
             read_loose += done
     jobs = []
     for b in range(2 ** split):
         bucket = _bits(b, split)
-        old = [(str(f.path), f.prefix) for f in compact if f.prefix.startswith(bucket) or bucket.startswith(f.prefix)]
-        new = [str(work / f"b{bucket}")] if split else [str(f.path) for f in loose]
-        jobs.append((str(root), bucket, depth, new, old, bool(split)))
+        files = [(str(f.path), f.prefix) for f in old if f.prefix.startswith(bucket) or bucket.startswith(f.prefix)]
+        sources = [str(spill / f"b{bucket}")] if split else [str(f.path) for f in loose]
+        jobs.append((str(root), level, bucket, depth, sources, files, bool(split)))
     superseded = []
     for res in run(_merge_bucket, jobs):
         report["files_written"] += res["written"]
@@ -552,15 +573,15 @@ def compact_cache(cache_dir: str | os.PathLike, map_tasks: MapTasks | None = Non
     for p in sorted(set(superseded) | set(read_loose)):      # only after every merged file is written
         Path(p).unlink(missing_ok=True)
         report["files_removed"] += 1
-    shutil.rmtree(work, ignore_errors=True)
-    report.update(depth=depth, seconds=round(time.monotonic() - t0, 3))
+    shutil.rmtree(spill, ignore_errors=True)
+    report.update(level=level, depth=depth, seconds=round(time.monotonic() - t0, 3))
     return report
 
 
 def _split_loose(job: tuple[str, list[str], int]) -> list[str]:
-    """Compaction task: loose files -> one file per key prefix of `split` bits under `work`.
+    """Compaction task: loose files -> one file per key prefix of `split` bits under `spill`.
     Returns the loose files it read (deleted once the whole compaction is written)."""
-    work, paths, split = job
+    spill, paths, split = job
     tables, read = [], []
     for p in paths:
         t = _read_entries(Path(p))
@@ -575,7 +596,7 @@ def _split_loose(job: tuple[str, list[str], int]) -> list[str]:
     t, codes = t.take(pa.array(order)), codes[order]
     bounds = np.flatnonzero(np.diff(codes)) + 1
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(codes)]):
-        folder = Path(work) / f"b{_bits(int(codes[lo]), split)}"
+        folder = Path(spill) / f"b{_bits(int(codes[lo]), split)}"
         folder.mkdir(parents=True, exist_ok=True)
         _write(t.slice(lo, hi - lo), folder / f"{_unique_suffix()}.parquet")
     return read
@@ -584,9 +605,10 @@ def _split_loose(job: tuple[str, list[str], int]) -> list[str]:
 def _merge_bucket(job: tuple) -> dict:
     """Compaction task for the keys starting with `bucket`: each group of compacted files under
     one prefix (normally one file) that receives new entries, or is not yet one file at
-    `depth`, is read with its new entries, merged, and written again as one file per prefix
-    of `depth` bits. Returns the files it replaced (deleted by the caller once all are written)."""
-    root, bucket, depth, new_sources, old, from_split = job
+    `depth`, is read with its new entries, merged, and written again as one file of `level` per
+    prefix of `depth` bits. Returns the files it replaced (deleted by the caller once all are
+    written)."""
+    root, level, bucket, depth, new_sources, old, from_split = job
     sources = sorted(Path(new_sources[0]).glob("*.parquet")) if from_split else [Path(p) for p in new_sources]
     tables, read_new = [], []
     for p in sources:
@@ -640,7 +662,7 @@ def _merge_bucket(job: tuple) -> dict:
         cuts = np.flatnonzero(np.diff(codes)) + 1
         for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(codes)]):
             if hi > lo:
-                name = f"p{_bits(int(codes[lo]), depth)}-n{hi - lo}-{_unique_suffix()}.parquet"
+                name = f"{level}{_bits(int(codes[lo]), depth)}-n{hi - lo}-{_unique_suffix()}.parquet"
                 (Path(root) / "compact").mkdir(parents=True, exist_ok=True)
                 _write(merged.slice(lo, hi - lo), Path(root) / "compact" / name)
                 written += 1

@@ -28,9 +28,9 @@ What makes it safe on a shared file system without locks:
   compaction ran.
 
 Lookup is one join per batch: the batch's keys -> their prefixes -> the key column of those
-compacted files (indexed in memory per process, 24 bytes an entry, bounded), plus an
-in-memory index of the loose files -> then only the row groups (ROW_GROUP rows) that hold
-hits are read. A hit is a key whose first 128 bits are equal.
+compacted files (indexed in memory per process: the first 8 bytes of each key, sorted,
+KEY_CACHE_ENTRIES at most), plus an in-memory index of the loose files -> then only the row
+groups (ROW_GROUP rows) that hold hits are read, and each hit's whole key is compared.
 
 When compaction runs (`compact_cache`): after every session that wrote entries: each
 translate round of a build, `mixkit translate`; and when a session starts (`prepare_cache`)
@@ -72,11 +72,11 @@ COMPACT_AT_LOOSE_FILES = 256       # a session that starts with this many loose 
 MERGE_BYTES = 64 << 20             # file bytes one compaction task merges
 RATIO = 8                          # the RECENT level is merged into MAIN at 1/RATIO of its entries
 FLUSH_ENTRIES = 50_000             # a writer's buffer is written at this size (the stage flushes each batch)
-KEY_CACHE_ENTRIES = 2_000_000      # keys of compacted files indexed per process (24 bytes each)
+KEY_CACHE_ENTRIES = 32_000_000     # keys of compacted files indexed per process (8 bytes each)
 RECENT_ENTRIES = 100_000           # values looked up or written lately, kept per process
 STALE_SECONDS = 6 * 3600           # temporary files older than this were left by a killed writer
 ROW_GROUP = 64                     # rows read for one hit
-OPEN_FILES = 64                    # files a process keeps open for reading
+OPEN_FILES = 256                   # files a process keeps open for reading
 
 SCHEMA = pa.schema([
     pa.field("key", pa.binary(32)),          # sha256 of model, settings, languages and text
@@ -148,24 +148,26 @@ def _key_matrix(col) -> np.ndarray:
     return data[arr.offset * 32:(arr.offset + len(arr)) * 32].reshape(-1, 32)
 
 
-def _heads_tails(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bytes 0-8 and 8-16 of each key as big-endian uint64 (sorted keys give sorted heads):
-    a hit is a key whose first 128 bits are equal."""
-    return (m[:, :8].copy().view(">u8").ravel().astype(np.uint64),
-            m[:, 8:16].copy().view(">u8").ravel().astype(np.uint64))
+def _heads(m: np.ndarray) -> np.ndarray:
+    """First 8 bytes of each key as big-endian uint64 (sorted keys give sorted heads): what the
+    in-memory indexes hold; a row they point to is checked against the whole key when read."""
+    return m[:, :8].copy().view(">u8").ravel().astype(np.uint64)
 
 
-def _read_keys(pf: pq.ParquetFile) -> tuple[np.ndarray, np.ndarray]:
-    """Heads and tails of a file's key column (then closes it)."""
+def _read_heads(pf: pq.ParquetFile) -> np.ndarray:
+    """Heads of a file's key column (then closes it)."""
     try:
-        return _heads_tails(_key_matrix(pf.read(columns=["key"], use_threads=False)["key"]))
+        return _heads(_key_matrix(pf.read(columns=["key"], use_threads=False)["key"]))
     finally:
         pf.close()
 
 
-def _heads_tails_of(keys: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
-    return (np.array([int.from_bytes(k[:8], "big") for k in keys], dtype=np.uint64),
-            np.array([int.from_bytes(k[8:16], "big") for k in keys], dtype=np.uint64))
+def _heads_of(keys: list[bytes]) -> np.ndarray:
+    return np.array([int.from_bytes(k[:8], "big") for k in keys], dtype=np.uint64)
+
+
+def _row_group_starts(md: pq.FileMetaData) -> np.ndarray:
+    return np.cumsum([0] + [md.row_group(g).num_rows for g in range(md.num_row_groups)])
 
 
 def _write(table: pa.Table, path: Path) -> None:
@@ -220,39 +222,35 @@ def _smallest_per_key(t: pa.Table) -> pa.Table:
 
 # -- one process's reader and writer -----------------------------------------------------------
 
-def _matches(heads: np.ndarray, tails: np.ndarray, q_heads: np.ndarray, q_tails: np.ndarray):
-    """(query number, position) of each query key equal to a key at `position` of the sorted
-    `heads` (with its `tails`)."""
-    lo, hi = np.searchsorted(heads, q_heads, "left"), np.searchsorted(heads, q_heads, "right")
+def _positions(sorted_heads: np.ndarray, q_heads: np.ndarray):
+    """(query number, position) of each position of `sorted_heads` equal to a query's head."""
+    lo, hi = np.searchsorted(sorted_heads, q_heads, "left"), np.searchsorted(sorted_heads, q_heads, "right")
     for i in np.nonzero(hi > lo)[0]:
         for j in range(lo[i], hi[i]):
-            if tails[j] == q_tails[i]:
-                yield int(i), int(j)
+            yield int(i), int(j)
 
 
 class _LooseIndex:
-    """Keys (their first 128 bits) of the loose files this process knows, sorted, so a batch's
-    keys are found without opening every file (24 bytes an entry)."""
+    """Key heads of the loose files this process knows, sorted, so a batch's keys are found
+    without opening every file (16 bytes an entry)."""
 
     def __init__(self):
         self.paths: list[Path] = []
-        self.parts: list[tuple[np.ndarray, ...]] = []      # heads, tails, file ids, rows: sorted by head
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []    # heads, file ids, rows: by head
 
-    def add(self, path: Path, keys: tuple[np.ndarray, np.ndarray]) -> None:
-        heads, tails = keys
+    def add(self, path: Path, heads: np.ndarray) -> None:
         order = np.argsort(heads, kind="stable")
-        self.parts.append((heads[order], tails[order], np.full(len(heads), len(self.paths), np.int32),
-                           order.astype(np.int32)))
+        self.parts.append((heads[order], np.full(len(heads), len(self.paths), np.int32), order.astype(np.int32)))
         self.paths.append(path)
         if len(self.parts) > 8:            # merge: lookups search few sorted arrays
-            merged = [np.concatenate(x) for x in zip(*self.parts)]
-            order = np.argsort(merged[0], kind="stable")
-            self.parts = [tuple(x[order] for x in merged)]
+            heads, fids, rows = (np.concatenate(x) for x in zip(*self.parts))
+            order = np.argsort(heads, kind="stable")
+            self.parts = [(heads[order], fids[order], rows[order])]
 
-    def find(self, q_heads: np.ndarray, q_tails: np.ndarray) -> list[tuple[int, Path, int]]:
-        """(query number, file, row) of each match."""
-        return [(i, self.paths[fids[j]], int(rows[j])) for heads, tails, fids, rows in self.parts
-                for i, j in _matches(heads, tails, q_heads, q_tails)]
+    def find(self, q_heads: np.ndarray) -> list[tuple[int, Path, int]]:
+        """(query number, file, row) of each entry whose head equals a query's."""
+        return [(i, self.paths[fids[j]], int(rows[j])) for heads, fids, rows in self.parts
+                for i, j in _positions(heads, q_heads)]
 
 
 class CacheFolder:
@@ -312,7 +310,7 @@ class CacheFolder:
             index, vanished = _LooseIndex(), False
             for f in loose:
                 try:
-                    index.add(f.path, _read_keys(pq.ParquetFile(f.path, pre_buffer=False)))
+                    index.add(f.path, _read_heads(pq.ParquetFile(f.path, pre_buffer=False)))
                 except FileNotFoundError:
                     vanished = True
                 except (pa.ArrowException, OSError) as e:
@@ -332,9 +330,9 @@ class CacheFolder:
 
     def _candidates(self, keys: list[bytes]) -> list[tuple]:
         """(key, translation, truncated) of every stored entry with one of `keys`."""
-        q_heads, q_tails = _heads_tails_of(keys)
-        hits = self._loose.find(q_heads, q_tails)                 # (query number, file, row)
-        per_file: dict[Path, list[np.ndarray]] = {}           # compacted file -> query numbers
+        q_heads = _heads_of(keys)
+        hits = self._loose.find(q_heads)                          # (query number, file, row)
+        per_file: dict[Path, list[np.ndarray]] = {}               # compacted file -> query numbers
         tops = (q_heads >> np.uint64(32)).astype(np.int64)
         for depth, by_code in self._compact.items():
             codes = tops >> (32 - depth)
@@ -345,7 +343,7 @@ class CacheFolder:
                     per_file.setdefault(path, []).append(order[lo:hi])
         for path, parts in per_file.items():
             try:
-                heads, tails, rows, _ = self._index_of(path)
+                heads, rows, _, _ = self._index_of(path)
             except FileNotFoundError:
                 raise
             except (pa.ArrowException, OSError) as e:      # corrupt: its entries are misses from now on
@@ -356,27 +354,32 @@ class CacheFolder:
                             files.remove(path)
                 continue
             idx = np.concatenate(parts)
-            hits += [(int(idx[i]), path, int(rows[j])) for i, j in _matches(heads, tails, q_heads[idx], q_tails[idx])]
+            hits += [(int(idx[i]), path, j if rows is None else int(rows[j])) for i, j in _positions(heads, q_heads[idx])]
         by_file: dict[Path, list[tuple[int, int]]] = {}
         for i, path, row in hits:
             by_file.setdefault(path, []).append((i, row))
         out = []
         for path, found in by_file.items():
-            t = self._read_rows(path, [row for _, row in found])
-            for (i, _), translation, truncated in zip(found, t["translation"].to_pylist(), t["truncated"].to_pylist()):
-                out.append((keys[i], translation, truncated))
+            for (i, _), entry in zip(found, self._read_rows(path, [row for _, row in found])):
+                if entry[0] == keys[i]:            # the whole key, not only its head
+                    out.append(entry)
         return out
 
-    def _index_of(self, path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, pq.FileMetaData]:
-        """A compacted file's keys (first 128 bits: heads sorted, tails), their row numbers and
-        its footer, kept per process (files never change) up to KEY_CACHE_ENTRIES keys."""
+    def _index_of(self, path: Path) -> tuple[np.ndarray, np.ndarray | None, pq.FileMetaData, np.ndarray]:
+        """A compacted file's key heads (sorted), their rows (None: the file is sorted by key), its
+        footer and row-group starts, kept per process (files never change) up to
+        KEY_CACHE_ENTRIES keys."""
         if path in self._file_index:
             self._file_index.move_to_end(path)
             return self._file_index[path]
         pf = pq.ParquetFile(path, pre_buffer=False)
-        heads, tails = _read_keys(pf)
-        order = np.argsort(heads, kind="stable")
-        entry = (heads[order], tails[order], order.astype(np.int32), pf.metadata)
+        md = pf.metadata
+        heads = _read_heads(pf)
+        rows = None
+        if len(heads) > 1 and bool((heads[1:] < heads[:-1]).any()):     # not written by compaction
+            rows = np.argsort(heads, kind="stable").astype(np.int32)
+            heads = heads[rows]
+        entry = (heads, rows, md, _row_group_starts(md))
         self._file_index[path] = entry
         self._indexed += len(heads)
         while self._indexed > KEY_CACHE_ENTRIES and len(self._file_index) > 1:
@@ -384,32 +387,31 @@ class CacheFolder:
         return entry
 
     def _reader(self, path: Path) -> tuple[pq.ParquetFile, np.ndarray]:
-        """An open file and the first row of each row group, kept (OPEN_FILES at most): opening
-        costs more than reading a row group."""
+        """An open file and its row-group starts, kept (OPEN_FILES at most): opening costs more
+        than reading a row group."""
         if path in self._open:
             self._open.move_to_end(path)
             return self._open[path]
-        md = self._file_index[path][3] if path in self._file_index else None
-        pf = pq.ParquetFile(path, metadata=md, pre_buffer=False)
-        starts = np.cumsum([0] + [pf.metadata.row_group(g).num_rows for g in range(pf.metadata.num_row_groups)])
-        self._open[path] = (pf, starts)
+        indexed = self._file_index.get(path)
+        pf = pq.ParquetFile(path, metadata=indexed[2] if indexed else None, pre_buffer=False)
+        self._open[path] = (pf, indexed[3] if indexed else _row_group_starts(pf.metadata))
         while len(self._open) > OPEN_FILES:
             self._open.popitem(last=False)[1][0].close()
-        return pf, starts
+        return self._open[path]
 
-    def _read_rows(self, path: Path, rows: list[int]) -> pa.Table:
-        """translation and truncated of `rows`, reading only the row groups that hold them."""
+    def _read_rows(self, path: Path, rows: list[int]) -> list[tuple[bytes, str, bool]]:
+        """(key, translation, truncated) of `rows`, reading only the row groups that hold them."""
         pf, starts = self._reader(path)
-        group_of = np.searchsorted(starts, rows, "right") - 1
-        groups = sorted(set(group_of.tolist()))
+        group_of = (np.searchsorted(starts, rows, "right") - 1).tolist()
+        groups = sorted(set(group_of))
         # no thread pool: a few small groups read faster in this thread
-        t = pf.read_row_groups(groups, columns=["translation", "truncated"], use_threads=False)
+        t = pf.read_row_groups(groups, columns=["key", "translation", "truncated"], use_threads=False)
         offset, at = {}, 0
         for g in groups:                      # where each group starts in the table read
             offset[g] = at
             at += int(starts[g + 1] - starts[g])
-        take = [offset[g] + r - int(starts[g]) for r, g in zip(rows, group_of.tolist())]
-        return t.take(pa.array(take, pa.int64()))
+        t = t.take(pa.array([offset[g] + r - int(starts[g]) for r, g in zip(rows, group_of)], pa.int64()))
+        return list(zip(*(c.to_pylist() for c in t.columns)))
 
     def _remember(self, entries: dict[bytes, tuple[str, bool]]) -> None:
         if len(self._recent) + len(entries) > RECENT_ENTRIES:
@@ -444,7 +446,7 @@ class CacheFolder:
         self.files_written += 1
         self._buffer = {}
         if self._listed:                     # this process finds its own entries without listing again
-            self._loose.add(path, _heads_tails(_key_matrix(table["key"])))
+            self._loose.add(path, _heads(_key_matrix(table["key"])))
 
     def count(self) -> int:
         """Distinct keys stored (reads every key column: tests and tools, not the hot path)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -117,9 +118,10 @@ def test_audit_of_the_demo_build_matches_its_manifest(demo_build):
     assert max(abs(v["deviation"]) for v in res["by_lang"].values()) < 1e-9
 
 
-def test_real_nllb_path_in_a_build_and_a_rebuild_makes_no_model_calls(ray_engine, tmp_path):
+def test_real_nllb_path_in_a_build_and_a_rebuild_makes_no_model_calls(ray_engine, tmp_path, monkeypatch):
     """The translation stage with a (tiny, random) NLLB checkpoint through Ray actors; the
-    second build of the same recipe into a new folder is served by the shared cache."""
+    second build of the same recipe into a new folder is served by the shared cache (compacted
+    at the end of the first build), a third by the same entries as loose, uncompacted files."""
     from tiny_nllb import tiny_nllb_path
 
     recipe = tmp_path / "nllb.yaml"
@@ -144,6 +146,19 @@ output: {{samples_per_shard: 16}}
     assert s2["model_calls"] == 0 and s2["model_loads"] == 0 and s2["cache_hits"] > 0
     assert first["counts"]["by_lang"] == {"eng_Latn": 20, "hin_Deva": 10, "swh_Latn": 10}
     assert [s["sha256"] for s in first["shards"]] == [s["sha256"] for s in second["shards"]]
+    from translation.cache import cache_files
+
+    cache = Path(os.environ["MIXKIT_CACHE_DIR"]) / "translation"
+    assert cache_files(cache)["loose_files"] == 0 and cache_files(cache)["compacted_files"] >= 1
+    loose = tmp_path / "loose_cache"
+    (loose / "translation" / "v2" / "loose").mkdir(parents=True)
+    for i, p in enumerate(sorted((cache / "v2" / "compact").glob("*.parquet"))):
+        rows = p.name.split("-")[1]         # p<bits>-n<rows>-... -> a loose file's name
+        shutil.copy(p, loose / "translation" / "v2" / "loose" / f"20200101T000000{i:06d}Z-{i:012x}-{rows}.parquet")
+    monkeypatch.setenv("MIXKIT_CACHE_DIR", str(loose))
+    third = build(load_recipe(recipe), tmp_path / "c", progress=False, engine=ray_engine).manifest
+    assert third["accounting"]["translation_stats"]["model_calls"] == 0
+    assert [s["sha256"] for s in first["shards"]] == [s["sha256"] for s in third["shards"]]
 
 
 def test_dry_run_reports_what_filters_and_dedup_remove(ray_engine, tmp_path):

@@ -66,6 +66,7 @@ class Translate(BuildStep):
     name = "translate"
 
     def run(self, ctx: BuildContext) -> TranslateResult:
+        from translation.cache import compact_cache, prepare_cache
         from translation.stage import TranslateStage, collect_stats
 
         plan = ctx.result(PlanResult).plan
@@ -77,6 +78,7 @@ class Translate(BuildStep):
             return res
         opts = ctx.recipe.steps.translate
         cache_dir = opts.cache_dir or default_translation_cache()
+        prepare_cache(cache_dir, ctx.engine.map_tasks, ctx.progress.log)    # an old cache is converted once
         if opts.phrasebook:
             from translation.demo_cache import seed_cache_from_phrasebook
 
@@ -96,6 +98,7 @@ class Translate(BuildStep):
                 mark_done(rd / "in")
             ctx.engine.run_stage(stage, rd / "in", rd / "out",
                                  on_partition=lambda n, t, r=rnd: ctx.progress.update(f"translate r{r}", n, t))
+            compact_cache(cache_dir, ctx.engine.map_tasks)      # the round's loose cache files, merged by prefix
             res.out_dirs.append(rd / "out")
             rej = rejects_table(rd / "out")
             if rej.num_rows == 0:

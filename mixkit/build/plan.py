@@ -320,10 +320,10 @@ def repeat_hash(seed: int, sample_id: str) -> float:
     return unit_hash(seed, "rep", sample_id)
 
 
-def repeats(n_short: int, pool_size: int, rank: int) -> int:
-    """How many repeats the sample ranked `rank` of `pool_size` gets when its language is
-    `n_short` samples short: the pool is walked in order, round after round."""
-    return n_short // pool_size + (1 if rank < n_short % pool_size else 0)
+def repeats(n_short: int, pool_size: int, early: bool) -> int:
+    """How many repeats a sample gets when its language is `n_short` samples short: the pool is
+    walked in order, round after round; `early`: the sample is among the first n_short % pool_size."""
+    return n_short // pool_size + int(early)
 
 
 def check_shortfall(recipe: Recipe, shortfall: dict[str, int], q: dict[str, int],

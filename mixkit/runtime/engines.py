@@ -90,15 +90,23 @@ class _Executor:
     def __init__(self):
         self.step = ""
         self.recipe_workers: dict[str, Workers] = {}
+        self._widest = 0
         self._seen: set[str] = set()
 
     def begin_step(self, name: str, recipe_workers: dict[str, Workers] | None = None) -> None:
-        self.step, self.recipe_workers, self._seen = name, dict(recipe_workers or {}), set()
+        self.step, self.recipe_workers, self._seen, self._widest = name, dict(recipe_workers or {}), set(), 0
 
     def end_step(self) -> int:
-        """Distinct worker processes that did the step's work since begin_step."""
-        n, self._seen = len(self._seen), set()
+        """The step's workers: distinct worker processes in its widest call (stage, tasks or shuffle)."""
+        self._call()
+        n, self._widest = self._widest, 0
         return n
+
+    def _call(self) -> set[str]:
+        """A new call of the step begins: the workers of the one before are counted."""
+        self._widest = max(self._widest, len(self._seen))
+        self._seen = set()
+        return self._seen
 
     def spec(self, declared: Workers | None = None) -> Workers:
         """The running step's worker spec: the recipe's entry over `declared` (a Stage's own)."""
@@ -175,6 +183,7 @@ class Engine(_Executor):
         spec (fixed, or min-max that Ray scales); one partition per call. Partitions already
         written are skipped.
         """
+        self._call()
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         if is_done(out_dir):
@@ -211,6 +220,7 @@ class Engine(_Executor):
     def _as_completed(self, fn: Callable, items: list, num_cpus: float,
                       on_done: Callable[[int, int], None] | None) -> Iterator[tuple[int, object]]:
         """(index, fn(item)) as Ray tasks finish, never more in flight than the step's workers."""
+        self._call()
         spec = self.spec(Workers(cpus=num_cpus))
         _, hi = spec.pool(self.cpus, self.gpus, len(items))
         remote = self.ray.remote(num_cpus=spec.cpus, num_gpus=spec.uses_gpus(self.gpus))(_tracked)
@@ -257,6 +267,7 @@ class Engine(_Executor):
                     groups: int | None = None, on_group: Callable[[int, int], None] | None = None) -> list[dict]:
         """fn(rows of one `key` value) for every value in the tables prepare(item) makes; the
         results (small dicts) in no particular order. Ray Data groupby + map_groups."""
+        self._call()
         if not items:
             return []
         spec = self.spec(Workers())
@@ -363,6 +374,7 @@ class LocalEngine(_Executor):
     def map_ordered(self, fn: Callable, items: Iterable, on_done: Callable[[int, int], None] | None = None,
                     initializer: Callable | None = None, initargs: tuple = ()):
         """Results of fn(item) in item order, as they complete (a generator)."""
+        self._call()
         items = list(items)
         n = self._pool_size(self.spec(Workers()), len(items))
         for tracked in ordered_map(partial(_tracked, fn), items, n, on_done, initializer, initargs):
@@ -370,6 +382,7 @@ class LocalEngine(_Executor):
 
     def map_tasks(self, fn: Callable, items: Iterable, num_cpus: float = 1,
                   on_done: Callable[[int, int], None] | None = None) -> list:
+        self._call()
         items = list(items)
         n = self._pool_size(self.spec(Workers(cpus=num_cpus)), len(items))
         return [self._note(r) for r in ordered_map(partial(_tracked, fn), items, n, on_done)]
@@ -381,6 +394,7 @@ class LocalEngine(_Executor):
     def run_stage(self, stage: Stage, in_dir: Path, out_dir: Path,
                   on_partition: Callable[[int, int], None] | None = None) -> None:
         """As Engine.run_stage: one partition per call, finished partitions skipped, marker at the end."""
+        self._call()
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         if is_done(out_dir):
@@ -398,6 +412,7 @@ class LocalEngine(_Executor):
     def group_apply(self, items: list, prepare: Callable, key: str, fn: Callable, *, scratch: Path,
                     groups: int | None = None, on_group: Callable[[int, int], None] | None = None) -> list[dict]:
         """As Engine.group_apply, on local processes: each item's rows sorted by key into one run
+        self._call()
         file under `scratch`, then key ranges of bounded size read back and grouped (results in
         key order). `prepare` and `fn` must pickle (module functions or partials of them)."""
         if not items:

@@ -9,9 +9,9 @@ number (a fixed count) or a mapping:
       translate: {min: 1, max: 16, gpus: 1}
       ocr: 8
 
-`count` fixes the number; `min`/`max` bound a pool that Ray scales with the work queued; left
-out, the pool is as large as the cluster's CPUs (or GPUs, for a step that asks for GPUs) divided
-by what each worker takes. Every size is capped at what the cluster has when the step starts
+`count` fixes the number; `min`/`max` bound a pool that Ray scales with the work queued (it
+starts at `min`); left out, the pool is as large as the cluster's CPUs (or GPUs, for a step that
+asks for GPUs) divided by what each worker takes. Every size is capped at what the cluster has when the step starts
 (a pool larger than the cluster would wait forever) and at the number of units of work.
 """
 from __future__ import annotations
@@ -66,7 +66,8 @@ class Workers(BaseModel):
         capacity = int(cluster_gpus // gpus) if gpus else int(cluster_cpus // self.cpus)
         capacity = max(1, capacity)
         hi = max(1, min(self.count or self.max or capacity, capacity, max(tasks, 1)))
-        lo = max(1, min(self.count or self.min, hi))
+        scales = self.count is None and bool({"min", "max"} & self.model_fields_set)
+        lo = max(1, min(self.min if scales else hi, hi))
         return lo, hi
 
 

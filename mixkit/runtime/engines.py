@@ -264,16 +264,19 @@ class Engine(_Executor):
 
     # -- a shuffle -----------------------------------------------------------------------------
     def group_apply(self, items: list, prepare: Callable, key: str, fn: Callable, *, scratch: Path,
-                    groups: int | None = None, on_group: Callable[[int, int], None] | None = None) -> list[dict]:
+                    groups: int | None = None, partitions: int | None = None,
+                    on_group: Callable[[int, int], None] | None = None) -> list[dict]:
         """fn(rows of one `key` value) for every value in the tables prepare(item) makes; the
-        results (small dicts) in no particular order. Ray Data groupby + map_groups."""
+        results (small dicts) in no particular order. Ray Data groupby + map_groups over
+        `partitions` shuffle partitions (default: one per group, at most 200): the driver owns
+        items x partitions intermediate blocks, so large shuffles pass fewer, larger partitions."""
         self._call()
         if not items:
             return []
         spec = self.spec(Workers())
         ds = self.ray.data.from_items([{"i": i} for i in range(len(items))], override_num_blocks=len(items))
         ds = ds.map_batches(_prepare_items(prepare, list(items)), batch_size=1, batch_format="pyarrow", num_cpus=spec.cpus)
-        n_part = max(1, min(groups or 200, 200))
+        n_part = max(1, partitions or min(groups or 200, 200))
         ds = ds.groupby(key, num_partitions=n_part).map_groups(_apply_group(fn), batch_format="pyarrow",
                                                                  num_cpus=spec.cpus)
         out: list[dict] = []
@@ -410,7 +413,8 @@ class LocalEngine(_Executor):
         _check_outputs(stage, inputs, out_dir)
 
     def group_apply(self, items: list, prepare: Callable, key: str, fn: Callable, *, scratch: Path,
-                    groups: int | None = None, on_group: Callable[[int, int], None] | None = None) -> list[dict]:
+                    groups: int | None = None, partitions: int | None = None,
+                    on_group: Callable[[int, int], None] | None = None) -> list[dict]:
         """As Engine.group_apply, on local processes: each item's rows sorted by key into one run
         self._call()
         file under `scratch`, then key ranges of bounded size read back and grouped (results in

@@ -36,6 +36,7 @@ from mixkit.core.shard_writer import ShardWriter
 from mixkit.runtime.partitions import is_done, mark_done, parts, write_table_atomic
 
 RANGE_ROWS = 500_000          # entries sorted together in one worker (~50 bytes each)
+SHUFFLE_BYTES = 256 << 20     # sample bytes per partition of the shuffle that writes shards
 REPEAT_BINS = 4096            # histogram bins of a short language's repeat order
 ENTRY_SCHEMA = pa.schema([("id", pa.string()), ("h", pa.float64()), ("size", pa.int64()), ("lang", pa.string()),
                           ("ocr", pa.bool_())])
@@ -388,6 +389,7 @@ class Mix(BuildStep):
                 partial(_write_shard, out_dir=str(shards_dir), sidecars=str(d / "sidecars"),
                         expected=cuts["samples"].to_pylist()),
                 scratch=d / "shuffle", groups=n_shards - len(done),
+                partitions=min(n_shards - len(done), max(1, math.ceil(sum(cuts["bytes"].to_pylist()) / SHUFFLE_BYTES))),
                 on_group=lambda n, t: ctx.progress.update("write shards", n, t))
         res.shards = [json.loads((d / "sidecars" / f"shard-{s:05d}.json").read_text()) for s in range(n_shards)]
         res.rows_out = sum(i["samples"] for i in res.shards)

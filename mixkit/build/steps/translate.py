@@ -122,7 +122,7 @@ class Translate(BuildStep):
                                  on_partition=lambda n, t, r=rnd: ctx.progress.update(f"translate r{r}", n, t))
             res.out_dirs.append(rd / "out")
             failed = tally(ctx.engine, parts(rd / "out", "rejects-"), ["lang"])
-            if not failed:
+            if not failed or rnd == MAX_TRANSLATE_ROUNDS - 1:     # no round left to send replacements to
                 break
             # Failed translations: replace them from the reserve, in the same language, in rank order.
             reserve = []

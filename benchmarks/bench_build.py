@@ -142,10 +142,12 @@ def print_build(b: dict) -> None:
           f"({b['samples'] / b['seconds']:.0f} samples/s); {b['engine']['nodes']} node(s), {b['engine']['cpus']} CPUs")
     print(f"   translated {acc['translation_stats'].get('rows_kept', 0)}, rejected {acc['rejected']}; "
           f"driver peak RSS {b['peak_rss_mb']:.0f} MB")
-    print(f"   {'step':<10} {'seconds':>8} {'rows in':>9} {'rows out':>9} {'driver MB':>10} {'workers':>8} {'files':>7}")
+    print(f"   {'step':<10} {'seconds':>8} {'rows in':>9} {'rows out':>9} {'driver MB':>10} {'(at start)':>10} "
+          f"{'workers':>8} {'files':>7}")
     for s in b["steps"]:
         print(f"   {s['name']:<10} {s['seconds']:>8.1f} {s['rows_in']:>9} {s['rows_out']:>9} "
-              f"{s['driver_peak_rss_mb']:>10.0f} {s.get('workers', 0):>8} {b['files'].get(s['name'], 0):>7}")
+              f"{s['driver_peak_rss_mb']:>10.0f} {s['driver_start_rss_mb']:>10.0f} {s.get('workers', 0):>8} "
+              f"{b['files'].get(s['name'], 0):>7}")
 
 
 def print_growth(a: dict, b: dict) -> None:
@@ -154,9 +156,12 @@ def print_growth(a: dict, b: dict) -> None:
     print(f"\n== driver peak growth from {a['n']} to {b['n']} samples: whole build "
           f"{grow(a['peak_rss_mb'], b['peak_rss_mb']):+.0f} B/sample")
     sa = {s["name"]: s for s in a["steps"]}
+    print(f"   {'step':<10} {'peak':>8} {'peak above its start':>22}")
     for s in b["steps"]:
         if s["name"] in sa:
-            print(f"   {s['name']:<10} {grow(sa[s['name']]['driver_peak_rss_mb'], s['driver_peak_rss_mb']):+8.0f} B/sample")
+            x = sa[s["name"]]
+            own = grow(x["driver_peak_rss_mb"] - x["driver_start_rss_mb"], s["driver_peak_rss_mb"] - s["driver_start_rss_mb"])
+            print(f"   {s['name']:<10} {grow(x['driver_peak_rss_mb'], s['driver_peak_rss_mb']):+8.0f} {own:+22.0f}  B/sample")
 
 
 def bench_writer(n: int, kb: float, work: Path) -> dict:

@@ -52,30 +52,47 @@ class StepMetrics:
     driver_peak_rss_mb: float      # the driver process's peak resident memory during the step
     resumed: bool                  # found complete from an earlier run
     workers: int = 0               # distinct worker processes that did the step's work (0: none needed)
+    driver_start_rss_mb: float = 0.0   # the driver's resident memory when the step began
 
     def to_dict(self) -> dict:
         return {"name": self.name, "seconds": round(self.seconds, 3), "rows_in": self.rows_in,
                 "rows_out": self.rows_out, "driver_peak_rss_mb": round(self.driver_peak_rss_mb, 1),
-                "resumed": self.resumed, "workers": self.workers}
+                "driver_start_rss_mb": round(self.driver_start_rss_mb, 1), "resumed": self.resumed,
+                "workers": self.workers}
 
 
-def _reset_peak_rss() -> None:
-    """Linux: writing 5 to clear_refs resets VmHWM, so each step reports its own peak."""
+def _reset_peak_rss() -> float:
+    """Linux: give freed heap back to the OS (glibc malloc_trim), then reset VmHWM (writing 5 to
+    clear_refs), so that each step reports its own peak; returns the resident memory it starts from."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
     except OSError:
         pass
+    return _status_mb("VmRSS:")
 
 
-def _peak_rss_mb() -> float:
+def _status_mb(field: str) -> float:
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return 0.0
+
+
+def _peak_rss_mb() -> float:
+    peak = _status_mb("VmHWM:")
+    if peak:
+        return peak
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -94,7 +111,7 @@ def run_steps(ctx: BuildContext, steps: list[BuildStep]) -> list[StepMetrics]:
             continue
         step.dir = ctx.folder.step_dir(pos, step.name)
         resumed = is_done(step.dir)
-        _reset_peak_rss()
+        start_rss = _reset_peak_rss()
         t0 = time.perf_counter()
         ctx.engine.begin_step(step.name, ctx.recipe.workers)     # the recipe's `workers:` entry for it
         res = step.run(ctx)
@@ -105,7 +122,7 @@ def run_steps(ctx: BuildContext, steps: list[BuildStep]) -> list[StepMetrics]:
             raise BuildAccountingError(f"step {step.name!r}: {problem}. Every row must end in the step's output or "
                                        f"its rejects; the step's folder {step.dir} is kept for inspection")
         metrics.append(StepMetrics(step.name, time.perf_counter() - t0, res.rows_in, res.rows_out,
-                                   _peak_rss_mb(), resumed, workers))
+                                   _peak_rss_mb(), resumed, workers, start_rss))
     return metrics
 
 

@@ -38,6 +38,8 @@ from mixkit.runtime.workers import Workers, step_workers
 
 # Local shuffle: rows of one key range read back at once (bounded memory per reduce task).
 LOCAL_REDUCE_BYTES = 256 << 20
+# Ray: shuffles of at most this many blocks sort (fast to start); larger ones hash (flat driver).
+SORT_SHUFFLE_BLOCKS = 16
 
 
 def worker_id() -> str:
@@ -264,18 +266,27 @@ class Engine(_Executor):
 
     # -- a shuffle -----------------------------------------------------------------------------
     def group_apply(self, items: list, prepare: Callable, key: str, fn: Callable, *, scratch: Path,
-                    groups: int | None = None, partitions: int | None = None,
-                    on_group: Callable[[int, int], None] | None = None) -> list[dict]:
+                    groups: int | None = None, partitions: int | None = None, weights: list[int] | None = None,
+                    batch_weight: int | None = None, on_group: Callable[[int, int], None] | None = None) -> list[dict]:
         """fn(rows of one `key` value) for every value in the tables prepare(item) makes; the
         results (small dicts) in no particular order. Ray Data groupby + map_groups over
-        `partitions` shuffle partitions (default: one per group, at most 200): the driver owns
-        items x partitions intermediate blocks, so large shuffles pass fewer, larger partitions."""
+        `partitions` shuffle partitions (default: one per group, at most 200).
+
+        Consecutive items are prepared together in batches of at most `batch_weight` (by
+        `weights`: rows, bytes): each batch is one block of the shuffle. A sort-based shuffle
+        costs the driver about a megabyte per block (measured with Ray 2.60), so it runs only for
+        a few blocks; more go through the hash shuffle, whose aggregator actors keep the driver
+        flat but take seconds to start."""
         self._call()
         if not items:
             return []
         spec = self.spec(Workers())
-        ds = self.ray.data.from_items([{"i": i} for i in range(len(items))], override_num_blocks=len(items))
-        ds = ds.map_batches(_prepare_items(prepare, list(items)), batch_size=1, batch_format="pyarrow", num_cpus=spec.cpus)
+        batches = batch_items(items, weights, batch_weight)
+        ctx = self.ray.data.DataContext.get_current()
+        ctx.shuffle_strategy = "sort_shuffle_pull_based" if len(batches) <= SORT_SHUFFLE_BLOCKS else "hash_shuffle"
+        ds = self.ray.data.from_items([{"i": i} for i in range(len(batches))], override_num_blocks=len(batches))
+        ds = ds.map_batches(_prepare_items(partial(_prepare_batch, prepare), batches), batch_size=1,
+                            batch_format="pyarrow", num_cpus=spec.cpus)
         n_part = max(1, partitions or min(groups or 200, 200))
         ds = ds.groupby(key, num_partitions=n_part).map_groups(_apply_group(fn), batch_format="pyarrow",
                                                                  num_cpus=spec.cpus)
@@ -286,6 +297,28 @@ class Engine(_Executor):
             if on_group:
                 on_group(len(out), groups or len(out))
         return out
+
+
+def batch_items(items: list, weights: list[int] | None, limit: int | None) -> list[list]:
+    """Consecutive items in batches of at most `limit` total weight (an item heavier than the limit
+    alone); without weights, one item per batch."""
+    if not weights or not limit:
+        return [[it] for it in items]
+    out, cur, acc = [], [], 0
+    for it, w in zip(items, weights):
+        if cur and acc + w > limit:
+            out.append(cur)
+            cur, acc = [], 0
+        cur.append(it)
+        acc += w
+    if cur:
+        out.append(cur)
+    return out
+
+
+def _prepare_batch(prepare: Callable, batch: list) -> pa.Table:
+    tables = [prepare(it) for it in batch]
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 
 # -- the local-process back end ---------------------------------------------------------------
@@ -413,19 +446,21 @@ class LocalEngine(_Executor):
         _check_outputs(stage, inputs, out_dir)
 
     def group_apply(self, items: list, prepare: Callable, key: str, fn: Callable, *, scratch: Path,
-                    groups: int | None = None, partitions: int | None = None,
-                    on_group: Callable[[int, int], None] | None = None) -> list[dict]:
-        """As Engine.group_apply, on local processes: each item's rows sorted by key into one run
-        self._call()
+                    groups: int | None = None, partitions: int | None = None, weights: list[int] | None = None,
+                    batch_weight: int | None = None, on_group: Callable[[int, int], None] | None = None) -> list[dict]:
+        """As Engine.group_apply, on local processes: each batch's rows sorted by key into one run
         file under `scratch`, then key ranges of bounded size read back and grouped (results in
         key order). `prepare` and `fn` must pickle (module functions or partials of them)."""
+        self._call()
         if not items:
             return []
         scratch = Path(scratch)
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)
-        n = self._pool_size(self.spec(Workers()), len(items))
-        jobs = [(prepare, it, str(scratch / f"run-{i:06d}.parquet"), key) for i, it in enumerate(items)]
+        batches = batch_items(items, weights, batch_weight)
+        n = self._pool_size(self.spec(Workers()), len(batches))
+        jobs = [(partial(_prepare_batch, prepare), b, str(scratch / f"run-{i:06d}.parquet"), key)
+                for i, b in enumerate(batches)]
         files, sizes = [], Counter()
         for wid, path, per_key in ordered_map(_local_shuffle_map, jobs, n):
             self._seen.add(wid)

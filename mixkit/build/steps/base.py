@@ -15,6 +15,10 @@ from mixkit.core.schema import REJECT_SCHEMA
 from mixkit.runtime.partitions import parts
 
 ROWS_PER_PART = 2000
+# A shuffle block (engine.group_apply batches its items up to these): small rows (ids, keys,
+# entries) by count, sample rows by bytes.
+SHUFFLE_ROWS = 500_000
+SHUFFLE_BYTES = 256 << 20
 
 
 def empty_rejects() -> pa.Table:
@@ -27,7 +31,11 @@ def count_rows(directory: Path, prefix: str = "part-") -> int:
 
 def file_rows(files: list[Path]) -> int:
     """Rows in parquet files, from their footers (no data read)."""
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in files)
+    return sum(rows_of(files))
+
+
+def rows_of(files: list[Path]) -> list[int]:
+    return [pq.ParquetFile(p).metadata.num_rows for p in files]
 
 
 def _tally_task(job: tuple[str, list[str]]) -> list[list]:

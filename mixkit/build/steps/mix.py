@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mixkit.build.plan import repeat_hash, repeats, unit_hash, upsample_deficits, upsample_id
-from mixkit.build.steps.base import BuildContext, BuildStep, StepResult
+from mixkit.build.steps.base import SHUFFLE_BYTES, SHUFFLE_ROWS, BuildContext, BuildStep, StepResult
 from mixkit.build.steps.plan import PlanResult
 from mixkit.core.schema import REJECT_SCHEMA, SCHEMA, make_reject, rows_to_table
 from mixkit.core.shard_format import counts_dict, sample_members
@@ -36,7 +36,6 @@ from mixkit.core.shard_writer import ShardWriter
 from mixkit.runtime.partitions import is_done, mark_done, parts, write_table_atomic
 
 RANGE_ROWS = 500_000          # entries sorted together in one worker (~50 bytes each)
-SHUFFLE_BYTES = 256 << 20     # sample bytes per partition of the shuffle that writes shards
 REPEAT_BINS = 4096            # histogram bins of a short language's repeat order
 ENTRY_SCHEMA = pa.schema([("id", pa.string()), ("h", pa.float64()), ("size", pa.int64()), ("lang", pa.string()),
                           ("ocr", pa.bool_())])
@@ -123,10 +122,10 @@ def _entries_task(job: dict) -> dict[str, int]:
                                     "lang": t["lang"], "ocr": pc.starts_with(t["source"], "ocr_synth")},
                                    schema=ENTRY_SCHEMA))
         write_table_atomic(pa.concat_tables(tables) if tables else ENTRY_SCHEMA.empty_table(), out)
-    t = pq.read_table(out, columns=["lang", "ocr"])
+    t = pq.read_table(out, columns=["lang", "ocr", "size"])
     mixed = t.filter(pc.invert(t["ocr"]))["lang"]
     counts = {v["values"]: v["counts"] for v in pc.value_counts(mixed).to_pylist()} if len(mixed) else {}
-    return {"rows": t.num_rows, "langs": counts}
+    return {"rows": t.num_rows, "bytes": int(pc.sum(t["size"]).as_py() or 0), "langs": counts}
 
 
 # -- up-sampling ----------------------------------------------------------------------------------
@@ -348,9 +347,11 @@ class Mix(BuildStep):
         # 1. entries, and what each language holds
         jobs = [{"origin": vars(o), "seed": recipe.seed, "reserve_used": getattr(tr, "reserve_used", 0)}
                 for o in origins]
-        total, available = 0, {}
+        total, available, rows, sizes = 0, {}, [], []
         for c in ctx.engine.map_tasks(_entries_task, jobs, on_done=lambda n, t: ctx.progress.update("mix: sizes", n, t)):
             total += c["rows"]
+            rows.append(c["rows"])
+            sizes.append(c["bytes"])
             for lg, n in c["langs"].items():
                 available[lg] = available.get(lg, 0) + n
         res = MixResult(rows_in=total, leftovers=d / "leftovers")
@@ -370,7 +371,7 @@ class Mix(BuildStep):
             ctx.engine.group_apply([o.entries for o in origins],
                                    partial(_range_rows, seed=recipe.seed, ranges=n_ranges, repeat_plan=rplan), "r",
                                    partial(_write_range, out_dir=str(d / "ranges")), scratch=d / "shuffle",
-                                   groups=n_ranges)
+                                   groups=n_ranges, weights=rows, batch_weight=SHUFFLE_ROWS)
             ctx.engine.map_tasks(_cut_task, [{"dir": str(d / "ranges"), "ranges": n_ranges, "out": str(cut),
                                               "max_samples": recipe.output.samples_per_shard,
                                               "max_bytes": int(recipe.output.max_shard_mb * (1 << 20))}])
@@ -389,8 +390,8 @@ class Mix(BuildStep):
                 partial(_write_shard, out_dir=str(shards_dir), sidecars=str(d / "sidecars"),
                         expected=cuts["samples"].to_pylist()),
                 scratch=d / "shuffle", groups=n_shards - len(done),
-                partitions=min(n_shards - len(done), max(1, math.ceil(sum(cuts["bytes"].to_pylist()) / SHUFFLE_BYTES))),
-                on_group=lambda n, t: ctx.progress.update("write shards", n, t))
+                partitions=min(n_shards - len(done), max(1, math.ceil(sum(sizes) / SHUFFLE_BYTES))),
+                weights=sizes, batch_weight=SHUFFLE_BYTES, on_group=lambda n, t: ctx.progress.update("write shards", n, t))
         res.shards = [json.loads((d / "sidecars" / f"shard-{s:05d}.json").read_text()) for s in range(n_shards)]
         res.rows_out = sum(i["samples"] for i in res.shards)
         mark_done(d)

@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 
 from mixkit.build.plan import (ENGLISH_FREE, PLAN_SCHEMA, PlanTargets, describe, finish_shortfall, plan_targets,
                                role_counts, sample_class, sample_keys, slot_table, sort_class, sort_slots)
-from mixkit.build.steps.base import BuildContext, BuildStep, StepResult
+from mixkit.build.steps.base import SHUFFLE_ROWS, BuildContext, BuildStep, StepResult, rows_of
 from mixkit.runtime.partitions import is_done, mark_done, parts, write_table_atomic
 
 GROUP_ROWS = 200_000          # rows ranked together in one worker (keys are ~60 bytes each)
@@ -290,7 +290,8 @@ class PlanStep(BuildStep):
         results = ctx.engine.group_apply(
             items, partial(_route_rows, starts=starts, slot_routes=route), "g",
             partial(_rank_group, groups=info, targets=t.to_dict(), out_dir=str(d / "groups")),
-            scratch=d / "shuffle", groups=len(groups), on_group=lambda n, k: ctx.progress.update("plan: rank", n, k))
+            scratch=d / "shuffle", groups=len(groups), weights=rows_of([Path(p) for _, p in items]),
+            batch_weight=SHUFFLE_ROWS, on_group=lambda n, k: ctx.progress.update("plan: rank", n, k))
         untranslated: dict[str, int] = {}
         roles: dict[str, dict[str, int]] = {}
         for r in results:
@@ -303,9 +304,11 @@ class PlanStep(BuildStep):
 
         # The roles beside each partition of the rows.
         (d / "parts").mkdir(exist_ok=True)
-        ctx.engine.group_apply(sorted(str(p) for p in (d / "groups").glob("g-*.parquet")), _read_group_file, "part",
+        group_files = sorted((d / "groups").glob("g-*.parquet"))
+        ctx.engine.group_apply([str(p) for p in group_files], _read_group_file, "part",
                                partial(_write_plan_part, names=names, out_dir=str(d / "parts")),
-                               scratch=d / "shuffle", groups=len(names))
+                               scratch=d / "shuffle", groups=len(names), weights=rows_of(group_files),
+                               batch_weight=SHUFFLE_ROWS)
         for name in names:                 # a partition with no rows left still gets its (empty) plan
             if not (d / "parts" / name).exists():
                 write_table_atomic(PLAN_SCHEMA.empty_table(), d / "parts" / name)

@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mixkit.build.steps.base import ROWS_PER_PART, BuildContext, BuildStep, RowsResult, count_rows, file_rows
+from mixkit.build.steps.base import (ROWS_PER_PART, SHUFFLE_ROWS, BuildContext, BuildStep, RowsResult, count_rows,
+                                     rows_of)
 from mixkit.core.schema import REJECT_SCHEMA, make_reject, rows_to_table
 from mixkit.runtime.partitions import is_done, mark_done, parts, write_table_atomic
 
@@ -140,11 +141,12 @@ def _reject_duplicate_ids(ctx: BuildContext, d: Path) -> None:
     """Two records that normalise to the same id (same source, origin id, lang, task): keep the
     first. Ids meet by hash group in workers (a shuffle); only partitions with a copy are rewritten."""
     src = parts(d)
-    groups = max(1, math.ceil(file_rows(src) / ID_GROUP_ROWS))
+    rows = rows_of(src)
+    groups = max(1, math.ceil(sum(rows) / ID_GROUP_ROWS))
     (d / "dupids").mkdir(exist_ok=True)
     found = ctx.engine.group_apply([(str(p), i) for i, p in enumerate(src)], partial(_id_rows, groups=groups), "g",
                                    partial(_later_copies, out_dir=str(d / "dupids")), scratch=d / "shuffle",
-                                   groups=groups)
+                                   groups=groups, weights=rows, batch_weight=SHUFFLE_ROWS)
     affected = sorted({p for r in found for p in r["parts"]})
     dup_files = [str(f) for f in sorted((d / "dupids").glob("g-*.parquet"))]
     ctx.engine.map_tasks(_drop_copies, [{"path": str(src[p]), "part": p, "dup_files": dup_files} for p in affected])

@@ -211,12 +211,12 @@ def test_stage1_configs_train_on_every_task(tmp_path):
 
     for name in ("centurio-qwen2.5-7b-stage1.yaml", "centurio-aya-expanse-8b-stage1.yaml"):
         stage1 = load_config(ROOT / "configs" / name)
-        assert stage1.stage == "stage1" and stage1.data.tasks == []       # no caption-only filter
+        assert stage1.training_stage == "stage1" and stage1.data.tasks == []       # no caption-only filter
     d = tmp_path / "shards"
     write_tiny_shards(d, n=40, samples_per_shard=20)
     write_rows(d, _ocr_rows(40), samples_per_shard=20, prefix="ocr")
     cfg = load_config(TINY)
-    cfg.stage, cfg.data.tasks, cfg.freeze = stage1.stage, stage1.data.tasks, stage1.freeze
+    cfg.training_stage, cfg.data.tasks, cfg.freeze = stage1.training_stage, stage1.data.tasks, stage1.freeze
     cfg.optim.max_steps, cfg.run.log_every, cfg.run.save_every = 3, 3, 3
     cfg.data.num_workers, cfg.data.bucket_buffer, cfg.run.export_final = 0, 80, False
     s = train(cfg, shards=str(d / "*.tar"), out_dir=str(tmp_path / "out"))

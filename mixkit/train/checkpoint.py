@@ -1,9 +1,11 @@
-"""Checkpoints of the trainable state, optimizer, scheduler, step and data position.
+"""Checkpoints of the model state, optimizer, scheduler, step and data position.
 
-Gathered with torch.distributed.checkpoint's state-dict API (full, CPU, frozen params left
-out), so the same code serves one process, DDP and FSDP2; rank 0 writes. A checkpoint is
-written to a temporary directory and renamed when complete, then `latest` is updated, so a
-kill at any moment leaves the previous checkpoint usable.
+The model state is what the training stage hands on (handoff.py: every part that differs from the
+base models, frozen ones included, so a checkpoint can also start the next training stage). The
+optimizer state comes from torch.distributed.checkpoint's state-dict API (full, CPU), so the same
+code serves one process, DDP and FSDP2; rank 0 writes. A checkpoint is written to a temporary
+directory and renamed when complete, then `latest` is updated, so a kill at any moment leaves the
+previous checkpoint usable.
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict, set_state_dict
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_optimizer_state_dict, set_state_dict
+
+from mixkit.train.handoff import TRAINABLE, check_fits
 
 STATE = "state.pt"
 META = "meta.json"
@@ -28,18 +32,19 @@ def _gather(obj, world: int) -> list:
     return out
 
 
-def save_checkpoint(out_dir: str | Path, step: int, model, optimizer, scheduler, data_state: dict, *,
-                    rank: int, world: int, keep: int = 2, config: dict | None = None) -> Path:
+def save_checkpoint(out_dir: str | Path, step: int, model_state: dict, wrapped, optimizer, scheduler,
+                    data_state: dict, *, rank: int, world: int, keep: int = 2, config: dict | None = None) -> Path:
+    """`model_state`: handoff.gather() of the kept parameters (rank 0's; other ranks' are not written)."""
     ck_root = Path(out_dir) / "checkpoints"
-    msd, osd = get_state_dict(model, optimizer, options=StateDictOptions(
-        full_state_dict=True, cpu_offload=True, ignore_frozen_params=True))
+    osd = get_optimizer_state_dict(wrapped, optimizer, options=StateDictOptions(full_state_dict=True,
+                                                                                cpu_offload=True))
     data_states = _gather(data_state, world)     # one data position per rank
     final = ck_root / f"step-{step:07d}"
     if rank == 0:
         tmp = ck_root / f".step-{step:07d}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        torch.save({"model": msd, "optim": osd, "scheduler": scheduler.state_dict()}, tmp / STATE)
+        torch.save({"model": model_state, "optim": osd, "scheduler": scheduler.state_dict()}, tmp / STATE)
         meta = {"step": step, "world_size": world, "data": data_states, "config": config or {}}
         (tmp / META).write_text(json.dumps(meta, indent=1, ensure_ascii=False), encoding="utf-8")
         shutil.rmtree(final, ignore_errors=True)
@@ -64,25 +69,29 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
     return done[-1] if done else None
 
 
-def load_checkpoint(path: str | Path, model, optimizer, scheduler) -> dict:
+def load_checkpoint(path: str | Path, model, wrapped, optimizer, scheduler) -> dict:
+    """Resume: `model` is the unwrapped model (names are checked against it), `wrapped` what trains."""
     path = Path(path)
     state = torch.load(path / STATE, map_location="cpu", weights_only=False)
-    set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"],
+    check_fits(model, state["model"], f"checkpoint {path}", resuming=True)
+    set_state_dict(wrapped, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"],
                    options=StateDictOptions(full_state_dict=True, strict=False))
     scheduler.load_state_dict(state["scheduler"])
     return json.loads((path / META).read_text(encoding="utf-8"))
 
 
 def load_trainable_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Trainable tensors from a checkpoint dir (state.pt) or a final dir (trainable.pt)."""
+    """A training stage's output (handoff.py) from a final dir (trainable.pt), a checkpoint dir (state.pt)
+    or a run dir (its final state, else its latest checkpoint)."""
     path = Path(path)
-    if (path / "trainable.pt").exists():
-        return torch.load(path / "trainable.pt", map_location="cpu", weights_only=True)
+    if (path / TRAINABLE).exists():
+        return torch.load(path / TRAINABLE, map_location="cpu", weights_only=True)
     if (path / STATE).exists():
         return torch.load(path / STATE, map_location="cpu", weights_only=False)["model"]
-    if (path / "final" / "trainable.pt").exists():            # a run directory: its final state first
+    if (path / "final" / TRAINABLE).exists():
         return load_trainable_file(path / "final")
     latest = latest_checkpoint(path)
     if latest is not None:
         return load_trainable_file(latest)
-    raise FileNotFoundError(f"{path}: no trainable.pt, checkpoint state.pt or checkpoints/ to initialise from")
+    raise FileNotFoundError(f"{path}: no {TRAINABLE}, checkpoint {STATE} or checkpoints/ to continue from: point "
+                            "model.init_from at the out dir of the earlier training stage")

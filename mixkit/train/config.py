@@ -1,13 +1,15 @@
 """Training configuration: nested dataclasses loaded from YAML. An unknown key is an error.
 
-One YAML file describes one training stage (stage 1 caption pre-training or stage 2
-instruction tuning); stage 2 points `model.init_from` at stage 1's output so the same LoRA
-adapter and projector continue.
+One YAML file describes one training stage (Centurio's stage 1, pre-training on captions and OCR,
+or stage 2, instruction tuning); a later training stage points `model.init_from` at an earlier
+one's output, and everything that output holds continues (handoff.py): LoRA adapters, projector,
+trained vision layers, frozen or trained now.
 """
 from __future__ import annotations
 
 import dataclasses
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ class ModelConfig:
     vision_feature_select_strategy: str = "full"
     dtype: str = "float32"                 # weights' dtype: float32 | bfloat16
     attn_implementation: str = "sdpa"      # sdpa | flash_attention_2 | eager
-    init_from: str | None = None           # a previous stage's checkpoint or final dir: trainable state continues
+    init_from: str | None = None           # an earlier training stage's run/final/checkpoint dir: all it holds goes on
     chat_template: str | None = None       # override the tokenizer's template (Jinja string)
     # Centurio's multi-scale views (multiscale.py): 1 = one view per image; 2 = a global view plus the
     # image at 2x size cut into 2x2 tiles, pooled back and concatenated on channels (projector in = 2C).
@@ -49,7 +51,7 @@ class LoraConfig:
 @dataclass
 class FreezeConfig:
     vision: bool = True                    # False: train the vision tower (at optim.vision_lr)
-    projector: bool = False                # the projector is trained unless frozen here
+    projector: bool = False                # the projector is trained unless frozen here (then kept as given)
     llm: bool = True                       # base LLM weights; LoRA adapters train regardless when enabled
 
 
@@ -112,7 +114,7 @@ class TrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     run: RunConfig = field(default_factory=RunConfig)
-    stage: str = "stage1"                  # a label for logs: stage1 (captions) | stage2 (instructions)
+    training_stage: str = "stage1"         # a label for logs: stage1 (captions, OCR) | stage2 (instructions)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -145,6 +147,13 @@ def _build(cls, data: Any, where: str):
 
 
 def config_from_dict(data: dict, where: str = "config") -> TrainConfig:
+    if isinstance(data, dict) and "stage" in data:
+        # `stage:` is the key's name before mixkit 0.2 ("stage" now means a row processor, mixkit.runtime.stage)
+        if "training_stage" in data:
+            raise ConfigError(f"{where}: both `stage:` and `training_stage:` are given; keep `training_stage:`")
+        data = {("training_stage" if k == "stage" else k): v for k, v in data.items()}
+        warnings.warn(f"{where}: the config key `stage:` is now `training_stage:` (read as `training_stage:`; "
+                      "rename it)", FutureWarning, stacklevel=2)
     cfg = _build(TrainConfig, data, where)
     validate(cfg)
     return cfg

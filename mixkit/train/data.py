@@ -92,7 +92,7 @@ class ShardStream(IterableDataset):
             raise ValueError(f"{len(self.urls)} shards for {world_size} ranks: every rank needs at least one shard "
                              "(write more, smaller shards or set data.resampled: true)")
 
-    # -- stages -------------------------------------------------------------------------
+    # -- pipeline steps -----------------------------------------------------------------
     def _shard_source(self, worker: int, num_workers: int):
         if self.cfg.resampled:
             # WebDataset(resampled=True) seeds from time and pid (not reproducible); this one is

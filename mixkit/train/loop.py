@@ -24,15 +24,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 import yaml
 
 from mixkit.train.checkpoint import latest_checkpoint, load_checkpoint, load_trainable_file, save_checkpoint
 from mixkit.train.config import ConfigError, TrainConfig
 from mixkit.train.data import ShardStream, expand_shards, make_loader
 from mixkit.train.encode import IGNORE
+from mixkit.train.handoff import TRAINABLE, gather, kept_names, load_trainable, tensors_per_part
+from mixkit.train.loss import summed_token_loss, target_tokens
 from mixkit.train.metrics import FlopCounter, peak_flops
-from mixkit.train.model import build, load_trainable, save_pretrained_llava
+from mixkit.train.model import build, save_pretrained_llava
+from mixkit.train.parts import IMAGE_PARTS, LLM, LORA, PROJECTOR, VISION, llava, part_of
 from mixkit.train.sinks import MetricSinks
 from mixkit.train.validate import validation_loss
 
@@ -97,15 +99,14 @@ def cosine_with_warmup(max_steps: int, warmup_ratio: float):
 
 
 def make_optimizer(model, cfg: TrainConfig, device: torch.device):
-    groups = {"projector": [], "vision": [], "llm": []}
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        key = ("projector" if "multi_modal_projector" in name else
-               "vision" if "vision_tower" in name and "lora_" not in name else "llm")
-        groups[key].append(p)
+    """AdamW with one param group per part (LoRA adapters learn at the llm's rate)."""
     o = cfg.optim
-    lrs = {"projector": o.projector_lr or o.lr, "vision": o.vision_lr, "llm": o.lr}
+    lrs = {PROJECTOR: o.projector_lr or o.lr, VISION: o.vision_lr, LLM: o.lr}
+    groups = {k: [] for k in lrs}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            part = part_of(name)
+            groups[LLM if part == LORA else part].append(p)
     param_groups = [{"params": ps, "lr": lrs[k], "name": k} for k, ps in groups.items() if ps]
     return torch.optim.AdamW(param_groups, lr=o.lr, betas=tuple(o.betas), weight_decay=o.weight_decay,
                              fused=device.type == "cuda")
@@ -119,9 +120,8 @@ def wrap(model, cfg: TrainConfig, d: Dist):
 
         mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) \
             if d.device.type == "cuda" else None
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
         kw = {"mp_policy": mp} if mp else {}
-        for layer in base.model.language_model.layers:     # one FSDP unit per decoder layer
+        for layer in llava(model).model.language_model.layers:     # one FSDP unit per decoder layer
             fully_shard(layer, **kw)
         fully_shard(model, **kw)
         return model
@@ -135,8 +135,7 @@ def wrap(model, cfg: TrainConfig, d: Dist):
 def image_params(model) -> list[torch.nn.Parameter]:
     """Trained parameters only image batches reach (projector, vision tower): a text-only batch
     leaves them without gradient, which DDP's reducer (and FSDP2's reduce-scatter) must not see."""
-    return [p for n, p in model.named_parameters() if p.requires_grad and
-            ("multi_modal_projector" in n or ("vision_tower" in n and "lora_" not in n))]
+    return [p for n, p in model.named_parameters() if p.requires_grad and part_of(n) in IMAGE_PARTS]
 
 
 def with_dummy_image(b: dict, built) -> dict:
@@ -276,8 +275,12 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
     work = Path(tempfile.mkdtemp(prefix=f"mixkit-train-r{d.rank}-"))
     built = build(cfg, work)
     model = built.model
-    if cfg.model.init_from:                            # stage 2: the stage-1 adapter and projector continue
-        load_trainable(model, load_trainable_file(cfg.model.init_from), source=cfg.model.init_from)
+    carried = set()
+    if cfg.model.init_from:                 # an earlier training stage: all it hands on continues, frozen or not
+        carried = load_trainable(model, load_trainable_file(cfg.model.init_from), source=cfg.model.init_from)
+        if d.main:
+            print(f"continuing from {cfg.model.init_from}: {tensors_per_part(carried)} tensors", flush=True)
+    kept = kept_names(model, carried)       # this training stage's output: all that differs from the base models
     model.to(d.device)
     flops = FlopCounter(model, cfg.freeze.llm, cfg.freeze.vision, views_per_image=built.image.views.n_views)
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -289,7 +292,7 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
     step, pos = 0, DataPosition()
     ck = latest_checkpoint(out) if cfg.run.resume else None
     if ck is not None:
-        meta = load_checkpoint(ck, wrapped, optimizer, scheduler)
+        meta = load_checkpoint(ck, model, wrapped, optimizer, scheduler)
         step = meta["step"]
         if meta["world_size"] == d.world:
             pos = DataPosition.from_dict(meta["data"][d.rank])
@@ -303,12 +306,12 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
         shutil.rmtree(out / "checkpoints")
     log_path = out / "log.jsonl" if d.main else None
     sinks = MetricSinks(out, cfg.run, cfg.to_dict(), enabled=d.main)
-    _log(log_path, {"event": "start", "step": step, "stage": cfg.stage, "world_size": d.world,
+    _log(log_path, {"event": "start", "step": step, "training_stage": cfg.training_stage, "world_size": d.world,
                     "params_total": n_total, "params_trainable": n_trainable, "shards": len(urls),
                     "device": str(d.device)}, d.main, echo=False)
     if d.main:
-        print(f"{cfg.stage}: {n_trainable:,} trainable of {n_total:,} params, {len(urls)} shards, "
-              f"world {d.world}, device {d.device}", flush=True)
+        print(f"training stage {cfg.training_stage}: {n_trainable:,} trainable of {n_total:,} params, "
+              f"{len(urls)} shards, world {d.world}, device {d.device}", flush=True)
 
     use_bf16 = cfg.run.precision == "bf16" or (cfg.run.precision == "auto" and d.device.type == "cuda")
     autocast = (lambda: torch.autocast(d.device.type, dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
@@ -326,7 +329,7 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
         t_wait = time.perf_counter()
         micro = [next(stream) for _ in range(cfg.optim.grad_accum)]
         data_wait = time.perf_counter() - t_wait
-        n_local = sum(int((b["labels"][:, 1:] != IGNORE).sum()) for b in micro)
+        n_local = sum(target_tokens(b) for b in micro)
         n_global = _all_reduce([float(n_local)], d)[0]
         loss_sum_local = 0.0
         for i, b in enumerate(micro):
@@ -334,16 +337,10 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
                 b = with_dummy_image(b, built)
             last = i == len(micro) - 1
             sync = contextlib.nullcontext() if last or not hasattr(wrapped, "no_sync") else wrapped.no_sync()
-            pixel_values = b["pixel_values"].to(d.device) if b["pixel_values"] is not None else None
             with sync:
-                with autocast():
-                    logits = wrapped(input_ids=b["input_ids"].to(d.device), pixel_values=pixel_values,
-                                     attention_mask=b["attention_mask"].to(d.device), use_cache=False).logits
-                labels = b["labels"][:, 1:].to(d.device)
-                tok_loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                                           ignore_index=IGNORE, reduction="sum")
+                tok_loss = summed_token_loss(wrapped, b, d.device, autocast)
                 loss = tok_loss * d.world / max(n_global, 1.0)
-                if pixel_values is None and touch:
+                if b["pixel_values"] is None and touch:
                     # text-only batch: a zero-weighted touch gives the image-side parameters a (zero)
                     # gradient, so every DDP bucket is reduced (cheaper than find_unused_parameters)
                     loss = loss + 0.0 * sum(p.sum() for p in touch)
@@ -394,8 +391,8 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
                 print(f"step={step} val_loss={val['val_loss']:.4g} ({val['val_tokens']} tokens)", flush=True)
                 sinks.write(step, val, prefix="val")
         if step % cfg.run.save_every == 0 or step == stop_at:
-            save_checkpoint(out, step, wrapped, optimizer, scheduler, {**pos.to_dict(), "rng": _rng_state(d)},
-                            rank=d.rank, world=d.world,
+            save_checkpoint(out, step, gather(model, kept, keep=d.main), wrapped, optimizer, scheduler,
+                            {**pos.to_dict(), "rng": _rng_state(d)}, rank=d.rank, world=d.world,
                             keep=cfg.run.keep_checkpoints, config=cfg.to_dict())
 
     summary = {"steps": step, "first_loss": first_loss, "last_loss": last_loss, "out_dir": str(out),
@@ -403,7 +400,7 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
                "bad_samples": dict(_sum_counters(pos.bad, d)),
                "samples_by_task": dict(_sum_counters(pos.by_task, d))}
     if cfg.run.export_final and step >= cfg.optim.max_steps:
-        summary["final_dir"] = str(export_final(wrapped, model, built, cfg, d, out / "final"))
+        summary["final_dir"] = str(export_final(model, kept, built, cfg, d, out / "final"))
     _log(log_path, {"event": "end", **summary}, d.main, echo=False)
     sinks.close()
     shutil.rmtree(work, ignore_errors=True)
@@ -412,21 +409,20 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
     return summary
 
 
-def export_final(wrapped, model, built, cfg: TrainConfig, d: Dist, final: Path) -> Path:
-    """final/: merged Llava weights + processor (plain transformers), adapter/, trainable.pt (next stage)."""
-    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
-
-    state = get_model_state_dict(wrapped, options=StateDictOptions(full_state_dict=True, cpu_offload=True,
-                                                                   ignore_frozen_params=True))
+def export_final(model, kept: list[str], built, cfg: TrainConfig, d: Dist, final: Path) -> Path:
+    """final/: merged Llava weights + processor (plain transformers), adapter/, and trainable.pt (what
+    the next training stage continues from: every kept part, frozen ones included)."""
+    state = gather(model, kept, keep=d.main)
     if d.main:
         if cfg.run.distributed == "fsdp2" and d.world > 1:
-            # parameters are sharded: rebuild an unsharded copy on CPU from the gathered trainable state
-            fresh = build(cfg, Path(tempfile.mkdtemp(prefix="mixkit-export-")))
-            model = fresh.model
-            load_trainable(model, state, source="fsdp2 gather")
+            # parameters are sharded: rebuild the base models on CPU and load every part that differs
+            work = Path(tempfile.mkdtemp(prefix="mixkit-export-"))
+            model = build(cfg, work).model
+            load_trainable(model, state, source="the FSDP2 gather")
+            shutil.rmtree(work, ignore_errors=True)
         model = model.to("cpu")
         final.mkdir(parents=True, exist_ok=True)
-        torch.save({k: v.clone() for k, v in state.items()}, final / "trainable.pt")
+        torch.save(state, final / TRAINABLE)
         save_pretrained_llava(model, built.tokenizer, built.image_processor, cfg, final, merge=cfg.run.merge_lora)
         print(f"saved {final} (LlavaForConditionalGeneration + processor)", flush=True)
     if d.world > 1:

@@ -20,7 +20,11 @@ ignored), summed over the batch:
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import torch
+
+from mixkit.train.parts import LLM, PROJECTOR, VISION, llava, part_of
 
 # Dense bf16 tensor-core peaks (no sparsity), FLOP/s, from vendor datasheets.
 PEAK_BF16 = {
@@ -41,13 +45,14 @@ def peak_flops(device: torch.device) -> float | None:
 
 class FlopCounter:
     def __init__(self, model, freeze_llm: bool, freeze_vision: bool, views_per_image: int = 1):
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        lm = base.model.language_model
-        emb = lm.get_input_embeddings().weight.numel()
-        self.n_llm = sum(p.numel() for n, p in lm.named_parameters() if "lora_" not in n) - emb
-        self.n_llm += base.lm_head.weight.numel()
-        self.n_vis = sum(p.numel() for n, p in base.model.vision_tower.named_parameters() if "lora_" not in n)
-        self.n_proj = sum(p.numel() for p in base.model.multi_modal_projector.parameters())
+        base = llava(model)
+        size = Counter()
+        for n, p in model.named_parameters():           # a tied lm_head is listed once, as the embeddings
+            size[part_of(n)] += p.numel()
+        emb, head = base.get_input_embeddings().weight, base.get_output_embeddings().weight
+        # the input embeddings are a lookup; lm_head is a matmul even when it shares their weights
+        self.n_llm = size[LLM] - emb.numel() + (head.numel() if head is emb else 0)
+        self.n_vis, self.n_proj = size[VISION], size[PROJECTOR]
         tc = base.config.text_config
         self.layers, self.d = tc.num_hidden_layers, tc.hidden_size
         self.freeze_llm, self.freeze_vision = freeze_llm, freeze_vision

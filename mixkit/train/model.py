@@ -21,6 +21,7 @@ from mixkit.core.schema import IMAGE_TOKEN
 from mixkit.train import multiscale, presets
 from mixkit.train.config import TrainConfig
 from mixkit.train.data import ImageSpec
+from mixkit.train.parts import LLM, LORA, PROJECTOR, VISION, is_trained, llava, modules_of, part_of
 
 log = logging.getLogger("mixkit.train.model")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
@@ -64,7 +65,9 @@ def _vision(cfg: TrainConfig, dtype):
         vcfg = presets.vision_preset(name)
         if cfg.model.image_size:
             vcfg.image_size = cfg.model.image_size
-        vision = SiglipVisionModel._from_config(vcfg, dtype=dtype, attn_implementation=cfg.model.attn_implementation)
+        with presets.fixed_seed():
+            vision = SiglipVisionModel._from_config(vcfg, dtype=dtype,
+                                                    attn_implementation=cfg.model.attn_implementation)
         size = vcfg.image_size
         proc = SiglipImageProcessor(size={"height": size, "width": size}, image_mean=[0.5] * 3, image_std=[0.5] * 3)
     else:
@@ -85,11 +88,19 @@ def _llm(cfg: TrainConfig, dtype, vocab_needed: int):
     name = cfg.model.llm
     if presets.is_preset(name):
         lcfg = presets.llm_preset(name, vocab_size=vocab_needed)
-        llm = AutoModelForCausalLM.from_config(lcfg, dtype=dtype, attn_implementation=cfg.model.attn_implementation)
+        with presets.fixed_seed():
+            llm = AutoModelForCausalLM.from_config(lcfg, dtype=dtype,
+                                                   attn_implementation=cfg.model.attn_implementation)
     else:
         llm = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, attn_implementation=cfg.model.attn_implementation)
-    if llm.get_input_embeddings().weight.shape[0] < vocab_needed:
-        llm.resize_token_embeddings(vocab_needed)    # only when the tokenizer outgrew the embedding rows
+    rows = llm.get_input_embeddings().weight.shape[0]
+    if rows < vocab_needed:                          # only when the tokenizer outgrew the embedding rows
+        # New rows = the old rows' mean. transformers would draw them at random (run.seed-dependent), and
+        # the base models must be the same in every training stage: frozen, they are not handed on.
+        llm.resize_token_embeddings(vocab_needed, mean_resizing=False)
+        with torch.no_grad():
+            for emb in (llm.get_input_embeddings().weight, llm.get_output_embeddings().weight):
+                emb[rows:] = emb[:rows].mean(0)
     return llm
 
 
@@ -133,10 +144,10 @@ def assemble(vision, llm, tokenizer, cfg: TrainConfig) -> torch.nn.Module:
     model.model.language_model = llm.model
     model.lm_head = llm.lm_head
     torch.manual_seed(cfg.run.seed)
-    # fp32 master weights (trained)
-    model.model.multi_modal_projector = (
-        multiscale.MultiScalePoolProjector(vcfg.hidden_size, llm.config.hidden_size, grid) if grid > 1
-        else LlavaMultiModalProjector(lcfg))
+    projector = (multiscale.MultiScalePoolProjector(vcfg.hidden_size, llm.config.hidden_size, grid) if grid > 1
+                 else LlavaMultiModalProjector(lcfg))
+    # the model's dtype, as every part; apply_training_mode gives a trained projector fp32 master weights
+    model.model.multi_modal_projector = projector.to(DTYPES[cfg.model.dtype])
     model.config.text_config = llm.config
     model.config.vision_config = vcfg
     if grid > 1:
@@ -169,45 +180,29 @@ def _unused_vision_modules(vision_tower, feature_layer) -> list[torch.nn.Module]
 
 def apply_training_mode(model, cfg: TrainConfig):
     """Freeze per config, add LoRA to the language model only. Returns the (maybe peft-wrapped) model."""
-    for p in model.parameters():
-        p.requires_grad_(False)
     if cfg.lora.enabled:
         from peft import LoraConfig, get_peft_model
 
         lcfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
                           target_modules=cfg.lora.target_regex, bias="none")
         model = get_peft_model(model, lcfg)
-        lora_names = [n for n, _ in model.named_parameters() if "lora_" in n]
-        if not lora_names:
-            raise ValueError(f"lora.target_regex matched no module: {cfg.lora.target_regex}")
-        stray = [n for n in lora_names if ".language_model." not in n]
-        if stray:
-            raise ValueError(f"LoRA must stay in the language model; regex also matched {stray[:3]}")
+    parts = {name: part_of(name) for name, _ in model.named_parameters()}    # LoRA outside the LLM raises
+    if cfg.lora.enabled and LORA not in parts.values():
+        raise ValueError(f"lora.target_regex matched no module: {cfg.lora.target_regex}")
     for name, p in model.named_parameters():
-        if "lora_" in name:
-            p.requires_grad_(True)
-        elif ".multi_modal_projector." in f".{name}":
-            p.requires_grad_(not cfg.freeze.projector)
-        elif ".vision_tower." in f".{name}":
-            p.requires_grad_(not cfg.freeze.vision)
-        elif ".language_model." in f".{name}" or name.endswith("lm_head.weight"):
-            p.requires_grad_(not cfg.freeze.llm)
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    if not cfg.freeze.vision:
-        for module in _unused_vision_modules(base.model.vision_tower, cfg.model.vision_feature_layer):
+        p.requires_grad_(is_trained(parts[name], cfg))
+    if is_trained(VISION, cfg):
+        for module in _unused_vision_modules(modules_of(model, VISION)[0], cfg.model.vision_feature_layer):
             module.requires_grad_(False)
     # fp32 master weights for every trained part: AdamW steps of 1e-6 vanish in bf16's 8-bit mantissa.
-    # Whole modules are cast so none mixes dtypes; autocast runs their matmuls in bf16. (peft already
-    # keeps LoRA adapters in fp32.)
-    trained = [base.model.multi_modal_projector]
-    if not cfg.freeze.vision:
-        trained.append(base.model.vision_tower)
-    if not cfg.freeze.llm:
-        trained += [base.model.language_model, base.lm_head]
-    for module in trained:
-        module.float()
+    # Whole modules are cast so none mixes dtypes; autocast runs their matmuls in bf16. A frozen part
+    # keeps the model's dtype. (peft already keeps LoRA adapters in fp32.)
+    for part in (PROJECTOR, VISION, LLM):
+        if is_trained(part, cfg):
+            for module in modules_of(model, part):
+                module.float()
     if cfg.run.grad_checkpointing:
-        base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        llava(model).gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     return model
 
 
@@ -226,27 +221,12 @@ def build(cfg: TrainConfig, work_dir: str | Path) -> Assembled:
     return Assembled(model, tok, proc, spec, tok.convert_tokens_to_ids(IMAGE_TOKEN))
 
 
-def trainable_state(model) -> dict[str, torch.Tensor]:
-    return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
-
-
-def load_trainable(model, state: dict[str, torch.Tensor], source: str = "") -> None:
-    """Load a trainable-state dict (LoRA + projector [+ vision]) by name; unknown names are an error."""
-    params = dict(model.named_parameters())
-    unknown = sorted(set(state) - set(params))
-    if unknown:
-        raise ValueError(f"{source}: {len(unknown)} tensors have no parameter in this model (different LoRA or "
-                         f"architecture?), e.g. {unknown[:3]}")
-    with torch.no_grad():
-        for n, t in state.items():
-            params[n].copy_(t.to(params[n].dtype))
-
-
 def save_pretrained_llava(model, tokenizer, image_processor, cfg: TrainConfig, out_dir: str | Path,
                           merge: bool = True) -> Path:
     """Write a directory that `LlavaForConditionalGeneration.from_pretrained` and
     `AutoProcessor.from_pretrained` load. LoRA is merged into the weights (merge=True) and the
-    adapter is also kept under adapter/ for the next stage. Mutates `model` when merging."""
+    adapter is also kept under adapter/ (for peft; the next training stage reads trainable.pt).
+    Mutates `model` when merging."""
     from transformers import LlavaProcessor
 
     out = Path(out_dir)

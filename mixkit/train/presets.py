@@ -2,10 +2,15 @@
 
 `tiny-*` make a CPU run in minutes; the real shapes (SigLIP-SO400M/14@384, Qwen2.5-7B,
 Aya-Expanse-8B) let a benchmark measure throughput on a GPU without downloading weights.
-Shapes copied from the published config.json of each model.
+Shapes copied from the published config.json of each model. A preset stands for a checkpoint: its
+weights are drawn from a fixed seed, whatever `run.seed`, so every training stage that names it
+starts from the same base model.
 """
 from __future__ import annotations
 
+import contextlib
+
+import torch
 from transformers import CohereConfig, Qwen2Config, SiglipVisionConfig
 
 VISION_PRESETS = {
@@ -40,6 +45,15 @@ LLM_PRESETS = {
 }
 
 PREFIX = "preset:"
+SEED = 0
+
+
+@contextlib.contextmanager
+def fixed_seed():
+    """Build a preset's weights from SEED, leaving the caller's torch RNG as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        yield
 
 
 def is_preset(name: str | None) -> bool:

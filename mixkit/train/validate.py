@@ -10,10 +10,9 @@ from __future__ import annotations
 import dataclasses
 
 import torch
-import torch.nn.functional as F
 
 from mixkit.train.data import ShardStream, make_loader
-from mixkit.train.encode import IGNORE
+from mixkit.train.loss import summed_token_loss, target_tokens
 
 
 def _held_out_batches(urls, cfg, built, rank: int, world: int, n: int):
@@ -42,14 +41,8 @@ def validation_loss(model, urls, cfg, built, d, autocast, all_reduce) -> dict:
     loss_sum = tokens = 0.0
     with torch.no_grad():
         for b in _held_out_batches(urls, cfg, built, d.rank, d.world, cfg.run.eval_batches):
-            pv = b["pixel_values"].to(d.device) if b["pixel_values"] is not None else None
-            with autocast():
-                logits = model(input_ids=b["input_ids"].to(d.device), pixel_values=pv,
-                               attention_mask=b["attention_mask"].to(d.device), use_cache=False).logits
-            labels = b["labels"][:, 1:].to(d.device)
-            loss_sum += float(F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
-                                              labels.reshape(-1), ignore_index=IGNORE, reduction="sum"))
-            tokens += int((labels != IGNORE).sum())
+            loss_sum += float(summed_token_loss(model, b, d.device, autocast))
+            tokens += target_tokens(b)
     if was_training:
         model.train()
     loss_sum, tokens = all_reduce([loss_sum, tokens])

@@ -22,6 +22,7 @@ JOBS_PER_PART = 500
 class OcrResult(StepResult):
     quotas: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)      # lang -> why it has no OCR (no text of its own)
+    text_reuse: dict = field(default_factory=dict)             # ocr_synth.options.text_reuse + its warning
     out_dir: Path | None = None
 
     def reject_files(self) -> list[Path]:
@@ -48,11 +49,12 @@ class Ocr(BuildStep):
         return recipe.steps.ocr.enabled
 
     def run(self, ctx: BuildContext) -> OcrResult:
-        from ocr_synth.options import ocr_plan
+        from ocr_synth.options import ocr_plan, reuse_report
         from ocr_synth.stage import OcrRenderStage
 
         opts = ctx.recipe.steps.ocr
         q, skipped = ocr_plan(opts, ctx.recipe.languages)
+        reuse = reuse_report(opts, q)                 # how often each language's text would repeat; warns
         d = self.dir
         if not is_done(d / "in"):
             (d / "in").mkdir(parents=True, exist_ok=True)
@@ -70,4 +72,4 @@ class Ocr(BuildStep):
         ctx.engine.run_stage(OcrRenderStage(opts), d / "in", d / "out",
                              on_partition=lambda n, t: ctx.progress.update("ocr", n, t))
         return OcrResult(rows_in=count_rows(d / "in"), rows_out=count_rows(d / "out"), quotas=q, skipped=skipped,
-                         out_dir=d / "out")
+                         text_reuse=reuse, out_dir=d / "out")

@@ -424,21 +424,32 @@ def test_each_step_records_its_workers_and_the_mix_holds_files_per_partition_or_
     assert plan_files <= 2 * len(list((out / "steps" / "03_dedup").glob("part-*.parquet"))) + 6
 
 
-def test_a_build_that_fails_during_mix_resumes_without_rewriting_finished_shards(ray_engine, tmp_path):
-    """A shard that cannot be written (a folder in its place) fails the mix after other shards
-    were written; the rerun writes only the missing shards and every shard is what a clean
-    build writes."""
-    recipe = load_recipe(_split_captions_recipe(tmp_path))
-    clean = build(recipe, tmp_path / "clean", progress=False, engine=ray_engine)
-    out = tmp_path / "crash"
-    blocker = out / "shards" / "shard-00014.tar"
-    blocker.mkdir(parents=True)
-    with pytest.raises(Exception, match="shard-00014"):
-        build(recipe, out, progress=False, engine=ray_engine)
+@pytest.mark.slow
+def test_a_build_killed_during_mix_resumes_without_rewriting_finished_shards(ray_engine, tmp_path):
+    """The last shard's file is a FIFO, so its writer blocks while the other shards get written;
+    the build is then killed (SIGKILL, every process). The rerun writes only the missing shard
+    and every shard is what a clean build writes."""
+    recipe = _split_captions_recipe(tmp_path)
+    clean = build(load_recipe(recipe), tmp_path / "clean", progress=False, engine=ray_engine)
+    out = tmp_path / "killed"
+    (out / "shards").mkdir(parents=True)
+    fifo = out / "shards" / "shard-00014.tar.tmp"
+    os.mkfifo(fifo)
+    proc = _run_cli(["build", str(recipe), "--out", str(out), "--quiet"], start_new_session=True)
     sidecars = out / "steps" / "07_mix" / "sidecars"
+    deadline = time.time() + 600
+    while time.time() < deadline and len(list(sidecars.glob("*.json"))) < 14 and proc.poll() is None:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the build ended before the kill: " + proc.stdout.read()
+    time.sleep(1)                                   # the blocked writer stays blocked
     before = {p.name: p.stat().st_mtime_ns for p in sidecars.glob("*.json")}
-    assert 0 < len(before) < 15 and "shard-00014.json" not in before
-    blocker.rmdir()
-    again = build(recipe, out, progress=False, engine=ray_engine)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(before) == 14 and "shard-00014.json" not in before
+    assert not (out / "shards" / "manifest.json").exists()
+    fifo.unlink()
+    done = _run_cli(["build", str(recipe), "--out", str(out), "--quiet"])
+    log, _ = done.communicate(timeout=900)
+    assert done.returncode == 0, log
     assert {p.name: p.stat().st_mtime_ns for p in sidecars.glob("*.json") if p.name in before} == before
-    assert _shard_hashes(again.shards_dir) == _shard_hashes(clean.shards_dir)
+    assert _shard_hashes(out / "shards") == _shard_hashes(clean.shards_dir)

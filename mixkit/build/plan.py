@@ -1,9 +1,8 @@
 """Language planning: exact integer quotas per language, and a deterministic assignment of
 samples to languages.
 
-Planning works on a small table of ids and metadata (never images): one row per input sample
-that survived filters and dedup, with its source, task, lang and whether it may be translated.
-Every input ends with exactly one role:
+Every sample that survived filters and dedup is ranked within its class (its language; English
+split by whether its source may be translated) and ends with exactly one role:
   english     used as is, in English
   native      an existing non-English sample used in its own language
   translate   an English sample to be translated into `target`
@@ -12,6 +11,11 @@ Every input ends with exactly one role:
 Priorities are a pure function of (seed, sample id): key = u ** (1 / weight) with u a hash in
 (0, 1) — weighted sampling without replacement (Efraimidis–Spirakis), so a rerun or a resume
 assigns the same, and a source's `weight` biases which samples are kept when a pool is cut.
+
+The rules need no sample in memory: `plan_targets` decides from per-class counts, and a role
+follows from a sample's rank in its class (`PlanTargets.roles`), so a build computes it in
+workers per group of ranks (mixkit.build.steps.plan). `make_plan` applies the same functions to
+a table in memory (tests, small pools).
 """
 from __future__ import annotations
 

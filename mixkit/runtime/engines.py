@@ -167,9 +167,6 @@ class Engine(_Executor):
                                  log_dir=log_dir)
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True     # deterministic output order
-        # groupby through sort-based shuffle tasks: the default hash shuffle starts aggregator
-        # actors for every groupby, which cost 10-30 s each on a small cluster (measured here).
-        ctx.shuffle_strategy = "sort_shuffle_pull_based"
         ctx.enable_progress_bars = not quiet
         ctx.print_on_execution_start = False
         self.nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
@@ -276,7 +273,7 @@ class Engine(_Executor):
         `weights`: rows, bytes): each batch is one block of the shuffle. A sort-based shuffle
         costs the driver about a megabyte per block (measured with Ray 2.60), so it runs only for
         a few blocks; more go through the hash shuffle, whose aggregator actors keep the driver
-        flat but take seconds to start."""
+        flat but take 5-15 s to start on a small cluster (measured here)."""
         self._call()
         if not items:
             return []

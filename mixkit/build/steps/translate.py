@@ -139,4 +139,5 @@ class Translate(BuildStep):
         res.rows_in = sum(count_rows(d.parent / "in") for d in res.out_dirs)     # every round's inputs
         res.rows_out = sum(count_rows(d) for d in res.out_dirs)
         res.stats = collect_stats(str(stats_dir)) if stats_dir.exists() else {}
+        mark_done(self.dir)
         return res

@@ -71,8 +71,9 @@ class TranslateStage(Stage):
             self.options.cache_model_id = model_cache_id(options)
         self.cache_dir = str(cache_dir)
         self.stats_dir = stats_dir
-        self.resources = Resources(cpus=options.cpus_per_actor, gpus=options.gpus_per_actor,
-                                   batch_size=options.batch_rows, actors=options.actors)
+        # Worker count, CPUs and GPUs: the recipe's `workers: {translate: ...}` (mixkit.runtime.workers).
+        self.resources = Resources(batch_size=options.batch_rows)
+        self.threads = 1              # CPU threads per worker (CTranslate2): set by the build from its spec
         self._counters: Counter = Counter()
         self._backend = None
         self._caches = None
@@ -92,6 +93,7 @@ class TranslateStage(Stage):
             return
         o = self.options
         self._backend = make_backend(o)
+        self._backend.threads = self.threads
         self._checker = OutputChecker(o.checks)
         self._worker = f"worker-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 

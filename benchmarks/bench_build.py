@@ -84,7 +84,7 @@ def make_pools(d: Path, n: int, kb: float, seed: int = 0) -> dict[str, int]:
     return per
 
 
-def recipe_text(d: Path, n: int) -> str:
+def recipe_text(d: Path, n: int, cache: Path) -> str:
     srcs = "\n".join(f"  - {{name: pool_{lg.split('_')[0]}, path: {d / lg}, lang: {lg}}}" for lg in ["eng_Latn", *LANGS])
     return f"""name: bench
 total: {n}
@@ -93,10 +93,11 @@ languages: [eng_Latn, {', '.join(LANGS)}]
 sources:
 {srcs}
 # The recipe defaults, except: synthetic captions are no language (the language check would
-# rightly reject them) and translation returns its input (no model on this machine).
+# rightly reject them) and translation returns its input (no model on this machine), into a cache
+# of its own (the shared default cache would already hold a smaller size's captions).
 steps:
   filters: {{lid: {{enabled: false}}}}
-  translate: {{backend: identity}}
+  translate: {{backend: identity, cache_dir: {cache}}}
 output: {{samples_per_shard: 1000}}
 """
 
@@ -111,8 +112,9 @@ def bench_build(n: int, kb: float, work: Path, address: str | None, backend: str
     per = make_pools(pools, n, kb)
     gen_s = time.time() - t
     rp = work / f"bench_{n}.yaml"
-    rp.write_text(recipe_text(pools, n))
     out = work / f"run_{n}"
+    cache = work / f"cache_{n}"
+    rp.write_text(recipe_text(pools, n, cache))
     # Peak RSS from /proc/self/status VmHWM: ru_maxrss would carry over the parent's peak
     # through fork+exec on Linux.
     code = ("import time,json,sys; from mixkit.build.recipe import load_recipe; from mixkit.build.runner import build; "
@@ -127,11 +129,14 @@ def bench_build(n: int, kb: float, work: Path, address: str | None, backend: str
     if res.returncode != 0:
         raise SystemExit(res.stdout[-2000:] + res.stderr[-4000:])
     stats = json.loads(res.stdout.strip().splitlines()[-1])
+    # VmHWM is reset at each step's start (each step reports its own peak): the build's is their maximum.
+    stats["peak_rss_mb"] = max([stats["peak_rss_mb"]] + [s["driver_peak_rss_mb"] for s in stats["steps"]])
     stats.update(n=n, image_kb=kb, pool_rows=sum(per.values()), pool_generation_s=round(gen_s, 1),
-                 pool_mb=sum(f.stat().st_size for f in pools.rglob("*.parquet")) / 1e6, files=files_per_step(out))
+                 pool_mb=sum(f.stat().st_size for f in pools.rglob("*.parquet")) / 1e6, files=files_per_step(out),
+                 cache_files=sum(1 for f in cache.rglob("*") if f.is_file()))
     if not keep:
-        shutil.rmtree(pools)
-        shutil.rmtree(out)
+        for d in (pools, out, cache):
+            shutil.rmtree(d, ignore_errors=True)
     return stats
 
 
@@ -141,7 +146,7 @@ def print_build(b: dict) -> None:
           f"{b['samples']} written in {b['shards']} shards ({b['bytes'] / 1e6:.0f} MB) in {b['seconds']:.0f} s "
           f"({b['samples'] / b['seconds']:.0f} samples/s); {b['engine']['nodes']} node(s), {b['engine']['cpus']} CPUs")
     print(f"   translated {acc['translation_stats'].get('rows_kept', 0)}, rejected {acc['rejected']}; "
-          f"driver peak RSS {b['peak_rss_mb']:.0f} MB")
+          f"driver peak RSS {b['peak_rss_mb']:.0f} MB; translation cache {b['cache_files']} files")
     print(f"   {'step':<10} {'seconds':>8} {'rows in':>9} {'rows out':>9} {'driver MB':>10} {'(at start)':>10} "
           f"{'workers':>8} {'files':>7}")
     for s in b["steps"]:
@@ -162,6 +167,67 @@ def print_growth(a: dict, b: dict) -> None:
             x = sa[s["name"]]
             own = grow(x["driver_peak_rss_mb"] - x["driver_start_rss_mb"], s["driver_peak_rss_mb"] - s["driver_start_rss_mb"])
             print(f"   {s['name']:<10} {grow(x['driver_peak_rss_mb'], s['driver_peak_rss_mb']):+8.0f} {own:+22.0f}  B/sample")
+
+
+# Extrapolation targets: source rows (read/filter/dedup/plan), translated rows, mix samples, image KB,
+# nodes x cores. Centurio's final mix: ~4.5M source samples, 2.2M of them translated (issue 20).
+TARGETS = [
+    {"name": "Centurio, 1 node x 16 cores", "rows": 4_500_000, "translated": 2_200_000, "kb": 100, "nodes": 1, "cores": 16},
+    {"name": "Centurio, 16 nodes x 16 cores", "rows": 4_500_000, "translated": 2_200_000, "kb": 100, "nodes": 16, "cores": 256},
+    {"name": "50M, 16 nodes x 16 cores", "rows": 50_000_000, "translated": 24_400_000, "kb": 100, "nodes": 16, "cores": 256},
+]
+SEGMENTS_PER_TRANSLATED = 9      # Centurio: ~20M segments for 2.2M samples (issue 20)
+NLLB_SEGMENTS_PER_GPU_S = 1000   # assumed (not measured here: no GPU lent), one GPU per node
+OCR_DOCS = 1_160_000
+OCR_DOCS_PER_CORE_S = 60         # BENCHMARKS.md, OCR synthesis: 60-61 documents per CPU-second
+
+
+def extrapolate(runs: list[dict]) -> None:
+    """Per-step core-seconds per input row (wall x CPUs: an upper bound on a shared machine), linear
+    in the image KB between the largest run at each image size; driver growth and files per step
+    linear in N between the two largest runs at one image size; applied to TARGETS."""
+    by_kb: dict[float, list[dict]] = {}
+    for r in runs:
+        by_kb.setdefault(r["image_kb"], []).append(r)
+    big = {kb: max(rs, key=lambda r: r["n"]) for kb, rs in by_kb.items()}
+    pair_kb = max((kb for kb, rs in by_kb.items() if len(rs) > 1), key=lambda kb: max(r["n"] for r in by_kb[kb]))
+    a, b = sorted(by_kb[pair_kb], key=lambda r: r["n"])[-2:]
+    per_sample = lambda x, y: (y - x) / (b["n"] - a["n"])      # noqa: E731
+
+    def cost(step: str, kb: float) -> float:        # core-seconds per input row of the step
+        pts = sorted((k, next(s["seconds"] * r["engine"]["cpus"] / max(1, s["rows_in"]) for s in r["steps"] if s["name"] == step))
+                     for k, r in big.items())
+        if len(pts) == 1:
+            return pts[0][1]
+        (k0, c0), (k1, c1) = pts[0], pts[-1]
+        return max(c0, c0 + (c1 - c0) / (k1 - k0) * (kb - k0))
+
+    grow = per_sample(a["peak_rss_mb"], b["peak_rss_mb"]) * 1024 * 1024
+    print(f"\n== extrapolated (driver {grow:+.0f} B/sample and files from {a['n']} -> {b['n']} at {pair_kb} KB; "
+          f"core-s per row linear in KB over {sorted(big)} KB)")
+    for t in TARGETS:
+        rows_of = {"translate": t["translated"], "mix": t["rows"]}
+        print(f"\n   {t['name']}: {t['rows']:,} source rows, {t['translated']:,} translated, {t['kb']} KB images")
+        print(f"   {'step':<22} {'core-s/row':>10} {'hours':>8} {'files':>10}")
+        total_h = 0.0
+        for s in b["steps"]:
+            n = rows_of.get(s["name"], t["rows"])
+            c = cost(s["name"], t["kb"])
+            h = n * c / t["cores"] / 3600
+            total_h += h
+            fa, fb = a["files"].get(s["name"], 0), b["files"].get(s["name"], 0)
+            files = fb + per_sample(fa, fb) * (t["rows"] - b["n"])
+            print(f"   {s['name']:<22} {c * 1e3:>8.2f}ms {h:>8.2f} {files:>10,.0f}")
+        tr = lambda r: r["accounting"]["translation_stats"].get("rows_kept", 0)     # noqa: E731
+        cache = b["cache_files"] + (b["cache_files"] - a["cache_files"]) / max(1, tr(b) - tr(a)) * (t["translated"] - tr(b))
+        nllb_h = t["translated"] * SEGMENTS_PER_TRANSLATED / NLLB_SEGMENTS_PER_GPU_S / t["nodes"] / 3600
+        ocr_h = OCR_DOCS / OCR_DOCS_PER_CORE_S / t["cores"] / 3600
+        print(f"   {'translation cache':<22} {'':>10} {'':>8} {cache:>10,.0f}")
+        print(f"   {'+ NLLB on GPUs (assumed)':<22} {'':>10} {nllb_h:>8.2f}   ({SEGMENTS_PER_TRANSLATED} segments/row, "
+              f"{NLLB_SEGMENTS_PER_GPU_S}/s per GPU, {t['nodes']} GPU(s))")
+        print(f"   {'+ OCR render (1.16M)':<22} {1e3 / OCR_DOCS_PER_CORE_S:>8.2f}ms {ocr_h:>8.2f}")
+        drv = b["peak_rss_mb"] + max(0.0, grow) * (t["rows"] - b["n"]) / 1024 / 1024
+        print(f"   measured steps {total_h:.2f} h; with NLLB and OCR {total_h + nllb_h + ocr_h:.2f} h; driver peak ~{drv:,.0f} MB")
 
 
 def bench_writer(n: int, kb: float, work: Path) -> dict:
@@ -214,7 +280,12 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the pools and build folders")
     ap.add_argument("--json", default=None, help="also write every figure to this file")
     ap.add_argument("--writer", action="store_true", help="only the shard writer vs plain tarfile")
+    ap.add_argument("--extrapolate", nargs="+", default=None, metavar="JSON",
+                    help="no build: extrapolate the figures of earlier --json files to Centurio's mix and 50M samples")
     a = ap.parse_args()
+    if a.extrapolate:
+        extrapolate([r for f in a.extrapolate for r in json.loads(Path(f).read_text())])
+        return
     work = Path(a.work or tempfile.mkdtemp(prefix="mixkit-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     if a.writer:

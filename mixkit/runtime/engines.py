@@ -281,6 +281,11 @@ class Engine(_Executor):
         batches = batch_items(items, weights, batch_weight)
         ctx = self.ray.data.DataContext.get_current()
         ctx.shuffle_strategy = "sort_shuffle_pull_based" if len(batches) <= SORT_SHUFFLE_BLOCKS else "hash_shuffle"
+        # Ray 2.60's hash shuffle reserves `memory` for its aggregators of about 2.6x the shuffled
+        # bytes in all, and clamps one aggregator's share only to the largest node: with more
+        # aggregators than nodes the reservations can exceed the cluster, and the shuffle waits
+        # forever (the mix of 200k samples x 30 KB on this 24 GiB machine). One per node always fits.
+        ctx.max_hash_shuffle_aggregators = max(1, sum(1 for n in self.ray.nodes() if n.get("Alive")))
         ds = self.ray.data.from_items([{"i": i} for i in range(len(batches))], override_num_blocks=len(batches))
         ds = ds.map_batches(_prepare_items(partial(_prepare_batch, prepare), batches), batch_size=1,
                             batch_format="pyarrow", num_cpus=spec.cpus)

@@ -2,7 +2,10 @@
 first keys of the shards place every sample in its shard."""
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -10,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mixkit.build.steps.mix import _cut_task, shard_of
+from mixkit.runtime.engines import SORT_SHUFFLE_BLOCKS
 
 
 def _sequential_cut(sizes: list[int], max_n: int, max_b: int) -> list[int]:
@@ -57,3 +61,47 @@ def test_equal_order_keys_are_placed_by_id():
     h = np.array([0.1, 0.5, 0.5, 0.5, 0.5, 0.7, 0.95])
     ids = ["z", "b", "c", "d", "n", "a", "a"]
     assert shard_of(h, ids, first_h, first_id).tolist() == [0, 0, 1, 1, 2, 2, 3]
+
+
+SHUFFLE_SCRIPT = r'''
+import os, sys, tempfile
+from pathlib import Path
+import pyarrow as pa
+import ray
+from mixkit.runtime.engines import SORT_SHUFFLE_BLOCKS, Engine
+
+# A Ray whose reservable memory is below 2.6x the shuffled bytes but above one aggregator's share
+# of it with 4 aggregators (Ray's default on 2 CPUs): what a 200k x 30 KB mix met on a 24 GiB machine.
+ray.init(address="local", num_cpus=2, _memory=400 << 20, object_store_memory=700 << 20,
+         include_dashboard=False, logging_level="ERROR")
+eng = Engine()
+
+def prepare(i):
+    return pa.table({"k": [i % 5] * 10, "blob": [os.urandom(1 << 20) for _ in range(10)]})
+
+def count(t):
+    return {"k": t["k"][0].as_py(), "rows": t.num_rows}
+
+items = list(range(SORT_SHUFFLE_BLOCKS + 8))      # more blocks than a sort shuffle takes: hash shuffle
+out = eng.group_apply(items, prepare, "k", count, scratch=Path(tempfile.mkdtemp()), groups=5, partitions=5,
+                      nbytes=len(items) * (10 << 20))
+print(sorted((r["k"], r["rows"]) for r in out))
+'''
+
+
+@pytest.mark.slow
+def test_hash_shuffle_finishes_when_its_memory_estimate_exceeds_the_cluster(tmp_path):
+    """Ray 2.60's hash shuffle reserves ~2.6x the shuffled bytes of `memory`; past the cluster's
+    memory it waited forever (a 200k x 30 KB mix here). Such a shuffle now sorts instead."""
+
+    script = tmp_path / "shuffle.py"
+    script.write_text(SHUFFLE_SCRIPT)
+    env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    try:
+        res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the hash shuffle did not finish in 180 s (aggregators waiting for memory)")
+    assert res.returncode == 0, res.stderr[-3000:]
+    # 10 rows of 1 MB per item, key item % 5: every group arrives whole
+    items = range(SORT_SHUFFLE_BLOCKS + 8)
+    assert res.stdout.strip().splitlines()[-1] == str([(k, 10 * sum(1 for i in items if i % 5 == k)) for k in range(5)])

@@ -40,6 +40,8 @@ from mixkit.runtime.workers import Workers, step_workers
 LOCAL_REDUCE_BYTES = 256 << 20
 # Ray: shuffles of at most this many blocks sort (fast to start); larger ones hash (flat driver).
 SORT_SHUFFLE_BLOCKS = 16
+# Ray 2.60's hash shuffle reserves this many times the shuffled bytes of `memory` (in and out, skew 1.3).
+HASH_SHUFFLE_RESERVE = 2.6
 
 
 def worker_id() -> str:
@@ -264,10 +266,12 @@ class Engine(_Executor):
     # -- a shuffle -----------------------------------------------------------------------------
     def group_apply(self, items: list, prepare: Callable, key: str, fn: Callable, *, scratch: Path,
                     groups: int | None = None, partitions: int | None = None, weights: list[int] | None = None,
-                    batch_weight: int | None = None, on_group: Callable[[int, int], None] | None = None) -> list[dict]:
+                    batch_weight: int | None = None, on_group: Callable[[int, int], None] | None = None,
+                    nbytes: int | None = None) -> list[dict]:
         """fn(rows of one `key` value) for every value in the tables prepare(item) makes; the
         results (small dicts) in no particular order. Ray Data groupby + map_groups over
-        `partitions` shuffle partitions (default: one per group, at most 200).
+        `partitions` shuffle partitions (default: one per group, at most 200). `nbytes`: the
+        shuffled bytes, when known (decides whether the hash shuffle fits the cluster's memory).
 
         Consecutive items are prepared together in batches of at most `batch_weight` (by
         `weights`: rows, bytes): each batch is one block of the shuffle. A sort-based shuffle
@@ -280,12 +284,13 @@ class Engine(_Executor):
         spec = self.spec(Workers())
         batches = batch_items(items, weights, batch_weight)
         ctx = self.ray.data.DataContext.get_current()
-        ctx.shuffle_strategy = "sort_shuffle_pull_based" if len(batches) <= SORT_SHUFFLE_BLOCKS else "hash_shuffle"
         # Ray 2.60's hash shuffle reserves `memory` for its aggregators of about 2.6x the shuffled
-        # bytes in all, and clamps one aggregator's share only to the largest node: with more
-        # aggregators than nodes the reservations can exceed the cluster, and the shuffle waits
-        # forever (the mix of 200k samples x 30 KB on this 24 GiB machine). One per node always fits.
-        ctx.max_hash_shuffle_aggregators = max(1, sum(1 for n in self.ray.nodes() if n.get("Alive")))
+        # bytes, clamping each only to the largest node, and its map tasks reserve memory too: past
+        # the cluster's memory it waits forever (the mix of 200k samples x 30 KB on this 24 GiB
+        # machine). Then the sort shuffle runs, which reserves nothing but costs the driver more.
+        fits = nbytes is None or HASH_SHUFFLE_RESERVE * nbytes <= self.ray.cluster_resources().get("memory", 0) / 2
+        ctx.shuffle_strategy = ("hash_shuffle" if len(batches) > SORT_SHUFFLE_BLOCKS and fits
+                                else "sort_shuffle_pull_based")
         ds = self.ray.data.from_items([{"i": i} for i in range(len(batches))], override_num_blocks=len(batches))
         ds = ds.map_batches(_prepare_items(partial(_prepare_batch, prepare), batches), batch_size=1,
                             batch_format="pyarrow", num_cpus=spec.cpus)
@@ -449,7 +454,8 @@ class LocalEngine(_Executor):
 
     def group_apply(self, items: list, prepare: Callable, key: str, fn: Callable, *, scratch: Path,
                     groups: int | None = None, partitions: int | None = None, weights: list[int] | None = None,
-                    batch_weight: int | None = None, on_group: Callable[[int, int], None] | None = None) -> list[dict]:
+                    batch_weight: int | None = None, on_group: Callable[[int, int], None] | None = None,
+                    nbytes: int | None = None) -> list[dict]:
         """As Engine.group_apply, on local processes: each batch's rows sorted by key into one run
         file under `scratch`, then key ranges of bounded size read back and grouped (results in
         key order). `prepare` and `fn` must pickle (module functions or partials of them)."""

@@ -391,7 +391,8 @@ class Mix(BuildStep):
                         expected=cuts["samples"].to_pylist()),
                 scratch=d / "shuffle", groups=n_shards - len(done),
                 partitions=min(n_shards - len(done), max(1, math.ceil(sum(sizes) / SHUFFLE_BYTES))),
-                weights=sizes, batch_weight=SHUFFLE_BYTES, on_group=lambda n, t: ctx.progress.update("write shards", n, t))
+                weights=sizes, batch_weight=SHUFFLE_BYTES, nbytes=sum(sizes),
+                on_group=lambda n, t: ctx.progress.update("write shards", n, t))
         res.shards = [json.loads((d / "sidecars" / f"shard-{s:05d}.json").read_text()) for s in range(n_shards)]
         res.rows_out = sum(i["samples"] for i in res.shards)
         mark_done(d)

@@ -172,13 +172,15 @@ def print_growth(a: dict, b: dict) -> None:
 # Extrapolation targets: source rows (read/filter/dedup/plan), translated rows, mix samples, image KB,
 # nodes x cores. Centurio's final mix: ~4.5M source samples, 2.2M of them translated (issue 20).
 TARGETS = [
-    {"name": "Centurio, 1 node x 16 cores", "rows": 4_500_000, "translated": 2_200_000, "kb": 100, "nodes": 1, "cores": 16},
-    {"name": "Centurio, 16 nodes x 16 cores", "rows": 4_500_000, "translated": 2_200_000, "kb": 100, "nodes": 16, "cores": 256},
-    {"name": "50M, 16 nodes x 16 cores", "rows": 50_000_000, "translated": 24_400_000, "kb": 100, "nodes": 16, "cores": 256},
+    {"name": "Centurio, 1 node x 16 cores", "rows": 4_500_000, "translated": 2_200_000, "ocr": 1_160_000, "kb": 100,
+     "nodes": 1, "cores": 16},
+    {"name": "Centurio, 16 nodes x 16 cores", "rows": 4_500_000, "translated": 2_200_000, "ocr": 1_160_000, "kb": 100,
+     "nodes": 16, "cores": 256},
+    {"name": "50M, 16 nodes x 16 cores", "rows": 50_000_000, "translated": 24_400_000, "ocr": 12_900_000, "kb": 100,
+     "nodes": 16, "cores": 256},
 ]
 SEGMENTS_PER_TRANSLATED = 9      # Centurio: ~20M segments for 2.2M samples (issue 20)
 NLLB_SEGMENTS_PER_GPU_S = 1000   # assumed (not measured here: no GPU lent), one GPU per node
-OCR_DOCS = 1_160_000
 OCR_DOCS_PER_CORE_S = 60         # BENCHMARKS.md, OCR synthesis: 60-61 documents per CPU-second
 
 
@@ -217,15 +219,15 @@ def extrapolate(runs: list[dict]) -> None:
             total_h += h
             fa, fb = a["files"].get(s["name"], 0), b["files"].get(s["name"], 0)
             files = fb + per_sample(fa, fb) * (t["rows"] - b["n"])
-            print(f"   {s['name']:<22} {c * 1e3:>8.2f}ms {h:>8.2f} {files:>10,.0f}")
+            print(f"   {s['name']:<22} {c * 1e3:>8.2f}ms {h:>8.3f} {files:>10,.0f}")
         tr = lambda r: r["accounting"]["translation_stats"].get("rows_kept", 0)     # noqa: E731
         cache = b["cache_files"] + (b["cache_files"] - a["cache_files"]) / max(1, tr(b) - tr(a)) * (t["translated"] - tr(b))
         nllb_h = t["translated"] * SEGMENTS_PER_TRANSLATED / NLLB_SEGMENTS_PER_GPU_S / t["nodes"] / 3600
-        ocr_h = OCR_DOCS / OCR_DOCS_PER_CORE_S / t["cores"] / 3600
+        ocr_h = t["ocr"] / OCR_DOCS_PER_CORE_S / t["cores"] / 3600
         print(f"   {'translation cache':<22} {'':>10} {'':>8} {cache:>10,.0f}")
-        print(f"   {'+ NLLB on GPUs (assumed)':<22} {'':>10} {nllb_h:>8.2f}   ({SEGMENTS_PER_TRANSLATED} segments/row, "
+        print(f"   {'+ NLLB on GPUs (assumed)':<22} {'':>10} {nllb_h:>8.3f}   ({SEGMENTS_PER_TRANSLATED} segments/row, "
               f"{NLLB_SEGMENTS_PER_GPU_S}/s per GPU, {t['nodes']} GPU(s))")
-        print(f"   {'+ OCR render (1.16M)':<22} {1e3 / OCR_DOCS_PER_CORE_S:>8.2f}ms {ocr_h:>8.2f}")
+        print(f"   {'+ OCR render':<22} {1e3 / OCR_DOCS_PER_CORE_S:>8.2f}ms {ocr_h:>8.3f}   ({t['ocr']:,} documents)")
         drv = b["peak_rss_mb"] + max(0.0, grow) * (t["rows"] - b["n"]) / 1024 / 1024
         print(f"   measured steps {total_h:.2f} h; with NLLB and OCR {total_h + nllb_h + ocr_h:.2f} h; driver peak ~{drv:,.0f} MB")
 

@@ -205,7 +205,12 @@ def extrapolate(runs: list[dict]) -> None:
         return max(c0, c0 + (c1 - c0) / (k1 - k0) * (kb - k0))
 
     grow = per_sample(a["peak_rss_mb"], b["peak_rss_mb"]) * 1024 * 1024
-    print(f"\n== extrapolated (driver {grow:+.0f} B/sample and files from {a['n']} -> {b['n']} at {pair_kb} KB; "
+    # The mix's growth is its sort shuffle's cost per block of rows with their images: per image KB.
+    mix = lambda r: next(s["driver_peak_rss_mb"] for s in r["steps"] if s["name"] == "mix")     # noqa: E731
+    mix_per_kb = max(0.0, per_sample(mix(a), mix(b)) * 1024 * 1024) / pair_kb
+    rest = max(0.0, grow - mix_per_kb * pair_kb)
+    print(f"\n== extrapolated (driver {grow:+.0f} B/sample from {a['n']} -> {b['n']} at {pair_kb} KB: the mix's "
+          f"{mix_per_kb:.2f} B per image KB plus {rest:.0f} B; files from the same pair; "
           f"core-s per row linear in KB over {sorted(big)} KB)")
     for t in TARGETS:
         rows_of = {"translate": t["translated"], "mix": t["rows"]}
@@ -228,7 +233,7 @@ def extrapolate(runs: list[dict]) -> None:
         print(f"   {'+ NLLB on GPUs (assumed)':<22} {'':>10} {nllb_h:>8.3f}   ({SEGMENTS_PER_TRANSLATED} segments/row, "
               f"{NLLB_SEGMENTS_PER_GPU_S}/s per GPU, {t['nodes']} GPU(s))")
         print(f"   {'+ OCR render':<22} {1e3 / OCR_DOCS_PER_CORE_S:>8.2f}ms {ocr_h:>8.3f}   ({t['ocr']:,} documents)")
-        drv = b["peak_rss_mb"] + max(0.0, grow) * (t["rows"] - b["n"]) / 1024 / 1024
+        drv = b["peak_rss_mb"] + (rest + mix_per_kb * t["kb"]) * (t["rows"] - b["n"]) / 1024 / 1024
         print(f"   measured steps {total_h:.2f} h; with NLLB and OCR {total_h + nllb_h + ocr_h:.2f} h; driver peak ~{drv:,.0f} MB")
 
 

@@ -1,8 +1,8 @@
 """LID throughput: mixkit's LanguageIdentifier vs calling fastText directly on the same list.
 
 Usage: python benchmarks/bench_lid.py [--n 20000] [--repeats 3]
-The full check consults the character n-gram model for Latin, Devanagari and Ethiopic text
-(languages lid.176 lacks or misreads there); "ngram=False" rows show the fastText-only cost.
+The full check is the ensemble (fastText, CLD3, the n-gram model; lingua only where they disagree);
+"before issue 22" is the fastText + n-gram check it replaced, "ngram=False" fastText only.
 Prints rows/s for: direct `model.predict(line)` loop (the plain public API), direct
 `model.f.predict(line+"\\n", 1, 0.0, "strict")` loop (the binding, fastest per-line call),
 `f.multilinePredict` (labels only, no probabilities), and mixkit's predict / score.
@@ -45,6 +45,7 @@ def main():
     texts = [SENTS[i % len(SENTS)] + f" {i}" for i in range(a.n)]   # one line each, as fastText needs
     lid = LanguageIdentifier()
     ft_only = LanguageIdentifier(ngram=False)      # the check before issue 14 (plus the script gate)
+    before = LanguageIdentifier(detectors=("fasttext", "ngram"))   # the check before issue 22
     m = lid.model
     f = m.f
     lines_nl = [t + "\n" for t in texts]
@@ -58,6 +59,8 @@ def main():
         "direct f.predict loop, k=3": lambda: [f.predict(t + "\n", 3, 0.0, "strict") for t in texts],
         "mixkit predict, fastText only (ngram=False)": lambda: ft_only.predict(texts),
         "mixkit score, fastText only (ngram=False)": lambda: ft_only.score(texts, expected, 3),
+        "before issue 22 (fasttext+ngram) predict": lambda: before.predict(texts),
+        "before issue 22 (fasttext+ngram) score": lambda: before.score(texts, expected, 3),
     }, a.repeats)
     base = res["direct model.predict loop"]
     fp = res["direct f.predict loop"]
@@ -65,6 +68,10 @@ def main():
     for k, t in res.items():
         print(f"{k:55s} {a.n / t:10.0f} rows/s   vs model.predict {base / t:5.2f}x   vs f.predict {fp / t:5.2f}x")
     print(f"score vs direct f.predict k=3: {res['direct f.predict loop, k=3'] / res['mixkit LanguageIdentifier.score (top-3, filter path)']:.2f}x")
+    for what, new in (("predict (audit path)", "mixkit LanguageIdentifier.predict"),
+                      ("score (filter path)", "mixkit LanguageIdentifier.score (top-3, filter path)")):
+        old = f"before issue 22 (fasttext+ngram) {what.split()[0]}"
+        print(f"ensemble vs before issue 22, {what}: {res[old] / res[new]:.2f}x the throughput")
 
 
 if __name__ == "__main__":

@@ -157,12 +157,12 @@ def _unit_width(spec: FontSpec, px: int, weight: int):
 def render_document(items: list[str], lang: str, chain: tuple[FontSpec, ...], fonts: PilFonts,
                     rng: np.random.Generator, width: int, height: int, *, font_px: tuple[int, int] = (18, 44),
                     max_lines: int = 14, augment: bool = True, jpeg_quality: tuple[int, int] = (70, 95),
-                    layout: str | None = None,
-                    blocks: list[tuple[str, str]] | None = None) -> tuple[bytes, dict, list[str]]:
+                    layout: str | None = None, blocks: list[tuple[str, str]] | None = None,
+                    start: int | None = None) -> tuple[bytes, dict, list[str]]:
     """Render a document image. Returns (jpeg bytes, params, lines in reading order).
 
     With `blocks` (running text: ('h', heading) / ('p', paragraph) in order) the page is a
-    passage of consecutive blocks from a random point: headings in a larger bold face, paragraphs
+    passage of consecutive blocks from `start` (the caller's passage; else a random point): headings in a larger bold face, paragraphs
     wrapped to the column (layouts 'page' and, from 600 px, 'two_column', read column by column).
     Without, lines are filled with random `items` (word lists: CLDR names).
     Lines no font can render cleanly are left out and counted in params['skipped_lines'];
@@ -227,7 +227,8 @@ def render_document(items: list[str], lang: str, chain: tuple[FontSpec, ...], fo
         tfont = fonts.get(spec, tsize, 700)
         ta, td = tfont.getmetrics()
         cols = _columns(width, margin, rtl) if layout == "two_column" else [(margin, width - margin)]
-        _flow(blocks, int(rng.integers(max(1, len(blocks) - 12))), cols, top, height - top // 2, script, spec,
+        first = int(rng.integers(max(1, len(blocks) - 12)))      # drawn either way: the page's other draws stay put
+        _flow(blocks, first if start is None else start, cols, top, height - top // 2, script, spec,
               (font, size, weight, line_h), (tfont, tsize, 700, int((ta + td) * 1.25)), place, max_lines)
     elif layout == "title_body":
         tsize = int(size * rng.uniform(1.4, 1.9))

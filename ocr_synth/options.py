@@ -96,6 +96,56 @@ def ocr_plan(options: OcrOptions, langs: list[str]) -> tuple[dict[str, int], dic
     return quotas, missing
 
 
+# A language whose text pool would be rendered more than this many times over warns (build summary, manifest).
+REUSE_WARN = 3.0
+
+
+def text_reuse(options: OcrOptions, quotas: dict[str, int]) -> dict[str, dict]:
+    """Per language with a quota: {documents, passages, reuse, origin}: how many times its text pool would
+    be read over at the planned quota (documents / distinct passages; None without text). Build captions
+    are not known yet and do not count."""
+    from ocr_synth.text_sources import PAGE_CHARS, lang_text, load_text_files, passage_starts
+
+    sources = [s for s in options.text_sources if s != "captions"]
+    files = load_text_files(options.text_files) if "text_files" in sources and options.text_files else {}
+    doc_share = sum(w for t, w in options.tasks.items() if t != "chart_qa") / sum(options.tasks.values())
+    out = {}
+    for lang, n in sorted(quotas.items()):
+        if n <= 0:
+            continue
+        lt = lang_text(lang, sources, files)
+        docs = round(n * doc_share)
+        if lt.blocks:
+            passages = len(passage_starts(lt.blocks))
+        else:                                     # word lists only: pages of random words
+            passages = sum(len(w) + 1 for w in lt.words) // PAGE_CHARS if lt.words else 0
+            passages = max(passages, 1) if lt.words else 0
+        out[lang] = {"documents": docs, "passages": passages, "origin": "+".join(lt.origin),
+                     "reuse": round(docs / passages, 2) if passages else None}
+    return out
+
+
+def reuse_warning(reuse: dict[str, dict], threshold: float = REUSE_WARN) -> str:
+    """One line naming the languages whose text would be reused more than `threshold` times ('' if none)."""
+    over = sorted(((l, r) for l, r in reuse.items() if r["reuse"] and r["reuse"] > threshold),
+                  key=lambda kv: (-kv[1]["reuse"], kv[0]))
+    if not over:
+        return ""
+    shown = ", ".join(f"{l} {r['reuse']:.1f}x ({r['documents']} documents, {r['passages']} passages)" for l, r in over[:8])
+    return (f"OCR text of {len(over)} language(s) would be reused more than {threshold:g}x at the planned quota: "
+            f"{shown}{', ...' if len(over) > 8 else ''}. A model trained on it learns the text, not reading: add "
+            "running text to ocr.text_files (e.g. a wikimedia/wikipedia folder such as 20231101.de/) or lower the quotas")
+
+
+def reuse_report(options: OcrOptions, quotas: dict[str, int]) -> dict:
+    """{threshold, warning, by_lang} for a build's manifest and summary; the warning is also logged."""
+    reuse = text_reuse(options, quotas)
+    warning = reuse_warning(reuse)
+    if warning:
+        logging.getLogger(__name__).warning(warning)
+    return {"threshold": REUSE_WARN, "warning": warning, "by_lang": reuse}
+
+
 _REPORTED: set[str] = set()     # skips already logged in this process (plan, dry run and build all ask)
 
 

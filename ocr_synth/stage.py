@@ -16,7 +16,7 @@ from ocr_synth.jobs import job_rng
 from ocr_synth.line_breaking import _CLUSTERS     # grapheme clusters as the line breaker cuts them (one definition)
 from ocr_synth.options import OcrOptions
 from ocr_synth.prompts import prompts_for
-from ocr_synth.text_sources import HOW_TO_ADD_TEXT, lang_text, load_text_files
+from ocr_synth.text_sources import HOW_TO_ADD_TEXT, lang_text, load_text_files, passage_starts
 
 STAGE = "ocr"
 
@@ -101,7 +101,8 @@ class OcrRenderStage(Stage):
         else:
             jpeg, params, lines = render_document(
                 items, lang, chain, self.fonts, rng, width, height, font_px=o.font_size, max_lines=o.max_lines,
-                augment=o.augment, jpeg_quality=o.jpeg_quality, blocks=text.blocks or None)
+                augment=o.augment, jpeg_quality=o.jpeg_quality, blocks=text.blocks or None,
+                start=text.passage(seed, lang, index) if text.blocks else None)
             queries = text.phrases(lang) if text.blocks else items
             prompt, answer = self._document_qa(task, lines, queries, rng, templates, int(job.get("nth", index)), params)
         meta["render"] = params
@@ -168,6 +169,17 @@ class _Text:
         self.blocks, self.words, self.origin, self.dropped = blocks, words, origin, dropped
         self._labels: list[str] | None = None
         self._phrases: list[str] | None = None
+        self._order: tuple[int, list[int]] | None = None       # (seed, passage starts in drawing order)
+
+    def passage(self, seed: int, lang: str, index: int) -> int:
+        """First block of the language's index-th job: its passages in a seeded order, each once before
+        any repeats (the pool is used up after as many jobs as it has passages)."""
+        if self._order is None or self._order[0] != seed:
+            starts = passage_starts(self.blocks)
+            order = job_rng(seed, lang, 0, salt=3).permutation(len(starts))
+            self._order = (seed, [starts[int(i)] for i in order])
+        order = self._order[1]
+        return order[index % len(order)]
 
     def labels(self, lang: str) -> list[str]:
         """Short chart labels: CLDR words first, else words of the running text (sorted, distinct)."""
@@ -262,6 +274,7 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
     from ocr_synth.contact_sheet import contact_sheet
     from ocr_synth.fonts import require_shaping
     from ocr_synth.jobs import make_jobs
+    from ocr_synth.options import reuse_report
 
     codes = resolve_langs(langs)
     require_shaping(codes)
@@ -318,6 +331,7 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
         sections={"options": json.loads(options.model_dump_json()),
                   "text_sources": text_coverage(codes, list(options.text_sources), options.text_files),
                   "skipped_no_text": no_text,
+                  "text_reuse": reuse_report(options, {c: int(per_lang) for c in codes}),
                   "contact_sheet": sheet.name})
     manifest.write(out)
     return {"total": len(kept_all), "rejected": len(rejected), "languages": len(by_lang),

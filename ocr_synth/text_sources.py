@@ -1,8 +1,9 @@
 """Offline text to render, per language, never another language's:
 
 - running text (documents read in order): the shipped UDHR translations (`mixkit.lang.udhr`, 95 of
-  the 100 languages), the recipe's own corpora (`ocr.text_files`: txt, jsonl, tsv or parquet,
-  e.g. Wikipedia dumps) and build captions;
+  the 100 languages), the recipe's own corpora (`ocr.text_files`: txt, jsonl, tsv or parquet files,
+  or folders in the `wikimedia/wikipedia` layout as downloaded: `20231101.de/train-*.parquet`) and
+  build captions;
 - words (chart labels, grounding queries, and documents of languages without running text):
   Unicode CLDR strings via Babel (territory, language, currency, month, day and unit names,
   formatted dates and numbers). Every string is checked to be in the language's script and not
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from mixkit.lang.languages import get, resolve
+from mixkit.lang.languages import get, lookup, resolve
 from mixkit.lang.writing_systems import matches_script
 
 # FLORES code -> Babel locale where the ISO code alone is wrong or absent.
@@ -178,19 +179,99 @@ def _paragraphs(text: str) -> list[str]:
     return [" ".join(l.split()) for l in str(text).splitlines() if l.strip()]
 
 
+# ---- Wikipedia dumps in the wikimedia/wikipedia layout ------------------------------------------
+# One folder per wiki, `<dump date>.<wiki code>` (20231101.de), holding train-NNNNN-of-NNNNN.parquet
+# files with columns id, url, title, text.
+_WIKI_FOLDER = re.compile(r"^\d{8}\.([a-z][a-z0-9-]*)$")
+# Wiki codes that are not the language's ISO code (als is Alemannic on Wikipedia, not Albanian).
+WIKI_CODES = {"als": "gsw_Latn", "simple": "eng_Latn", "no": "nob_Latn", "zh-yue": "yue_Hant",
+              "zh-min-nan": "nan_Latn", "bat-smg": "sgs_Latn", "be-tarask": "bel_Cyrl", "fiu-vro": "vro_Latn",
+              "roa-rup": "rup_Latn", "zh-classical": "lzh_Hant"}
+# Lines that are not running text: table rows, templates, wiki and HTML markup, lists of links.
+_MARKUP = re.compile(r"\{\{|\}\}|\{\||\|\}|^\s*[|!]|\|\||\[\[|\]\]|</?[a-zA-Z][^>]*>|^\s*[*#:;]|=={1,}|&[a-z]+;|\t")
+_LINK = re.compile(r"\[\[(?:[^|\]]*\|)?([^\]]*)\]\]")
+_REF = re.compile(r"<ref[^>]*>.*?</ref>|<ref[^>]*/>", re.S)
+
+
+def wiki_language(folder: str | Path) -> str | None:
+    """FLORES code of a wikimedia/wikipedia folder (`20231101.de` -> deu_Latn); None if the name is not one."""
+    m = _WIKI_FOLDER.match(Path(folder).name)
+    if not m:
+        return None
+    code = m.group(1)
+    found = WIKI_CODES.get(code) or lookup(code)
+    if not found:
+        raise ValueError(f"{folder}: Wikipedia '{code}' is no language the registry knows; "
+                         "leave the folder out of ocr.text_files or rename it after a FLORES-200 code")
+    return found
+
+
+def clean_article(text: str, min_chars: int = 40) -> list[str]:
+    """An article's running text as paragraphs: table rows, templates, markup, list items and short
+    lines (headings, captions, references) dropped; links reduced to their text."""
+    text = _LINK.sub(r"\1", _REF.sub("", str(text)))
+    out = []
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        if len(line) < min_chars or _MARKUP.search(line):
+            continue
+        if sum(c.isalpha() for c in line) < 0.6 * len(line.replace(" ", "")):     # numbers, citations, data
+            continue
+        out.append(line)
+    return out
+
+
+def _wiki_files(folder: Path) -> list[Path]:
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no parquet files (expected train-00000-of-000NN.parquet as in "
+                                "wikimedia/wikipedia)")
+    return files
+
+
+def expand_text_files(paths: list[str]) -> list[tuple[Path, str | None]]:
+    """The recipe's ocr.text_files as (file, language from a wikimedia folder name or None):
+    a wiki folder (`20231101.de`), or a folder holding several, stands for its parquet files."""
+    out: list[tuple[Path, str | None]] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            lang = wiki_language(p)
+            if lang:
+                out += [(f, lang) for f in _wiki_files(p)]
+                continue
+            wikis = sorted(d for d in p.iterdir() if d.is_dir() and _WIKI_FOLDER.match(d.name))
+            if not wikis:
+                raise FileNotFoundError(f"OCR text folder {p} holds no wikimedia/wikipedia folders "
+                                        "(named like 20231101.de); list files or such folders in ocr.text_files")
+            out += [(f, wiki_language(d)) for d in wikis for f in _wiki_files(d)]
+        elif p.is_file():
+            out.append((p, wiki_language(p.parent) if p.suffix == ".parquet" else None))
+        else:
+            raise FileNotFoundError(f"OCR text file {p} does not exist (listed in the recipe's ocr.text_files)")
+    return out
+
+
 def load_text_files(paths: list[str]) -> dict[str, list[str]]:
     """Paragraphs per language from the recipe's files, in file order (a document reads them in order).
 
     - `<lang>.txt` (stem is a language code or name): one paragraph per line;
     - `.jsonl`: objects with "lang" and "text" (a text's lines are paragraphs);
     - `.tsv`: two columns, lang and text;
-    - `.parquet`: columns "lang" and "text", or only "text" in a file named after its language
-      (e.g. a Wikipedia dump, one article per row).
+    - `.parquet`: columns "lang" and "text", or only "text" in a file named after its language;
+    - a `wikimedia/wikipedia` folder (`20231101.de/`, or a folder holding several): its parquet files,
+      the language from the folder name, each article cleaned of markup and tables (`clean_article`).
     """
     pool: dict[str, list[str]] = {}
-    for p in map(Path, paths):
-        if not p.is_file():
-            raise FileNotFoundError(f"OCR text file {p} does not exist (listed in the recipe's ocr.text_files)")
+    for p, wiki_lang in expand_text_files(paths):
+        if wiki_lang:
+            import pyarrow.parquet as pq
+            if "text" not in pq.read_schema(p).names:
+                raise ValueError(f"{p}: expected the wikimedia/wikipedia columns id, url, title, text")
+            got = pool.setdefault(wiki_lang, [])
+            for batch in pq.ParquetFile(p).iter_batches(columns=["text"], batch_size=2048):
+                for text in batch.column(0).to_pylist():
+                    got.extend(clean_article(text or ""))
+            continue
         if p.suffix == ".jsonl":
             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
                 if line.strip():
@@ -229,6 +310,22 @@ def _lang_of_file(p: Path) -> str:
         return resolve(p.stem)
     except ValueError as e:
         raise ValueError(f"{p}: name the file after its language, e.g. deu_Latn.txt ({e})") from e
+
+
+# About what one document page holds (max_lines lines of some 60 characters): a passage of running
+# text is a run of consecutive blocks of at least this many characters.
+PAGE_CHARS = 800
+
+
+def passage_starts(blocks: list[tuple[str, str]], page_chars: int = PAGE_CHARS) -> list[int]:
+    """Indexes of the blocks where the pool's passages begin (disjoint runs of >= page_chars characters)."""
+    starts, acc = [0] if blocks else [], 0
+    for i, (_, t) in enumerate(blocks):
+        acc += len(t)
+        if acc >= page_chars and i + 1 < len(blocks):
+            starts.append(i + 1)
+            acc = 0
+    return starts
 
 
 @dataclass
@@ -286,12 +383,12 @@ def text_coverage(langs: list[str], sources: list[str], text_files: list[str] | 
 
 
 def file_languages(paths: list[str]) -> set[str]:
-    """Languages the recipe's text files hold, read cheaply (file names, 'lang' fields only)."""
+    """Languages the recipe's text files hold, read cheaply (file and folder names, 'lang' fields only)."""
     out: set[str] = set()
-    for p in map(Path, paths):
-        if not p.is_file():
-            raise FileNotFoundError(f"OCR text file {p} does not exist (listed in the recipe's ocr.text_files)")
-        if p.suffix == ".parquet":
+    for p, wiki_lang in expand_text_files(paths):
+        if wiki_lang:
+            out.add(wiki_lang)
+        elif p.suffix == ".parquet":
             import pyarrow.parquet as pq
             if "lang" in pq.read_schema(p).names:
                 out.update(resolve(x) for x in set(pq.read_table(p, columns=["lang"]).column("lang").to_pylist()) if x)

@@ -4,7 +4,8 @@ markup stay whole, and reassembly is byte-identical.
 
 CORPUS: conversations shaped like LLaVA, ScienceQA (multiple choice), chart QA, code (fenced
 and indented), math (LaTeX in all four delimiters, and prices), tables, lists, multi-turn, CRLF
-and long answers. Each entry names the protected strings that must never reach the model and
+and long answers; then (issue 21) LLaVA-Instruct, ShareGPT4V, ALLaVA, LLaVA-NeXT DocVQA/ChartQA/
+ScienceQA, MathV360K/Geo, code help and Qwen2-VL/InternVL/Kosmos-2 grounding. Each entry names the protected strings that must never reach the model and
 the sentences that must stay one segment."""
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 
 from mixkit.core.schema import make_row, rows_to_table
 from translation.options import TranslateOptions
-from translation.segment import Segmenter
+from translation.segment import Segmenter, is_label
 from translation.files import translate_file
 from translation.stage import TranslateStage
 
@@ -117,6 +118,91 @@ CORPUS: list[tuple[list[dict], list[str], list[str]]] = [
           ("assistant", "First boil the water; then add the pasta and wait for 10 minutes.")), [], []),
 ]
 
+# Shapes of public instruction sets (issue 21): LLaVA-Instruct, ShareGPT4V, ALLaVA, LLaVA-NeXT's
+# DocVQA/ChartQA/ScienceQA parts, MathV360K/Geo, code help, Qwen2-VL/InternVL/Kosmos-2 grounding
+GEO_SOLUTION = ("Since AB = AC, the base angles are equal, so $ \\angle B = \\frac{180^\\circ - 40^\\circ}{2} $ = 70°. "
+                "Therefore, the answer is A.")
+CORPUS += [
+    (conv(("user", "What are the people in the image doing?\n<image>"),
+          ("assistant", "They are gathered around a table with cake, drinks, plates, etc. They appear to be celebrating "
+                        "a birthday. A man in a U.S. Navy uniform is cutting the cake.")),
+     ["<image>"], ["They appear to be celebrating a birthday."]),
+    (conv(("user", "<image>\nDescribe this image in detail."),
+          ("assistant", "The photo shows a school entrance on a sunny morning. Above the door, a banner reads "
+                        "\"Welcome Back! Classes Start Monday.\" in white letters on a blue background. Two children "
+                        "with backpacks walk towards the door.")),
+     ["<image>"], ["Above the door, a banner reads \"Welcome Back! Classes Start Monday.\" in white letters on a blue "
+                   "background."]),
+    (conv(("user", "<image>\nWhich of the following best describes the weather? A. sunny B. rainy C. snowy D. foggy"),
+          ("assistant", "The ground is covered in thick snow and flakes are falling, so the weather is snowy.\n\n"
+                        "**Answer:** C")),
+     ["<image>", "A. ", "B. ", "C. ", "D. "], ["The ground is covered in thick snow and flakes are falling, so the "
+                                                "weather is snowy."]),
+    (conv(("user", "<image>\nWhat is the website printed at the bottom of the invoice?\nAnswer the question using a "
+                   "single word or phrase."), ("assistant", "acme-supplies.com"),
+          ("user", "Where is the file saved?"), ("assistant", "It is saved as C:\\Invoices\\2021\\march.pdf on the shared drive.")),
+     ["<image>", "acme-supplies.com", "C:\\Invoices\\2021\\march.pdf"], ["It is saved as [1] on the shared drive."]),
+    (conv(("user", "<image>\nConvert the chart into a CSV table."),
+          ("assistant", "Year,Revenue,Profit\n2019,4.5,1.2\n2020,5.1,1.4\n2021,6.0,1.9")),
+     ["<image>", "Year,Revenue,Profit", "2019,4.5,1.2"], []),
+    (conv(("user", "Context: Select the best answer.\nQuestion: Which property do these three objects have in common?\n"
+                   "Options: (A) sticky (B) fragile (C) hard\n<image>"),
+          ("assistant", "The answer is C. All three objects are hard.")),
+     ["<image>", "(A) ", "(B) ", "(C) "], ["The answer is C.", "All three objects are hard."]),
+    (conv(("user", "<image>\nAs shown in the figure, in triangle ABC, AB = AC and the angle A is 40°. What is the measure "
+                   "of angle B?\nChoices:\nA:70°\nB:60°\nC:50°\nD:40°"),
+          ("assistant", GEO_SOLUTION), ("user", "What is the area of a circle with radius 4?"), ("assistant", "16\\pi")),
+     ["<image>", "A:70°", "$ \\angle B = \\frac{180^\\circ - 40^\\circ}{2} $", "16\\pi"], ["Therefore, the answer is A."]),
+    (conv(("user", "Which statements are true?\n(i) Ice floats on water.\n(ii) Steam is a solid.\n(iii) Water boils "
+                   "at 100 degrees at sea level.\nA. (i) and (iii)\nB. (ii) only\nC. all of them\nD. none\nE. (i) only\n"
+                   "F. (iii) only\nG. (i) and (ii)\nH. (ii) and (iii)\nI. not enough information\nJ. the question is invalid"),
+          ("assistant", "A")),
+     ["I. ", "J. "], ["Ice floats on water.", "Steam is a solid.", "not enough information", "the question is invalid"]),
+    (conv(("user", "I get this error when I run my script:\nTraceback (most recent call last):\n  File \"main.py\", line 3, "
+                   "in <module>\n    import numpy as np\nModuleNotFoundError: No module named 'numpy'\nWhat should I do?"),
+          ("assistant", "NumPy is not installed in the environment you use. Do this:\n1. Activate the environment:\n"
+                        "    - Run `source .venv/bin/activate` first.\n    - Then check that `which python` points "
+                        "into it.\n2. Install the package with `pip install numpy`, as described on "
+                        "https://numpy.org/install/ (section Installing with pip).\n3. Run the script again; the "
+                        "settings live in ~/project/config.yaml.")),
+     ["Traceback (most recent call last):", "ModuleNotFoundError", "`source .venv/bin/activate`", "~/project/config.yaml",
+      "https://numpy.org/install/"],
+     ["Run [1] first.", "Then check that [1] points into it.", "Activate the environment:"]),
+    (conv(("user", "Return the result as JSON in the form {\"answer\": \"<letter>\", \"reason\": \"<one sentence>\"}."),
+          ("assistant", "{\"answer\": \"B\", \"reason\": \"The cat is sitting on the red chair.\"}")),
+     ["{\"answer\": \"<letter>\", \"reason\": \"<one sentence>\"}", "{\"answer\": \"B\""],
+     ["Return the result as JSON in the form [1]."]),
+    (conv(("user", "<|vision_start|><|image_pad|><|vision_end|>Locate the red car in the image and output its bounding box."),
+          ("assistant", "<|object_ref_start|>the red car<|object_ref_end|><|box_start|>(120,340),(560,780)<|box_end|>")),
+     ["<|vision_start|>", "<|image_pad|>", "<|object_ref_start|>", "<|box_start|>(120,340),(560,780)<|box_end|>"],
+     ["Locate the red car in the image and output its bounding box.", "the red car"]),
+    (conv(("user", "<image>\nPlease provide the bounding box coordinate of the region this sentence describes: "
+                   "<ref>the woman holding an umbrella</ref>"),
+          ("assistant", "<ref>the woman holding an umbrella</ref><box>[[102, 45, 487, 990]]</box>")),
+     ["<image>", "<ref>", "</ref>", "<box>[[102, 45, 487, 990]]</box>"], ["the woman holding an umbrella"]),
+    (conv(("user", "<grounding> Describe this image in detail:"),
+          ("assistant", "<grounding> An image of<phrase> a snowman</phrase><object><patch_index_0044><patch_index_0863>"
+                        "</object> warming himself by<phrase> a fire</phrase><object><patch_index_0005>"
+                        "<patch_index_0911></object>.")),
+     ["<grounding>", "<patch_index_0044>", "<phrase>"], []),
+    (conv(("user", "Give me three tips for better sleep."),
+          ("assistant", "1\ufe0f\u20e3 Go to bed at the same time every night.\n2\ufe0f\u20e3 Keep the room cool and dark.\n"
+                        "3\ufe0f\u20e3 Avoid screens for an hour before bed.")),
+     ["1\ufe0f\u20e3"], ["Go to bed at the same time every night.", "Keep the room cool and dark."]),
+    (conv(("user", "How tall is the Eiffel Tower?"),
+          ("assistant", "The Eiffel Tower is 330 m tall.[^1] It was finished in 1889.[^2]\n\n"
+                        "[^1]: Measured to the tip of the antenna.\n[^2]: See toureiffel.com for its history.")),
+     ["[^1]", "[^2]", "toureiffel.com"], ["The Eiffel Tower is 330 m tall.", "It was finished in 1889.",
+                                          "Measured to the tip of the antenna.", "See [1] for its history."]),
+    (conv(("user", "<image>\nConvert the table in the image to HTML."),
+          ("assistant", "<table><tr><th>Item</th><th>Price</th></tr><tr><td>Coffee</td><td>3.50</td></tr>"
+                        "<tr><td>Green tea</td><td>2.80</td></tr></table>")),
+     ["<image>", "<table>", "<td>"], ["Item", "Price", "Coffee", "Green tea"]),
+    (conv(("user", "Bake the bread for how long?"),
+          ("assistant", "Bake it for 35 min. Then let it cool on a rack for at least 1 hr. before slicing.")),
+     [], ["Bake it for 35 min.", "Then let it cool on a rack for at least 1 hr. before slicing."]),
+]
+
 _COORDS = re.compile(r"[\[(]\s*-?\d+(?:\.\d+)?(?:\s*,\s*-?\d+(?:\.\d+)?)+\s*[\])]")
 _FORBIDDEN = re.compile(r"<image>|https?://|`|\$(?!\d)|\\\(|\\\[|\\begin|</?[A-Za-z]+/?>|@\w+\.|\n|\r")
 
@@ -160,6 +246,7 @@ def test_dry_run_segments_are_prose_only(tmp_path):
     assert all_segments
     for s in all_segments:
         assert not _FORBIDDEN.search(s), s
+        assert not is_label(s), s                                              # "**Answer:** C": no C alone
         assert not _COORDS.search(s), s
         assert "print(" not in s and "return a + b" not in s and "2x = 4" not in s, s
     for c, protected, whole in CORPUS:
@@ -193,6 +280,26 @@ def test_identity_backend_round_trip_is_byte_identical(tmp_path, target):
     assert st["model_calls"] == 0 and st["short_answers"] >= 3 and st["emphasis_dropped"] == 0
 
 
+def test_generated_instruction_set_sample_round_trips_byte_for_byte(tmp_path):
+    """scripts/make_instruct_sample.py (the benchmark's sample: every shape of issue 21) through
+    the identity backend: nothing rejected, every message back byte for byte; the sample is the
+    same for the same seed."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+    from make_instruct_sample import SHAPES, make_sample
+
+    sample = make_sample(300, seed=3)
+    assert sample == make_sample(300, seed=3) and sample != make_sample(300, seed=4)
+    assert {r["source"] for r in sample} == {f.__name__ for f, _ in SHAPES}
+    rows = [make_row(source=r["source"], origin_id=r["id"], task="instruct", lang="deu_Latn", messages=r["messages"],
+                     meta={"translate_from": "eng_Latn"}) for r in sample]
+    out = TranslateStage(TranslateOptions(model="identity", backend="identity"), cache_dir=str(tmp_path / "c")).run(rows)
+    assert not out.rejected, [(r["origin_id"], r["reason"], r["detail"]) for r in out.rejected]
+    assert [r["messages"] for r in out.kept] == [r["messages"] for r in rows]
+
+
 def test_identity_cli_writes_the_input_back(tmp_path):
     src = tmp_path / "in.parquet"
     rows = corpus_rows()
@@ -224,3 +331,38 @@ def test_dry_run_without_tokenizer_tries_to_load_it_once(tmp_path, monkeypatch):
     res = dry_run(rows, str(tmp_path / "dry"), TranslateOptions(model="facebook/nllb-200-distilled-600M"))
     assert res["messages"] == 10 and res["segments"] == 10
     assert len(calls) == 1
+
+
+def test_dry_run_prints_the_share_sent_the_protected_kinds_and_rows_with_nothing_to_translate(tmp_path):
+    from typer.testing import CliRunner
+    import typer
+
+    from mixkit.cli.translate import register
+
+    src = tmp_path / "rows.jsonl"
+    recs = [
+        {"id": "prose", "messages": conv(("user", "<image>\nWhat is the area? Use $ \\pi r^2 $."), ("assistant", "16\\pi"))},
+        {"id": "choice", "messages": conv(("user", "<image>\nWhich one?\nA. cat\nB. dog"), ("assistant", "Yes"))},
+        {"id": "code_only", "messages": conv(("user", "```\nls -la\n```"), ("assistant", "B"))},
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in recs), encoding="utf-8")
+    app = typer.Typer()
+    register(app)
+    app.command("noop")(lambda: None)
+    r = CliRunner().invoke(app, ["translate", str(src), "--langs", "fra_Latn", "--out", str(tmp_path / "dry"),
+                                 "--dry-run", "--backend", "identity", "--model", "identity"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "dry" / "summary.json").read_text(encoding="utf-8"))
+    lines = [json.loads(l) for l in (tmp_path / "dry" / "segments.jsonl").read_text(encoding="utf-8").splitlines()]
+    sent = [s for l in lines for s in l["segments"]]
+    assert sent == ["What is the area?", "Use [1].", "Which one?", "cat", "dog"]
+    assert summary["model_chars"] == sum(len(s.replace("[1]", "")) for s in sent)
+    assert summary["chars"] == sum(len(m["content"]) for rec in recs for m in rec["messages"])
+    assert summary["model_share"] == round(summary["model_chars"] / summary["chars"], 4)
+    assert summary["protected"] == {"math": 2, "special_token": 2, "option_label": 2, "code_block": 1,
+                                    "fixed_answer": 1, "short_answer": 1}
+    assert summary["untranslated_ids"] == ["code_only"] and summary["rows"] == 3
+    out = " ".join(r.output.split())
+    assert f"characters that would reach the model: {summary['model_share']:.1%}" in out
+    assert "rows where nothing would be translated: 1 of 3: code_only" in out
+    assert "special_token" in out and "short_answer" in out

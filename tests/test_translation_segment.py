@@ -81,7 +81,7 @@ def test_sentence_split_keeps_abbreviations_and_decimals():
     ("แมวตัวนี้สีดำ สุนัขตัวนั้นสีขาว", "tha_Thai", ["แมวตัวนี้สีดำ", "สุนัขตัวนั้นสีขาว"]),
     ("ឆ្មានេះខ្មៅ។ ឆ្កែនោះស", "khm_Khmr", ["ឆ្មានេះខ្មៅ។", "ឆ្កែនោះស"]),
     ("Das ist z.B. ein Hund. Dr. Müller kommt usw. Danach gehen wir.", "deu_Latn",
-     ["Das ist z.B. ein Hund.", "Dr. Müller kommt usw. Danach gehen wir."]),
+     ["Das ist z.B. ein Hund.", "Dr. Müller kommt usw.", "Danach gehen wir."]),     # "usw." can end one
     ("Это кот, т.е. животное. Он спит.", "rus_Cyrl", ["Это кот, т.е. животное.", "Он спит."]),
     ("Apples, pears etc. are fruit. See No. 5 below. J. Smith agrees.", "eng_Latn",
      ["Apples, pears etc. are fruit.", "See No. 5 below.", "J. Smith agrees."]),

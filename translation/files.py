@@ -15,6 +15,7 @@ from translation.backends import TranslationModelError
 from translation.options import TranslateOptions
 from translation.segment import Segmenter, chars_estimate
 from translation.stage import TranslateStage
+from translation.summary import SegmentationSummary
 
 
 def _read_rows(path: str, source_lang: str) -> tuple[list[dict], list[dict]]:
@@ -74,12 +75,15 @@ def _read_schema_rows(p: Path) -> list[dict]:
 def dry_run(rows: list[dict], out_dir: str, options: TranslateOptions) -> dict:
     """What the model would receive, translating nothing: <out_dir>/segments.jsonl, one line per
     (row, message): {"id", "message", "segments"} (+ "short_answer" when the message is one
-    that the per-language table answers, "too_long" for sentences that would be rejected)."""
+    that the per-language table answers, "too_long" for sentences that would be rejected), and
+    <out_dir>/summary.json (translation.summary: share of characters sent, protected pieces by
+    kind, rows with nothing to translate), also returned under "summary"."""
     stage = TranslateStage(options, cache_dir=options.cache_dir or str(Path(out_dir) / "translation_cache"))
     stage.setup()
     path = Path(out_dir) / "segments.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     n_seg = n_lines = 0
+    summary = SegmentationSummary()
     estimate = False            # the tokenizer failed to load once: estimate from then on, every source
 
     def estimating(src: str) -> Segmenter:
@@ -97,6 +101,7 @@ def dry_run(rows: list[dict], out_dir: str, options: TranslateOptions) -> dict:
                 estimate = True
                 stage._segmenters = {src: estimating(src)}
                 plan = stage.plan_messages(r["messages"], src)
+            summary.add(r.get("origin_id") or r["id"], r["messages"], plan)
             for i, t in enumerate(plan):
                 rec = {"id": r["id"], "message": i}
                 if isinstance(t, ShortAnswer):
@@ -108,7 +113,10 @@ def dry_run(rows: list[dict], out_dir: str, options: TranslateOptions) -> dict:
                 n_seg += len(rec["segments"])
                 n_lines += 1
                 f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    return {"rows_in": len(rows), "messages": n_lines, "segments": n_seg, "paths": {"segments": str(path)}}
+    summary_path = Path(out_dir) / "summary.json"
+    summary_path.write_text(json.dumps(summary.as_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return {"rows_in": len(rows), "messages": n_lines, "segments": n_seg, "summary": summary.as_dict(),
+            "paths": {"segments": str(path), "summary": str(summary_path)}}
 
 
 WORK_ROWS_PER_PART = 256     # progress and resume granularity of `mixkit translate`

@@ -82,7 +82,7 @@ class KeepAnswers(BaseModel):
     # table: short answers (yes/no, true/false, left/right, ...) come from a per-language table
     # built once and checked (translation.answers); keep: left in English; translate: as prose
     yes_no: Literal["table", "translate", "keep"] = "table"
-    option_letters: bool = True      # "A", "(B)", "C." as a whole message
+    option_letters: bool = True      # "A", "(B)", "C.", "J", "(ii)" as a whole message (a lone label)
     numbers: bool = True             # a message that is only a number ("42", "-3.5", "1,000", "25%")
     patterns: list[str] = Field(default_factory=list)   # extra regexes (fullmatch on the stripped message)
 

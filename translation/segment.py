@@ -1,18 +1,25 @@
 """Structure-preserving segmentation: a message becomes a template of protected literals and
 translation units; only the units' text goes to the model, the template puts it back.
 
-Never shown to NLLB, restored byte for byte:
-- blocks: fenced code (``` ~~~), indented code blocks that look like code, display math
-  ($$...$$, \\[...\\], \\begin{env}...\\end{env}) spanning lines;
+Never shown to NLLB, restored byte for byte (each protected piece is counted by its kind,
+`Template.protected`, which the dry run sums):
+- blocks: fenced code (``` ~~~; a fence closes only with its own character, at least as
+  long), indented code blocks whose lines read as code, display math ($$...$$, \\[...\\],
+  \\begin{env}...\\end{env}) spanning lines, JSON, CSV rows, pasted tracebacks;
 - line structure: newlines (NLLB's SentencePiece normaliser turns them into spaces), headings,
-  bullets, numbered items, block quotes, table pipes, option letters ("A.", "(B)", "C)"), also
+  bullets, numbered items, keycap numbers (1️⃣), footnote definitions, block quotes, table
+  pipes, block-level HTML tags (a one-line `<table>` is cells, not one unit), option labels
+  ("A.", "(B)", "C)"; past H and roman numerals "(ii)", "II." when they continue a run), also
   several options on one line;
-- inline spans (translation.spans): code, math ($...$ but not prices, \\(...\\)), URLs,
-  e-mails, `<tags>`, coordinate lists;
-- text without letters, and whole-message fixed answers (option letters, numbers).
+- inline spans (translation.spans): code, math (also `$ x $` and bare `16\\pi`), chat-template
+  tokens, grounding boxes, tags, URLs, e-mails, file paths, domains, footnote markers,
+  coordinate lists, inline JSON templates;
+- text without letters, a lone option label ("**Answer:** C"), and whole-message fixed
+  answers (option letters, numbers).
 
 A sentence keeps its inline spans without being cut (DESIGN: NLLB translates sentences):
-- a tag (`<image>`) at either edge of a sentence stays outside the unit (plain literal);
+- a tag, a chat-template token, a footnote marker (spans.EDGE_KINDS) at either edge of a
+  sentence stays outside the unit (plain literal);
 - any other span inside or at the edge ("The command is `ls`.") becomes a numbered
   placeholder `[1]` in the unit's text. After decoding every
   placeholder must come back exactly once; otherwise the unit is translated again cut at its
@@ -22,8 +29,10 @@ A sentence keeps its inline spans without being cut (DESIGN: NLLB translates sen
   numbers, code-like words); otherwise the sentence keeps its translation without them and the
   loss is counted (`emphasis_dropped` in the row's meta).
 
-Prose is split into sentences for any source script (translation.sentences); a sentence longer
-than the token limit is split at clause punctuation, and one that still does not fit is
+Prose is split into sentences for any source script (translation.sentences). A sentence whose
+text for the model (spans count as their placeholder) is longer than the token limit is cut at
+its strongest clause breaks first (; : —), then at commas,
+never inside a span, brackets, quotes or an emphasis pair; one that still does not fit is
 reported so the row is rejected ('segment_too_long') rather than truncated.
 """
 from __future__ import annotations
@@ -31,26 +40,41 @@ from __future__ import annotations
 import bisect
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
 from translation.options import KeepAnswers
-from translation.sentences import split_clauses, split_sentences
-from translation.spans import emphasis_pairs, find_spans, is_code_line, option_cuts
+from translation.sentences import CLAUSE_LEVELS, FOOTNOTE_MASK, clause_cuts, split_sentences
+from translation.spans import (EDGE_KINDS, classify_spans, emphasis_pairs, is_code_line, label_readings, option_cuts,
+                               roman_value)
 
+_ROMAN2 = r"(?=[ivx]{2})x{0,3}(?:ix|iv|v?i{0,3})|(?=[IVX]{2})X{0,3}(?:IX|IV|V?I{0,3})"     # ii  IV  xii
 _PREFIX = re.compile(
     r"^(?:\s*(?:>\s*)+)?\s*"
-    r"(?:#{1,6}\s+|[-*+\u2022]\s+(?:\[[ xX]\]\s+)?|\d{1,3}[.)]\s+|\(?[A-Ha-h]\)\s+|[A-H][.:]\s+|\(\d{1,3}\)\s+|\|\s*)?"
+    r"(?:#{1,6}\s+|[-*+\u2022]\s+(?:\[[ xX]\]\s+)?|\d{1,3}[.)]\s+|\(\d{1,3}\)\s+|\(?[A-Ha-h]\)\s+"
+    r"|[A-H]\.\s+(?![A-Z]\.\s)"                      # "A. cat", not "A. B. Smith"
+    r"|[A-H]:(?:\s+|(?=[^\sA-Za-z\\/]))"               # "A: cat", "A:70°", not "C:\x" or "A:B"
+    rf"|\((?:{_ROMAN2})\)\s+|(?:{_ROMAN2})[.)]\s+"
+    r"|(?:[0-9#*]\ufe0f?\u20e3|\U0001F51F)\s*"          # keycap numbers: 1️⃣ First step
+    r"|\[\^[^\]\s]{1,20}\]:\s*"                         # footnote definition: [^1]: text
+    r"|\|\s*)?"
 )
-_FENCE = re.compile(r"^\s*(```|~~~)")
+# a single-letter or roman label that only counts inside a run ("I. nine" after "H. eight")
+_LINE_LABEL = re.compile(r"^(?:\s*(?:>\s*)+)?\s*(?:\(([A-Za-z]|[ivxIVX]{2,6})\)|([A-Za-z]|[ivxIVX]{2,6})([.)]))\s+")
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
 _MATH_OPEN = re.compile(r"^\s*(\$\$|\\\[|\\begin\{([A-Za-z]+\*?)\})")
 _INDENT = re.compile(r"^(?: {4}|\t)")
 _LETTER = re.compile(r"[^\W\d_]")
-_OPTION = re.compile(r"\(?[A-Ha-h]\)?[.)]?")
 _NUMBER = re.compile(r"[-+\u2212]?\d[\d,.\s]*%?")
 _PLACEHOLDER = re.compile(r"\[\s*(\d{1,2})\s*\]")
+_LONE_LABEL = re.compile(r"\(?([A-Za-z]{1,6})\)?[.):]?")
+_TAIL_LABEL = re.compile(r"[:\uff1a]\s*(\(?[A-Za-z]{1,6}\)?\.?)$")        # "Answer: C" -> C stays
+_BLOCK_TAG = re.compile(r"</?\s*(?:table|thead|tbody|tfoot|tr|td|th|caption|p|div|br|hr|li|ul|ol|dl|dt|dd|"
+                        r"h[1-6]|section|article|header|footer|blockquote|pre)\b", re.I)
 _SENTENCE_GAP = " \u00a0\u3000"   # spaces between two sentences of a line (not tabs between cells, not \r or \u2028)
 MASK = "\ue000"          # stands for a protected character while splitting (never a sentence end)
+_MASK_RUN = re.compile(f"[{MASK}{FOOTNOTE_MASK}]+")
 
 
 def chars_estimate(text: str) -> int:
@@ -137,13 +161,20 @@ class Template:
     parts: list[str | int] = field(default_factory=list)
     units: list[Unit] = field(default_factory=list)
     too_long: list[str] = field(default_factory=list)        # sentences that could not be split small enough
+    protected: Counter = field(default_factory=Counter)      # kind -> pieces kept from the model
 
     @property
     def segments(self) -> list[str]:
         """The strings the model receives first."""
         return [u.text for u in self.units]
 
-    def lit(self, s: str) -> None:
+    def count(self, kind: str) -> None:
+        self.protected[kind] += 1
+
+    def lit(self, s: str, kind: str | None = None) -> None:
+        """Append a literal; `kind` counts it as one protected piece of that kind."""
+        if kind and s:
+            self.protected[kind] += 1
         if s:
             if self.parts and isinstance(self.parts[-1], str):
                 self.parts[-1] += s
@@ -176,18 +207,40 @@ class Template:
     def literals(self) -> list[str]:
         return [p for p in self.parts if isinstance(p, str)]
 
+    @property
+    def model_chars(self) -> int:
+        """Characters of prose the model receives (placeholders not counted)."""
+        return sum(len(_PLACEHOLDER.sub("", u.text)) if u.spans else len(u.text) for u in self.units)
+
+
+def is_label(text: str) -> bool:
+    """A lone option or list label: one letter or a roman numeral, with its brackets or dot."""
+    m = _LONE_LABEL.fullmatch(text.strip())
+    return bool(m) and (len(m.group(1)) == 1 or roman_value(m.group(1)) > 0)
+
 
 def is_fixed_answer(text: str, keep: KeepAnswers) -> bool:
     s = text.strip()
     if not s:
         return True
-    if keep.option_letters and _OPTION.fullmatch(s):
+    if keep.option_letters and is_label(s):
         return True
     if keep.numbers and _NUMBER.fullmatch(s):
         return True
     if keep.yes_no == "keep" and re.fullmatch(r"(?i)(yes|no)[.!]?", s):
         return True
     return any(re.fullmatch(p, s) for p in keep.patterns)
+
+
+@dataclass
+class _Line:
+    """One prose line being cut: the text, the text with protected spans masked, the spans
+    (sorted, disjoint) and their kinds by start."""
+
+    text: str
+    masked: str
+    spans: list[tuple[int, int]]
+    kinds: dict[int, str]
 
 
 class Segmenter:
@@ -203,18 +256,26 @@ class Segmenter:
     def segment(self, text: str) -> Template:
         t = Template()
         if is_fixed_answer(text, self.keep):
-            t.lit(text)
+            t.lit(text, "fixed_answer" if text.strip() else None)
             return t
         lines = text.splitlines(keepends=True)
-        code = _indented_code(lines) | _json_lines(lines)
-        fence, math_end = False, None
+        blocks = _block_kinds(text, lines)
+        labels = _label_run_lines(lines)
+        fence, math_end = None, None
         for n, line in enumerate(lines):
             body = line.rstrip("\r\n")
             eol = line[len(body):]
-            if fence or _FENCE.match(body):
-                if _FENCE.match(body):
-                    fence = not fence
+            if fence:
+                m = _FENCE.match(body)
+                if m and m.group(1)[0] == fence[0] and len(m.group(1)) >= len(fence) and not m.group(2).strip():
+                    fence = None                    # closed by its own character, at least as long
                 t.lit(line)
+                continue
+            m = _FENCE.match(body)
+            if m:
+                if m.group(1) not in m.group(2):    # ```code``` on one line opens nothing
+                    fence = m.group(1)
+                t.lit(line, "code_block")
                 continue
             if math_end is not None:
                 t.lit(line)
@@ -226,105 +287,149 @@ class Segmenter:
                 end = {"$$": "$$", "\\[": "\\]"}.get(m.group(1), f"\\end{{{m.group(2)}}}")
                 rest = body[m.end():]
                 if end not in rest:                 # display math continues on the next lines
-                    t.lit(line)
+                    t.lit(line, "math")
                     math_end = end
                     continue
                 if not _LETTER.search(rest[rest.index(end) + len(end):]):
-                    t.lit(line)                     # the whole line is one formula
+                    t.lit(line, "math")             # the whole line is one formula
                     continue
-            if n in code or is_code_line(body):
-                t.lit(line)
+            if n in blocks:
+                t.lit(line, blocks[n] if blocks.get(n - 1) != blocks[n] else None)
                 continue
-            self._line(body, t)
+            if is_code_line(body):
+                t.lit(line, "code_block" if n == 0 or not is_code_line(lines[n - 1]) else None)
+                continue
+            self._line(body, t, n in labels)
             t.lit(eol)
         return t
 
     # -- one line ----------------------------------------------------------------------------
-    def _line(self, line: str, t: Template) -> None:
-        m = _PREFIX.match(line)
+    def _line(self, line: str, t: Template, run_label: bool = False) -> None:
+        m = (_LINE_LABEL if run_label else _PREFIX).match(line)
         prefix = m.group(0) if m else ""
-        t.lit(prefix)
+        t.lit(prefix, _prefix_kind(prefix) if prefix.strip() else None)
         rest = line[len(prefix):]
-        spans = find_spans(rest)
-        masked = _mask(rest, spans)
+        found = classify_spans(rest)
+        ln = _Line(rest, _mask(rest, found), [(a, b) for a, b, _ in found], {a: k for a, _, k in found})
+        for kind in ln.kinds.values():
+            t.count(kind)
+        cuts = [(a, b, "option_label") for a, b in option_cuts(ln.masked)]
+        # a block-level tag that touches text or another tag separates cells ("<td>Name</td><td>");
+        # one named between spaces ("use the <p> tag") is a placeholder in its sentence
+        cuts += [(a, b, "tag") for a, b in ln.spans if ln.kinds[a] == "tag" and _BLOCK_TAG.match(rest, a)
+                 and not (rest[a - 1:a].isspace() and rest[b:b + 1].isspace())]
         pos = 0
-        for a, b in option_cuts(masked) + [(len(rest), len(rest))]:
-            self._chunk(rest, masked, spans, pos, a, t)
+        for a, b, kind in sorted(cuts) + [(len(rest), len(rest), None)]:
+            self._chunk(ln, pos, a, t)
             t.lit(rest[a:b])
+            if kind == "option_label":
+                t.count(kind)
             pos = b
 
-    def _chunk(self, text: str, masked: str, spans, start: int, end: int, t: Template) -> None:
+    def _chunk(self, ln: _Line, start: int, end: int, t: Template) -> None:
         """text[start:end] (no option markers inside): table cells (`|`, and tab-separated
         columns: SentencePiece would turn a tab into a space), then sentences."""
         if start >= end:
             return
+        text, masked = ln.text, ln.masked
         if "|" in masked[start:end] or "\t" in masked[start:end]:
             pos = start
             for i, ch in enumerate(masked[start:end], start):
                 if ch in "|\t":
-                    self._chunk(text, masked, spans, pos, i, t)
+                    self._chunk(ln, pos, i, t)
                     t.lit(ch)
                     pos = i + 1
-            self._chunk(text, masked, spans, pos, end, t)
+            self._chunk(ln, pos, end, t)
             return
         core_m = masked[start:end]
-        if not _LETTER.search(core_m.replace(MASK, "")) or \
-                (self.keep.option_letters and _OPTION.fullmatch(core_m.strip())):
-            t.lit(text[start:end])                 # numbers, punctuation, formulas, lone letters
+        bare = _MASK_RUN.sub("", core_m)
+        if not _LETTER.search(bare) or (self.keep.option_letters and is_label(core_m)):
+            kind = "option_label" if _LETTER.search(bare) else "no_letters" if bare.strip() else None
+            t.lit(text[start:end], kind)          # numbers, punctuation, formulas, lone letters
             return
         bounds = split_sentences(core_m, self.lang) if self.sentences else [(0, len(core_m))]
         pos = start
         for a, b in bounds:
             t.lit(text[pos:start + a])
-            self._sentence(text, masked, spans, start + a, start + b, t)
+            self._sentence(ln, start + a, start + b, t)
             pos = start + b
         t.lit(text[pos:end])
 
-    def _sentence(self, text, masked, spans, a, b, t: Template) -> None:
-        # edges: whitespace and tags (<image>) at either end stay outside the unit; code, math,
-        # URLs at an edge are part of the sentence ("The command is `ls`.") and become placeholders
-        tags = {i for sa, sb in _overlapping(spans, a, b) if text.startswith("<", sa) for i in range(sa, sb)}
+    def _sentence(self, ln: _Line, a: int, b: int, t: Template) -> None:
+        # edges: whitespace and tags (<image>, <|box_start|>, [^1]) at either end stay outside
+        # the unit; code, math, URLs at an edge are part of the sentence ("The command is `ls`.")
+        # and become placeholders
+        text, masked = ln.text, ln.masked
+        edge = {i for sa, sb in _overlapping(ln.spans, a, b) if ln.kinds[sa] in EDGE_KINDS for i in range(sa, sb)}
         lead_end = a
-        while lead_end < b and (lead_end in tags or masked[lead_end].isspace()):
+        while lead_end < b and (lead_end in edge or masked[lead_end].isspace()):
             lead_end += 1
         tail_start = b
         while True:                 # trailing tags, also before final punctuation ("look: <image>.")
             k = tail_start
-            while k > lead_end and not _LETTER.match(masked[k - 1]) and masked[k - 1] != MASK and \
-                    not masked[k - 1].isdigit():
+            while k > lead_end and not _LETTER.match(masked[k - 1]) and masked[k - 1] not in (MASK, FOOTNOTE_MASK) \
+                    and not masked[k - 1].isdigit():
                 k -= 1
-            if k > lead_end and k - 1 in tags:
-                while k > lead_end and (k - 1 in tags or masked[k - 1].isspace()):
+            if k > lead_end and k - 1 in edge:
+                while k > lead_end and (k - 1 in edge or masked[k - 1].isspace()):
                     k -= 1
                 tail_start = k
                 continue
             while tail_start > lead_end and masked[tail_start - 1].isspace():
                 tail_start -= 1
             break
+        label = _TAIL_LABEL.search(masked, lead_end, tail_start)
+        label_at = label.start(1) if label and is_label(label.group(1)) and label.start() > lead_end else tail_start
         t.lit(text[a:lead_end])
-        if lead_end < tail_start:
-            for pa, pb in self._fit(text, masked, lead_end, tail_start, t):
-                self._unit(text, masked, spans, pa, pb, t)
+        if lead_end < label_at:
+            for pa, pb in self._fit(ln, lead_end, label_at, t):
+                self._unit(ln, pa, pb, t)
+        if label_at < tail_start:                   # "Answer: C": the label is no prose
+            t.lit(text[label_at:tail_start], "option_label")
         t.lit(text[tail_start:b])
 
-    def _fit(self, text, masked, a, b, t: Template) -> list[tuple[int, int]]:
-        """The sentence, or its clauses packed under max_tokens; too long -> reported whole."""
-        if self.count(text[a:b]) <= self.max_tokens:
-            return [(a, b)]
-        pieces = split_clauses(masked[a:b])
-        out: list[tuple[int, int]] = []
-        for pa, pb in pieces:
-            if out and self.count(text[a + out[-1][0]:a + pb]) <= self.max_tokens:
-                out[-1] = (out[-1][0], pb)
-            else:
-                out.append((pa, pb))
-        if any(self.count(text[a + x:a + y]) > self.max_tokens for x, y in out):
-            t.too_long.append(text[a:b])
-            return [(a, b)]
-        return [(a + x, a + y) for x, y in out]
+    def _fits(self, ln: _Line, a: int, b: int) -> bool:
+        """Whether text[a:b] fits the token limit as the model sees it (a span as its placeholder)."""
+        view = _MASK_RUN.sub("[1]", ln.masked[a:b]) if ln.spans else ln.text[a:b]
+        return self.count(view) <= self.max_tokens
 
-    def _unit(self, text, masked, spans, a, b, t: Template) -> None:
+    def _fit(self, ln: _Line, a: int, b: int, t: Template) -> list[tuple[int, int]]:
+        """The sentence, or its clauses packed under max_tokens; too long -> reported whole."""
+        if self._fits(ln, a, b):
+            return [(a, b)]
+        keep = [(a + x, a + y - 1) for x, y, _ in emphasis_pairs(ln.masked[a:b])]
+        pieces = self._pack(ln, a, b, 0, keep)
+        if pieces is None:
+            t.too_long.append(ln.text[a:b])
+            return [(a, b)]
+        return pieces
+
+    def _pack(self, ln: _Line, a: int, b: int, level: int, keep: list[tuple[int, int]]):
+        """text[a:b] cut at the clause breaks of `level`, neighbours packed back together while
+        they fit; a piece that does not fit is cut at the next level. None: no cut makes it fit."""
+        if self._fits(ln, a, b):
+            return [(a, b)]
+        if level == len(CLAUSE_LEVELS):
+            return None
+        inner = [(x - a, y - a) for x, y in keep if a <= x and y < b]
+        bounds = [a, *(a + c for c in clause_cuts(ln.masked[a:b], level, inner)), b]
+        packed: list[tuple[int, int]] = []
+        for x, y in zip(bounds, bounds[1:]):
+            if packed and self._fits(ln, packed[-1][0], y):
+                packed[-1] = (packed[-1][0], y)
+            else:
+                packed.append((x, y))
+        out: list[tuple[int, int]] = []
+        for x, y in packed:
+            sub = self._pack(ln, x, y, level + 1, keep)
+            if sub is None:
+                return None
+            out.extend(sub)
+        return out
+
+    def _unit(self, ln: _Line, a: int, b: int, t: Template) -> None:
         """text[a:b] -> leading/trailing whitespace literal + one Unit."""
+        text, masked = ln.text, ln.masked
         ca, cb = a, b
         while ca < cb and text[ca].isspace():
             ca += 1
@@ -338,23 +443,38 @@ class Segmenter:
         if label:                                   # "**Note:** rest": the label is its own unit
             (ia, ib), marker, _ = label
             t.lit(marker)
-            self._unit(text, masked, spans, ia, ib, t)
+            self._unit(ln, ia, ib, t)
             rest = ib + len(marker)
             while rest < cb and (masked[rest] in ":\uff1a" or masked[rest].isspace()):
                 rest += 1
             t.lit(marker + text[ib + len(marker):rest])
-            self._unit(text, masked, spans, rest, cb, t)
-        elif not _LETTER.search(masked[ca:cb].replace(MASK, "")):
+            self._unit(ln, rest, cb, t)
+        elif not _LETTER.search(_MASK_RUN.sub("", masked[ca:cb])):
             t.lit(text[ca:cb])
+        elif self.keep.option_letters and is_label(masked[ca:cb]):
+            t.lit(text[ca:cb], "option_label")      # "**Answer:** C": the C is no prose
         else:
-            inner = [s for s in _overlapping(spans, ca, cb) if ca <= s[0] and s[1] <= cb]
+            inner = [s for s in _overlapping(ln.spans, ca, cb) if ca <= s[0] and s[1] <= cb]
             u = _build_unit(text, inner, ca, cb)
-            if inner and _PLACEHOLDER.search(_mask(text[ca:cb], [(x - ca, y - ca) for x, y in inner])):
+            if inner and _PLACEHOLDER.search(_mask(text[ca:cb], [(x - ca, y - ca, "") for x, y in inner])):
                 for prose, piece in u.pieces:       # the text itself has "[1]": placeholders would be ambiguous
                     t.unit(Unit(piece, pieces=[(True, piece)])) if prose else t.lit(piece)
             else:
                 t.unit(u)
         t.lit(text[cb:b])
+
+
+def _prefix_kind(prefix: str) -> str | None:
+    """The protected kind a line prefix counts as (a bullet or a heading mark counts as none)."""
+    if "\u20e3" in prefix or "\U0001F51F" in prefix:
+        return "keycap"
+    if "[^" in prefix:
+        return "footnote"
+    if re.match(r"\s*[A-H]:", prefix):
+        return "option_label"
+    m = _LINE_LABEL.match(prefix)
+    return "option_label" if m and label_readings(m.group(1) or m.group(2), bool(m.group(1)), m.group(3) or ")") \
+        else None
 
 
 def _leading_label(masked: str, a: int, b: int):
@@ -381,10 +501,12 @@ def _overlapping(spans: list[tuple[int, int]], a: int, b: int) -> list[tuple[int
     return spans[i:j]
 
 
-def _mask(text: str, spans: list[tuple[int, int]]) -> str:
+def _mask(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """text with each span's characters replaced by MASK (FOOTNOTE_MASK for footnote markers,
+    which the sentence splitter reads as closing a sentence)."""
     out = list(text)
-    for a, b in spans:
-        out[a:b] = MASK * (b - a)
+    for a, b, kind in spans:
+        out[a:b] = (FOOTNOTE_MASK if kind == "footnote" else MASK) * (b - a)
     return "".join(out)
 
 
@@ -458,6 +580,122 @@ def _merge_pieces(pieces: list[tuple[bool, str]]) -> list[tuple[bool, str]]:
 
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+\u2022]|\d{1,3}[.)]|\(?[A-Ha-h]\))\s")
 _PROSE_LINE = re.compile(r"(?:[^\W\d_]+[,;]?\s+){3,}[^\W\d_]+[.!?:]?\s*$")     # 4+ words ending a sentence
+_TRACEBACK_START = re.compile(r"^\s*Traceback \(most recent call last\):\s*$")
+_TRACEBACK_FRAME = re.compile(r"^\s*File \".*\", line \d+")
+_EXCEPTION_LINE = re.compile(r"^(?:Exception in thread \"[^\"]*\" )?[A-Za-z_][\w.$]*(?:Error|Exception|Warning|"
+                             r"Interrupt|Exit|Fault)\b(?::.*)?\s*$")
+_STACK_AT = re.compile(r"^\s+at [\w$.<>/\[\]-]+ ?\(.*\)\s*$|^\s+at [\w$.<>/-]+:\d+:\d+\s*$")
+
+
+def _block_kinds(text: str, lines: list[str]) -> dict[int, str]:
+    """Line number -> kind of the non-prose block it belongs to (later kinds win a line); each
+    detector runs only on a text that can hold its block."""
+    kinds: dict[int, str] = {}
+    detectors = (("code_block", _indented_code, text.startswith(("    ", "\t")) or "\n    " in text or "\n\t" in text),
+                 ("csv", _csv_lines, "\n" in text and text.count(",") >= 2),
+                 ("json", _json_lines, "{" in text or "[" in text),
+                 ("traceback", _traceback_lines, "Traceback" in text or 'File "' in text or " at " in text))
+    for kind, find, possible in detectors:
+        if possible:
+            kinds.update(dict.fromkeys(find(lines), kind))
+    return kinds
+
+
+def _label_run_lines(lines: list[str]) -> set[int]:
+    """Lines whose label continues a run of one sequence over the message's lines (A, B, ...,
+    I, J; i, ii, iii; I, II, III), from its first item on: "I. nine" after "H. eight", "(i) x"
+    before "(ii) y". A single letter past H or a lone "(i)" is a label only in such a run."""
+    runs: dict[str, list[int]] = {}
+    out: set[int] = set()
+    for n, line in enumerate(lines):
+        m = _LINE_LABEL.match(line)
+        if not m:
+            continue
+        label = m.group(1) or m.group(2)
+        for seq, k in label_readings(label, bool(m.group(1)), m.group(3) or ")"):
+            run = runs.get(seq, [])
+            if k == 1:
+                run = [n]
+            elif len(run) == k - 1:
+                run = run + [n]
+            else:
+                continue
+            runs[seq] = run
+            if len(run) >= 2:
+                out.update(run)
+    return out
+
+
+def _traceback_lines(lines: list[str]) -> set[int]:
+    """Line numbers of pasted stack traces: Python's ("Traceback (most recent call last):",
+    its frames, up to and with the exception line) and Java/JavaScript "at ..." frames with the
+    exception line above them."""
+    out: set[int] = set()
+    i, n = 0, len(lines)
+    while i < n:
+        if _TRACEBACK_START.match(lines[i]) or _TRACEBACK_FRAME.match(lines[i]):
+            j = i + 1
+            while j < n and (lines[j][:1].isspace() and lines[j].strip() or _TRACEBACK_FRAME.match(lines[j])):
+                j += 1
+            if j < n and _EXCEPTION_LINE.match(lines[j].rstrip("\r\n")):
+                j += 1
+            out.update(range(i, j))
+            i = j
+        elif _STACK_AT.match(lines[i]):
+            j = i
+            while j < n and _STACK_AT.match(lines[j]):
+                j += 1
+            if i and _EXCEPTION_LINE.match(lines[i - 1].rstrip("\r\n")):
+                out.add(i - 1)
+            out.update(range(i, j))
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def _csv_fields(line: str) -> list[str] | None:
+    """The fields of one CSV line (double quotes respected), None when it has no comma."""
+    s = line.rstrip("\r\n")
+    if "," not in s:
+        return None
+    fields, cur, quoted = [], [], False
+    for c in s:
+        if c == '"':
+            quoted = not quoted
+        elif c == "," and not quoted:
+            fields.append("".join(cur))
+            cur = []
+            continue
+        cur.append(c)
+    fields.append("".join(cur))
+    return fields
+
+
+def _csv_lines(lines: list[str]) -> set[int]:
+    """Line numbers of CSV rows: two or more consecutive lines with the same number of fields,
+    written as tools write them (no space after a comma) or with a number in every row after the
+    first; a list of words with ', ' and sentences stay prose."""
+    out: set[int] = set()
+    i, n = 0, len(lines)
+    while i < n:
+        first = _csv_fields(lines[i])
+        j = i + 1
+        while first and j < n:
+            f = _csv_fields(lines[j])
+            if not f or len(f) != len(first):
+                break
+            j += 1
+        if first and j - i >= 2:
+            rows = [_csv_fields(lines[k]) for k in range(i, j)]
+            tight = all(not x[:1].isspace() for r in rows for x in r)
+            numeric = all(any(re.fullmatch(r"\s*[-+]?[\d.,%$]+\s*", x) for x in r) for r in rows[1:])
+            prose = any(_PROSE_LINE.search(lines[k]) and lines[k].rstrip().endswith((".", "!", "?"))
+                        for k in range(i, j))
+            if (tight or numeric) and not prose:
+                out.update(range(i, j))
+        i = max(j, i + 1)
+    return out
 
 
 def _json_lines(lines: list[str]) -> set[int]:
@@ -492,11 +730,22 @@ def _json_lines(lines: list[str]) -> set[int]:
     return out
 
 
+def _reads_as_code(line: str) -> bool:
+    """A line of an indented block as evidence that the block is code: inline code in it is
+    no evidence (a sub-bullet "- Run `x = 1` first." is prose), and a list item must itself be
+    a statement."""
+    s = re.sub(r"``[^`\n]+``|`[^`\n]+`", "x", line.strip())
+    item = _LIST_ITEM.match(s)
+    if item:
+        return is_code_line(s[item.end():])
+    return is_code_line(s, relaxed=True)
+
+
 def _indented_code(lines: list[str]) -> set[int]:
     """Line numbers of indented (unfenced) code blocks: a run of lines indented by 4 spaces or a
-    tab, after a blank line, the start, or a line ending in ':', in which some line looks like
-    code, or (outside a list, where CommonMark makes it code) no line reads as a sentence.
-    Indented prose under a list item stays prose."""
+    tab, after a blank line, the start, or a line ending in ':', in which some line reads as
+    code (_reads_as_code), or (outside a list, where CommonMark makes it code) no line reads as
+    a sentence. Indented prose under a list item stays prose."""
     out: set[int] = set()
     i, n = 0, len(lines)
     while i < n:
@@ -510,7 +759,7 @@ def _indented_code(lines: list[str]) -> set[int]:
             block = range(i, j)
             before = next((lines[k] for k in range(i - 1, -1, -1) if lines[k].strip()), "")
             in_list = bool(_LIST_ITEM.match(before) or _INDENT.match(before))
-            if any(is_code_line(lines[k].strip(), relaxed=True) for k in block) or \
+            if any(_reads_as_code(lines[k]) for k in block) or \
                     (not in_list and not any(_PROSE_LINE.search(lines[k]) for k in block)):
                 out.update(block)
             i = max(j, i + 1)

@@ -320,8 +320,9 @@ def _keep_space(src: str, answer: str) -> str:
 
 
 def _literal(text: str) -> Template:
+    """A message of a role that is not translated (TranslateOptions.roles)."""
     t = Template()
-    t.lit(text)
+    t.lit(text, "untranslated_role")
     return t
 
 

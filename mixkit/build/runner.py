@@ -230,6 +230,7 @@ def _finish(ctx: BuildContext, metrics: list, seconds: float) -> dict:
             "rule": "inputs == written_from_inputs + rejected",
         },
         ocr_skipped_no_text=ocr.skipped if isinstance(ocr, OcrResult) else {},
+        ocr_text_reuse=ocr.text_reuse if isinstance(ocr, OcrResult) else {},
         steps=[m.to_dict() for m in metrics],
         build_seconds=round(seconds, 2),
         engine={"nodes": ctx.engine.nodes, "cpus": ctx.engine.cpus, "gpus": ctx.engine.gpus},

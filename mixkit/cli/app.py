@@ -58,10 +58,13 @@ def build(
             table.add_row(c, lg.name, lg.tier, str(q[c]), f"{t[c]:.4%}")
         console.print(table)
         if r.steps.ocr.enabled:
-            from ocr_synth.options import ocr_quotas
+            from ocr_synth.options import ocr_quotas, reuse_warning, text_reuse
 
             oq = ocr_quotas(r.steps.ocr, r.languages)
             console.print(f"OCR samples on top: {sum(oq.values())} ({len(oq)} languages)")
+            warning = reuse_warning(text_reuse(r.steps.ocr, oq))
+            if warning:
+                console.print(f"[bold yellow]warning:[/] {warning}")
         return
     if out is None:
         err.print("[bold red]error:[/] --out is required (the build folder), e.g. --out runs/demo")
@@ -106,6 +109,9 @@ def build(
     if stats:
         console.print(f"translation: {stats.get('rows_kept', 0)} rows kept, {stats.get('rows_rejected', 0)} rejected; "
                       f"{stats.get('model_calls', 0)} model calls, {stats.get('cache_hits', 0)} cache hits")
+    reuse_warning = (m.get("ocr_text_reuse") or {}).get("warning")
+    if reuse_warning:
+        console.print(f"[bold yellow]warning:[/] {reuse_warning}")
     acc = m["accounting"]
     console.print(f"inputs {acc['inputs']} = written {acc['written_from_inputs']} + rejected {acc['rejected']}"
                   f"  (OCR generated {acc['generated_ocr']}, up-sampled {sum(acc['upsampled'].values())})")

@@ -50,6 +50,8 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(1)
             console.print(f"dry run: {res['rows_in']} rows, {res['messages']} messages, {res['segments']} segments "
                           f"-> {res['paths']['segments']}")
+            print_dry_run_summary(console, res["summary"])
+            console.print(f"summary -> {res['paths']['summary']}")
             return
         with Progress(console=console) as prog:
             try:
@@ -71,3 +73,25 @@ def register(app: typer.Typer) -> None:
         console.print(f"segments {s['segments']}, cache hits {s['cache_hits']}, model calls {s['model_calls']}, "
                       f"tokens in/out {s['tokens_in']}/{s['tokens_out']}")
         console.print(f"wrote {res['paths']['translated']} and {res['paths']['rejects']}")
+
+
+def print_dry_run_summary(console, s: dict, show_ids: int = 10) -> None:
+    """The dry run's summary (translation.summary): share of characters sent, protected pieces
+    by kind, rows with nothing to translate."""
+    from rich.table import Table
+
+    console.print(f"characters that would reach the model: [bold]{s['model_share']:.1%}[/bold] "
+                  f"({s['model_chars']:,} of {s['chars']:,})")
+    table = Table()
+    table.add_column("kept from the model")
+    table.add_column("pieces", justify="right")
+    for kind, n in s["protected"].items():
+        table.add_row(kind, f"{n:,}")
+    console.print(table)
+    if s["too_long"]:
+        console.print(f"[yellow]{s['too_long']} sentences too long to split: their rows would be rejected[/yellow]")
+    ids = s["untranslated_ids"]
+    line = f"rows where nothing would be translated: {s['untranslated_rows']} of {s['rows']}"
+    if ids:
+        line += ": " + ", ".join(ids[:show_ids]) + (f" (+{len(ids) - show_ids} more)" if len(ids) > show_ids else "")
+    console.print(line)

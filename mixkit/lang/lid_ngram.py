@@ -1,10 +1,18 @@
-"""A character n-gram language model (multinomial naive Bayes over 1-4-grams) for the languages
-fastText lid.176 has no label for, trained at first use on text that ships with mixkit.
+"""A character n-gram language model (multinomial naive Bayes over 1-4-grams) for all of the study's
+languages, one voter of the language check (mixkit/lang/lid.py) and the only one for the languages
+no other detector knows (Wolof, Bambara, Tigrinya, ...). Trained at first use on text that ships
+with mixkit or its dependencies, never on the held-out sets the benchmarks measure on:
 
-Training text: the train half of the UDHR (`mixkit.lang.udhr.split`); CLDR strings (Babel) only for
-languages with no UDHR text. Held-out paragraphs are never trained on: BENCHMARKS.md measures on
-them. One model per script group, so a text is only compared with languages written in its script.
-Training takes under a second per process (cached). N-grams are 64-bit hash keys computed with
+- the train two thirds of the UDHR (`mixkit.lang.udhr.split`);
+- word frequencies from `wordfreq` (Wikipedia, subtitles, news, web text; CC-BY-SA 4.0), for the
+  languages it covers, each word weighted by its frequency;
+- CLDR strings (Babel: names of languages, territories, months, formatted dates; Unicode licence).
+
+Each source's n-gram counts get a fixed share of a language's mass (SOURCE_WEIGHTS), so a large word
+list does not drown the running text. Languages often typed without their diacritics (Yoruba,
+Vietnamese, Hausa, Igbo) also learn their text with the marks stripped.
+One model per script group, so a text is only compared with languages written in its script.
+Training takes about a second per process (cached). N-grams are 64-bit hash keys computed with
 numpy (no Python loop per character), looked up by binary search in the sorted vocabulary.
 """
 from __future__ import annotations
@@ -20,8 +28,13 @@ ALPHA = 0.5            # additive smoothing
 _PRIME = np.uint64(1_000_003)
 
 
+# Ethiopic word space (፡) separates words in older and formal Amharic (the UDHR) where modern text
+# uses spaces: the model must not learn the separator as a sign of the language.
+_WORD_SPACES = str.maketrans({"\u1361": " "})
+
+
 def _norm(text: str) -> str:
-    return " " + " ".join(text.lower().split()) + " "
+    return " " + " ".join(text.translate(_WORD_SPACES).lower().split()) + " "
 
 
 def _keys_of_codepoints(cps: np.ndarray) -> list[tuple[int, np.ndarray]]:
@@ -52,15 +65,57 @@ def _lookup(keys: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return idx, keys[idx] == k
 
 
-class NgramModel:
-    """Naive Bayes over character n-grams for one script group."""
+def _joined_keys(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, owner) of the n-grams of many texts in one numpy pass: texts joined by NUL, n-grams
+    across a separator dropped, owner = index of the text each n-gram comes from."""
+    normed = [_norm(t) for t in texts]
+    cps = np.frombuffer("\0".join(normed).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    owner_cp = np.repeat(np.arange(len(texts)), [len(t) + 1 for t in normed])[:len(cps)]
+    zeros = np.concatenate([[0], np.cumsum(cps == 0)])
+    keys, owners = [], []
+    for n, k in _keys_of_codepoints(cps):
+        m = len(k)
+        clean = zeros[n:n + m] - zeros[:m] == 0          # no separator inside the window
+        keys.append(k[clean])
+        owners.append(owner_cp[:m][clean])
+    return np.concatenate(keys), np.concatenate(owners)
 
-    def __init__(self, texts: dict[str, list[str]]):
+
+def _weighted_counts(texts: list[str], weights: list[float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """(unique keys, summed weight) of the n-grams of texts, each text counted `weights[i]` times."""
+    if not texts:
+        return np.zeros(0, np.uint64), np.zeros(0)
+    keys, owner = _joined_keys(texts)
+    w = np.ones(len(texts)) if weights is None else np.asarray(weights, dtype=np.float64)
+    uk, inv = np.unique(keys, return_inverse=True)
+    return uk, np.bincount(inv, weights=w[owner], minlength=len(uk))
+
+
+class NgramModel:
+    """Naive Bayes over character n-grams for one script group.
+
+    texts: {lang: [text, ...]} or {lang: [(source texts, per-text weights or None, share), ...]}: each
+    source's n-gram mass is scaled to its share of the language's (the raw n-gram count of all of them).
+    """
+
+    def __init__(self, texts: dict[str, list]):
         self.langs = tuple(sorted(texts))
         per_lang = []
         for lang in self.langs:
-            ks = [ngram_keys(t) for t in texts[lang]]
-            per_lang.append(np.unique(np.concatenate(ks) if ks else np.zeros(0, np.uint64), return_counts=True))
+            parts = texts[lang]
+            if parts and isinstance(parts[0], str):
+                parts = [(parts, None, 1.0)]
+            raw = sum(sum(len(_norm(t)) for t in ts) * len(ORDERS) for ts, _, _ in parts)  # ~ n-gram count
+            shares = sum(share for ts, _, share in parts if ts)
+            counted = []
+            for ts, ws, share in parts:
+                if ts:
+                    uk, c = _weighted_counts(ts, ws)
+                    counted.append((uk, c * (raw * share / shares / max(c.sum(), 1e-9))))
+            allk = np.concatenate([u for u, _ in counted]) if counted else np.zeros(0, np.uint64)
+            allc = np.concatenate([c for _, c in counted]) if counted else np.zeros(0)
+            uk, inv = np.unique(allk, return_inverse=True)
+            per_lang.append((uk, np.bincount(inv, weights=allc, minlength=len(uk))))
         allk = np.concatenate([u for u, _ in per_lang])
         allc = np.concatenate([c for _, c in per_lang])
         uk, inv = np.unique(allk, return_inverse=True)
@@ -90,18 +145,9 @@ class NgramModel:
             idx = idx[ok]
             return self._posterior(self.logp[idx].sum(axis=0, dtype=np.float64)[None, :],
                                    np.array([len(idx)], dtype=np.int64))
-        normed = [_norm(t) for t in texts]
-        cps = np.frombuffer("\0".join(normed).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-        owner_cp = np.repeat(np.arange(n_txt), [len(t) + 1 for t in normed])[:len(cps)]
-        zeros = np.concatenate([[0], np.cumsum(cps == 0)])
-        keys, owners = [], []
-        for n, k in _keys_of_codepoints(cps):
-            m = len(k)
-            clean = zeros[n:n + m] - zeros[:m] == 0          # no separator inside the window
-            keys.append(k[clean])
-            owners.append(owner_cp[:m][clean])
-        idx, ok = _lookup(self.keys, np.concatenate(keys))
-        owner = np.concatenate(owners)[ok]
+        keys, owner = _joined_keys(texts)
+        idx, ok = _lookup(self.keys, keys)
+        owner = owner[ok]
         idx = idx[ok]
         counts = np.bincount(owner, minlength=n_txt)
         # n-gram counts per text (sparse) times log-probabilities: a C loop, no gathered copy
@@ -134,17 +180,72 @@ def _script_group(script: str) -> str:
     return {"Hans": "Hani", "Hant": "Hani", "Jpan": "Hani", "Hira": "Hani", "Kana": "Hani"}.get(script, script)
 
 
-def training_text(lang: str) -> tuple[list[str], str]:
-    """(texts, source name) a language's n-gram profile is trained on; ([], '') when none ships."""
-    from mixkit.lang import udhr
+# Share of a language's n-gram mass per source (renormalised over the sources it has).
+SOURCE_WEIGHTS = {"udhr": 1.0, "wordfreq": 1.0, "cldr": 0.3}
+WORDFREQ_WORDS = 5000
+# Languages often typed without their tone marks or diacritics: learned both ways (share of the plain copy).
+STRIPPED_TOO = {"yor_Latn": 0.7, "vie_Latn": 0.5, "hau_Latn": 0.5, "ibo_Latn": 0.7}
+# wordfreq's code where it is not the language's ISO 639-1 (its 'sh' mixes Bosnian, Croatian and Serbian: not used).
+_WORDFREQ = {"tgl_Latn": "fil", "nob_Latn": "nb", "zsm_Latn": "ms", "zho_Hant": None, "srp_Cyrl": None,
+             "hrv_Latn": None, "bos_Latn": None}
 
-    train, _ = udhr.split(lang)
-    if train:
-        return list(train), f"udhr:{udhr.sources()[lang][0]}"
+
+def strip_marks(text: str) -> str:
+    """The text without combining marks (ẹ̀ -> e, ệ -> e, ɓ stays): how it is often typed."""
+    import unicodedata
+
+    return unicodedata.normalize("NFC", "".join(c for c in unicodedata.normalize("NFD", text)
+                                                 if not unicodedata.combining(c)))
+
+
+@lru_cache(maxsize=None)
+def wordfreq_words(lang: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """(top words, frequencies) of a language from wordfreq; ((), ()) when it has no list."""
+    from mixkit.lang.languages import get
+
+    code = _WORDFREQ.get(lang, get(lang).iso1)
+    if not code:
+        return (), ()
+    import wordfreq
+
+    if code not in wordfreq.available_languages(wordlist="small"):
+        return (), ()
+    # the table itself, in frequency bins of one centibel (word_frequency() would tokenise each word,
+    # and needs MeCab for Japanese)
+    words, freqs = [], []
+    for i, bin_words in enumerate(wordfreq.get_frequency_list(code, wordlist="small")):
+        words += bin_words
+        freqs += [10 ** (-i / 100)] * len(bin_words)
+        if len(words) >= WORDFREQ_WORDS:
+            break
+    return tuple(words[:WORDFREQ_WORDS]), tuple(freqs[:WORDFREQ_WORDS])
+
+
+def training_sources(lang: str) -> list[tuple[str, list[str], list[float] | None, float]]:
+    """[(source name, texts, per-text weights or None, share)] a language's n-gram profile learns from."""
+    from mixkit.lang import udhr
     from ocr_synth.text_sources import cldr_locale, cldr_strings
 
-    words = list(cldr_strings(lang))
-    return (words, f"cldr:{cldr_locale(lang)[0]}") if words else ([], "")
+    out = []
+    train, _ = udhr.split(lang)
+    if train:
+        out.append((f"udhr:{udhr.sources()[lang][0]}", list(train), None, SOURCE_WEIGHTS["udhr"]))
+    words, freqs = wordfreq_words(lang)
+    if words:
+        out.append(("wordfreq", list(words), list(freqs), SOURCE_WEIGHTS["wordfreq"]))
+    cldr = list(cldr_strings(lang))
+    if cldr:
+        out.append((f"cldr:{cldr_locale(lang)[0]}", cldr, None, SOURCE_WEIGHTS["cldr"]))
+    if lang in STRIPPED_TOO:
+        out += [(f"{name} (no marks)", [strip_marks(t) for t in ts], ws, share * STRIPPED_TOO[lang])
+                for name, ts, ws, share in list(out)]
+    return out
+
+
+def training_text(lang: str) -> tuple[list[str], str]:
+    """(texts, source names joined by '+') a language's n-gram profile is trained on; ([], '') when none ships."""
+    sources = [s for s in training_sources(lang) if "(no marks)" not in s[0]]
+    return [t for _, ts, _, _ in sources for t in ts], "+".join(name for name, _, _, _ in sources)
 
 
 @lru_cache(maxsize=1)
@@ -152,11 +253,11 @@ def group_models() -> dict[str, NgramModel]:
     """One model per script group over the study's 100 languages (those with shipped text)."""
     from mixkit.lang.languages import centurio_languages
 
-    by_group: dict[str, dict[str, list[str]]] = {}
+    by_group: dict[str, dict[str, list]] = {}
     for L in centurio_languages():
-        texts, _ = training_text(L.code)
-        if texts:
-            by_group.setdefault(_script_group(L.script), {})[L.code] = texts
+        parts = [(ts, ws, share) for _, ts, ws, share in training_sources(L.code)]
+        if parts:
+            by_group.setdefault(_script_group(L.script), {})[L.code] = parts
     return {g: NgramModel(t) for g, t in by_group.items()}
 
 

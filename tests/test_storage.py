@@ -158,3 +158,19 @@ def test_names_of_urls_and_paths(tmp_path):
     assert not storage.is_remote("/a/b")
     assert storage.display("s3://key:secret@bucket/x") == "s3://bucket/x"
     assert storage.display("/plain/path") == "/plain/path"
+
+
+def test_a_second_server_beside_the_first_shares_no_port(s3, tmp_path):
+    """Two test sessions on one machine (CI and a developer, or a rerun) each get their own server."""
+    from s3_server import S3Server
+
+    other = S3Server(tmp_path).start()
+    try:
+        assert not set(other.ports.values()) & set(s3.ports.values())
+        fs = fsspec.filesystem("s3", key=other.env()["AWS_ACCESS_KEY_ID"], secret=other.env()["AWS_SECRET_ACCESS_KEY"],
+                               client_kwargs={"endpoint_url": other.endpoint}, skip_instance_cache=True)
+        fs.pipe_file("mix/only-here.txt", b"2")
+        assert fs.cat_file("mix/only-here.txt") == b"2"
+    finally:
+        other.stop()
+    assert other.proc.poll() is not None                   # stopped: its process is gone

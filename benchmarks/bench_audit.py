@@ -1,7 +1,7 @@
 """Audit throughput (MB/s of shards) vs reading the same files with plain tarfile + json.loads.
 
 Builds shards with ~50 KB images (random bytes behind a JPEG signature; the audit never
-decodes images) in two layouts — mixkit (declared lang, multi-language) and img2dataset
+decodes images) in two sample formats — mixkit (declared lang, multi-language) and img2dataset
 (.jpg + .txt + metadata .json without lang, so every sample goes through LID) — then times,
 best of --repeats, on the same files (OS page cache warm for all):
   plain     tarfile.open(path, "r|*"), read every member, json.loads the .json members
@@ -9,6 +9,12 @@ best of --repeats, on the same files (OS page cache warm for all):
   audit/N   mixkit.audit.audit_shards(workers=N)
 
     python benchmarks/bench_audit.py --shards 4 --samples 500 --workers 2
+
+--against DIR compares two versions of the audit on the same shards instead: this checkout and
+the mixkit checkout at DIR (e.g. a `git worktree` of main), each in its own process with
+workers=1, interleaved; it prints their CPU-time ratio (> 1: this checkout is faster).
+
+    python benchmarks/bench_audit.py --against /path/to/main --repeats 5
 """
 from __future__ import annotations
 
@@ -16,6 +22,8 @@ import argparse
 import json
 import os
 import random
+import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -84,6 +92,36 @@ def timed(fn) -> tuple[float, float]:
     return time.perf_counter() - w, time.process_time() - c
 
 
+# Run in a child process whose sys.path starts with one checkout: the audit's CPU seconds.
+_CHILD = """
+import json, sys, time
+from mixkit.audit import audit_shards
+paths = json.loads(sys.argv[1])
+audit_shards(paths[:1], workers=1, progress=False)           # warm: imports, the LID model, caches
+c = time.process_time()
+audit_shards(paths, workers=1, progress=False)
+print(time.process_time() - c)
+"""
+
+
+def child_cpu(checkout: str, paths: list[str]) -> float:
+    env = {**os.environ, "PYTHONPATH": checkout}
+    out = subprocess.run([sys.executable, "-c", _CHILD, json.dumps(paths)], env=env, check=True,
+                         capture_output=True, text=True, cwd=checkout)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def compare(here: str, other: str, sets: list[tuple[str, list[str]]], repeats: int) -> None:
+    print(f"CPU seconds of audit_shards(workers=1), best of {repeats}, interleaved: {here} vs {other}")
+    for name, paths in sets:
+        runs: dict[str, list[float]] = {here: [], other: []}
+        for _ in range(repeats):
+            for checkout in runs:
+                runs[checkout].append(child_cpu(checkout, paths))
+        a, b = min(runs[here]), min(runs[other])
+        print(f"  {name}: this {a:.3f} s, other {b:.3f} s, ratio other/this {b / a:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shards", type=int, default=4)
@@ -91,12 +129,18 @@ def main() -> None:
     ap.add_argument("--image-kb", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--against", metavar="DIR", help="another mixkit checkout: compare its audit with this one's")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench_audit_") as tmp:
         mix, i2d = build(Path(tmp), args.shards, args.samples, args.image_kb)
         print(f"{args.shards} shards x {args.samples} samples, {args.image_kb} KB images; "
               f"{os.cpu_count()} CPUs")
-        for name, paths in (("mixkit layout (declared lang)", mix), ("img2dataset layout (no lang: LID all)", i2d)):
+        if args.against:
+            here = str(Path(__file__).resolve().parents[1])
+            compare(here, str(Path(args.against).resolve()), [("mixkit format", mix), ("img2dataset format", i2d)],
+                    args.repeats)
+            return
+        for name, paths in (("mixkit format (declared lang)", mix), ("img2dataset format (no lang: LID all)", i2d)):
             mb = sum(os.path.getsize(p) for p in paths) / 1e6
             res = audit_shards(paths, workers=1, progress=False).to_dict()
             assert res["total_samples"] == args.shards * args.samples and not res["errors"]

@@ -11,9 +11,8 @@ import typer
 import webdataset as wds
 from typer.testing import CliRunner
 
-from mixkit.lang import writing_systems as scripts
 from tar_members import add_member, write_tar
-from mixkit.audit import audit_shards, count_tokens, expand_shards, script_matches
+from mixkit.audit import audit_shards, count_tokens, expand_shards
 from mixkit.cli.audit import register
 from mixkit.core.schema import make_row
 from mixkit.core.shard_writer import ShardWriter, write_manifest
@@ -96,7 +95,7 @@ def test_counts_exact_on_known_mix_and_manifest_matches(tmp_path):
     assert d["by_source"]["captions"]["samples"] == 18 and d["by_task"]["instruct"]["samples"] == 18
     assert d["english_share"] == pytest.approx(1 / 3) and d["non_english_share"] == pytest.approx(2 / 3)
     assert sum(t["samples"] for t in d["by_tier"].values()) == 36
-    assert d["detected_samples"] == 0 and d["layouts"] == {"mixkit": 36}
+    assert d["detected_samples"] == 0 and d["formats"] == {"mixkit": 36}
     for code in bl:
         assert bl[code]["lid_agreement"] == 1.0 and bl[code]["script_mismatch"] == 0
     assert d["manifest_check"]["matches"] is True
@@ -128,7 +127,7 @@ def test_img2dataset_shards_without_lang_get_detected_languages(tmp_path):
     _img2dataset_shard(tmp_path / "00000.tar", items)
     d = audit_shards(str(tmp_path / "*.tar"), progress=False).to_dict()
     bl = d["by_lang"]
-    assert d["total_samples"] == 17 and not d["errors"] and d["layouts"] == {"img2dataset": 17}
+    assert d["total_samples"] == 17 and not d["errors"] and d["formats"] == {"img2dataset": 17}
     assert {c: r["samples"] for c, r in bl.items()} == {"deu_Latn": 4, "fra_Latn": 3, "rus_Cyrl": 3, "jpn_Jpan": 3,
                                                         "spa_Latn": 3, "eng_Latn": 1}
     assert {c: r["detected"] for c, r in bl.items()} == {"deu_Latn": 3, "fra_Latn": 3, "rus_Cyrl": 3, "jpn_Jpan": 3,
@@ -236,14 +235,6 @@ def test_expand_shards_forms(tmp_path):
     assert [e["shard"].rsplit("/", 1)[-1] for e in d["errors"]] == ["00001.tar", "00002.tar", "00003.tar"]
 
 
-def test_script_matches_agrees_with_scripts_module():
-    samples = [*(s for v in SENTENCES.values() for s in v), "12345 !!", "", "Привет, world", "안녕하세요 世界",
-               "مرحبا بالعالم", "नमस्ते दुनिया", "这个是中文", "ab中文字", "ÀÉÎ ĳ ǅ", "Ελληνικά", "ラーメン"]
-    for text in samples:
-        for script in ("Latn", "Cyrl", "Jpan", "Hans", "Hant", "Hang", "Arab", "Deva", "Grek"):
-            assert script_matches(text, script) == scripts.matches_script(text, script), (text, script)
-
-
 def _cli():
     app = typer.Typer()
 
@@ -307,6 +298,29 @@ def test_rich_table_lists_every_language(tmp_path):
         res.max_abs_deviation()
 
 
+def test_one_column_spec_makes_the_json_and_both_tables(tmp_path):
+    from rich.console import Console
+
+    from mixkit.audit.columns import LANG_COLUMNS, table_columns
+
+    _known_mix(tmp_path / "shards")
+    res = audit_shards(tmp_path / "shards", progress=False, workers=1)
+    assert all(list(r) == [c.key for c in LANG_COLUMNS] for r in res.by_lang.values())
+    assert all(c.doc for c in LANG_COLUMNS)
+    table = res.rich_table()
+    assert [str(c.header) for c in table.columns] == ["lang"] + [c.header for c in table_columns(terminal=True)]
+    html = res.write_html(tmp_path / "a.html").read_text(encoding="utf-8")
+    langs = html[html.index("<h2>Languages</h2>"):]
+    heads = re.findall(r"<th>([^<]*)</th>", langs[:langs.index("</thead>")])
+    assert heads == ["lang"] + [c.header for c in table_columns(terminal=False)]
+    assert [c.header for c in LANG_COLUMNS if c.header and not c.terminal] == ["declared", "LID checked"]
+    con = Console(width=250, record=True)
+    con.print(table)
+    eng = next(l for l in con.export_text().splitlines() if "eng_Latn" in l)
+    r = res.by_lang["eng_Latn"]
+    assert [c.text(r) for c in table_columns(terminal=True)] == [x.strip() for x in eng.split("│")[2:-1]]
+
+
 def test_fast_tar_header_parser_reads_what_tarfile_reads():
     from mixkit.core.shard_format import _FastTarInfo
 
@@ -329,7 +343,7 @@ def test_fast_tar_header_parser_reads_what_tarfile_reads():
 
 def test_batched_lid_gives_what_one_by_one_gives(tmp_path, monkeypatch):
     """The audit batches LID per shard; the counts, detections and confusions must not depend on it."""
-    import mixkit.audit as audit_mod
+    from mixkit.audit import measure
 
     items = [(s, {}) for lang in SENTENCES for s in SENTENCES[lang]] * 3
     items += [(s, {"LANGUAGE": "de"}) for s in SENTENCES["fra_Latn"]]       # declared German, reads French
@@ -337,7 +351,7 @@ def test_batched_lid_gives_what_one_by_one_gives(tmp_path, monkeypatch):
     _known_mix(tmp_path / "mix")
     runs = []
     for batch in (1, 7, 256):
-        monkeypatch.setattr(audit_mod, "LID_BATCH", batch)
+        monkeypatch.setattr(measure, "LID_BATCH", batch)
         d = audit_shards([str(tmp_path / "00000.tar"), str(tmp_path / "mix")], progress=False, workers=1).to_dict()
         runs.append({k: d[k] for k in ("by_lang", "detected_samples", "total_samples")})
     assert runs[0] == runs[1] == runs[2]

@@ -10,7 +10,7 @@ from PIL import Image
 from pydantic import ValidationError
 
 from mixkit.filters import FilterOptions, FilterStage, build_filter_stage, tokens_of
-from mixkit.core.schema import make_row, meta_of
+from mixkit.core.schema import caption_of, make_row, meta_of, text_of
 
 
 def jpeg(w=128, h=96, seed=0, quality=90) -> bytes:
@@ -83,10 +83,13 @@ def result():
 
 
 def test_each_planted_row_rejected_with_its_reason(result):
+    from mixkit.filters import REJECT_REASONS
+
     rows, expect, out = result
     by_origin = {r["origin_id"]: r for r in out.rejected}
     got = {k: by_origin[k]["reason"] for k in by_origin}
     assert got == expect
+    assert set(expect.values()) == set(REJECT_REASONS)          # every declared reason is planted once
     assert all(r["step"] == "filter" and r["detail"] for r in out.rejected)
 
 
@@ -116,8 +119,8 @@ def test_filter_interface_single_row():
 def test_filters_can_be_disabled_and_exempted():
     rows, _ = planted()
     opts = FilterOptions(lid={"enabled": False}, script={"enabled": False}, images={"enabled": False},
-                         repetition={"enabled": False}, min_text_chars=0, max_text_chars=None,
-                         max_non_letter_ratio=None, placeholder_check=False)
+                         repetition={"enabled": False}, text_length={"min_chars": 0, "max_chars": None},
+                         non_letters={"enabled": False}, placeholders={"enabled": False})
     out = FilterStage(opts).run(rows)
     assert {r["reason"] for r in out.rejected} == {"empty_text", "unknown_language"}
     # exempting a task from a filter
@@ -138,8 +141,7 @@ def test_per_language_threshold():
     f = LanguageFilter(LidOptions())
     rows = [r, row("en", "deu_Latn", "A brown dog runs along the beach at sunset."),
             row("ok", "deu_Latn", "Ein brauner Hund läuft am Strand entlang.")]
-    got = [rej.reason if rej else None for rej, _ in f.check_batch_scored(rows)]
-    from mixkit.core.schema import text_of
+    got = [rej.reason if rej else None for rej, _ in f.check_batch_meta(rows)]
     statuses = [c["status"] for c in f.lid.check([text_of(x) for x in rows], ["deu_Latn"] * 3)]
     assert got == ["wrong_language" if s == "wrong" else None for s in statuses] == ["wrong_language"] * 2 + [None]
 
@@ -151,8 +153,76 @@ def test_options_reject_unknown_fields_and_bad_values():
         FilterOptions(exempt_tasks={"nonsense": ["caption"]})
     with pytest.raises(ValidationError):
         FilterOptions(lid={"thresholds": {"deu_Latn": 1.5}})
-    with pytest.raises(ValidationError):
-        FilterOptions(min_text_chars=100, max_text_chars=10)
+    with pytest.raises(ValidationError, match="max_chars"):
+        FilterOptions(text_length={"min_chars": 100, "max_chars": 10})
+
+
+def test_every_filter_has_one_switch_and_old_keys_still_read():
+    """One on/off style: every filter with options has `enabled`; the keys of mixkit <= 0.2 are
+    read into the new blocks with a warning naming the new key."""
+    from mixkit.filters import FILTERS
+
+    opts = FilterOptions()
+    for name, cls in FILTERS.items():
+        if cls.Options is not None:
+            assert getattr(opts, name).enabled is True, name
+    with pytest.warns(FutureWarning) as warned:
+        old = FilterOptions(max_non_letter_ratio=None, min_text_chars=0, max_text_chars=None, placeholder_check=False)
+    assert sorted(str(w.message).split(" is now ")[1].split(" (")[0] for w in warned) == [
+        "steps.filters.non_letters.enabled: false", "steps.filters.placeholders.enabled",
+        "steps.filters.text_length.max_chars", "steps.filters.text_length.min_chars"]
+    assert not old.non_letters.enabled and not old.placeholders.enabled
+    assert (old.text_length.min_chars, old.text_length.max_chars) == (0, None)
+    with pytest.warns(FutureWarning, match="non_letters.max_ratio"):
+        assert FilterOptions(max_non_letter_ratio=0.3).non_letters.max_ratio == 0.3
+    rows, _ = planted()
+    new = FilterOptions(non_letters={"enabled": False}, text_length={"min_chars": 0, "max_chars": None},
+                        placeholders={"enabled": False})
+    # the same rejects, details included: no object address in an image's error (same input, same bytes)
+    assert FilterStage(old).run(rows).rejected == FilterStage(new).run(rows).rejected
+
+
+def test_the_filter_list_comes_from_the_classes():
+    """A Filter subclass with a name is registered: it runs (last, with its defaults when it came
+    after FilterOptions was made), can be exempted, and must declare the reasons it rejects with."""
+    from mixkit.filters import FILTERS, Filter, Rejection, build_filters
+
+    class Shouting(Filter):
+        name = "test_shouting"
+        reasons = {"shouting": "all capitals"}
+
+        def check_detail(self, row):
+            return Rejection("shouting") if caption_of(row).isupper() else None
+
+    class Sloppy(Filter):
+        name = "test_sloppy"
+        Options = None
+
+        def check_detail(self, row):
+            return Rejection("not_declared")
+
+    shout = row("s", "eng_Latn", "A RED CAR NEXT TO A TREE.")
+    try:
+        assert [f.name for f in build_filters(FilterOptions())][-2:] == ["test_shouting", "test_sloppy"]
+        stage = FilterStage(FilterOptions(lid={"enabled": False}, exempt_tasks={"test_sloppy": ["caption"]}))
+        assert [r["reason"] for r in stage.run([shout]).rejected] == ["shouting"]
+        with pytest.raises(ValueError, match="add it to Sloppy.reasons"):     # undeclared: fails loudly
+            FilterStage(FilterOptions(lid={"enabled": False})).run([row("x", "eng_Latn", "A calm caption here.")])
+        with pytest.raises(ValueError, match="two filters are named"):
+            type("Again", (Filter,), {"name": "test_shouting"})
+    finally:
+        del FILTERS["test_shouting"], FILTERS["test_sloppy"]
+    assert [f.name for f in build_filters(FilterOptions())][-1] == "images"
+
+
+def test_caption_of_is_the_answer_text():
+    r = row("c", "eng_Latn", "A red <image> door.", prompt="<image>\nDescribe the image.")
+    assert caption_of(r) == "A red  door." and text_of(r) == "Describe the image.\nA red  door."
+    multi = make_row(source="t", origin_id="m", task="instruct", lang="eng_Latn",
+                     messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Q1"},
+                               {"role": "assistant", "content": "A1"}, {"role": "user", "content": "Q2"},
+                               {"role": "assistant", "content": "A2"}])
+    assert caption_of(multi) == "A1\nA2"
 
 
 def test_stage_pickles_without_model():

@@ -1,4 +1,4 @@
-"""The one shard format module: layout, the streaming reader (hostile tars included), the manifest,
+"""The one shard format module: sample format, the streaming reader (hostile tars included), the manifest,
 and the rules every reader shares (conversations without an answer)."""
 from __future__ import annotations
 
@@ -52,10 +52,10 @@ def _events(path):
     return list(iter_tar(path))
 
 
-# ------------------------------------------------------------------------------ layout
+# ------------------------------------------------------------------------------ sample format
 
 
-def test_writer_layout_one_and_several_images():
+def test_writer_sample_format_one_and_several_images():
     one = make_row(source="s", origin_id="1", task="caption", lang="eng_Latn", images=[JPG],
                    messages=[{"role": "user", "content": "<image>\nx"}, {"role": "assistant", "content": "y"}])
     names = [n for n, _ in sample_members(one)]
@@ -280,7 +280,7 @@ def test_unanswered_turn_holding_an_image_is_rejected(tmp_path):
 # ------------------------------------------------------------------------------ manifest
 
 
-def test_manifest_round_trip_and_old_ocr_layout(tmp_path):
+def test_manifest_round_trip_and_old_ocr_manifest(tmp_path):
     from mixkit.core.shard_format import Counts, ShardInfo
 
     m = Manifest(kind="build", seed=3, targets_by_lang={"eng_Latn": 0.5, "deu_Latn": 0.5},

@@ -161,6 +161,44 @@ def test_llava_json_whole_file_malformed_is_one_reject(tmp_path):
     assert "bad.json" in rejects[0]["detail"]
 
 
+BOM = b"\xef\xbb\xbf"
+
+
+def test_jsonl_bom_and_raw_line_separators_in_strings(tmp_path):
+    """Lines end at \\n only (the JSON Lines spec): U+2028/U+2029, which json.dumps(ensure_ascii=False)
+    writes raw, stay inside their string; a leading BOM is dropped; errors count \\n lines."""
+    (tmp_path / "img.png").write_bytes(PNG)
+    recs = [{"id": "a", "image": "img.png", "caption": "First part\u2028second part."},
+            {"id": "b", "image": "img.png", "caption": "Para one\u2029para two."}]
+    lines = [json.dumps(r, ensure_ascii=False).encode() for r in recs] + [b'{"id": "c", broken']
+    (tmp_path / "d.jsonl").write_bytes(BOM + b"\r\n".join(lines) + b"\r\n")
+    rows, rejects = read_all(tmp_path / "d.jsonl")
+    assert [r["origin_id"] for r in rows] == ["a", "b"]
+    assert rows[0]["messages"][1]["content"] == "First part\u2028second part."
+    assert [r["reason"] for r in rejects] == ["bad_json"] and "line 3" in rejects[0]["detail"]
+
+
+def test_llava_json_with_bom_reads(tmp_path):
+    (tmp_path / "a.jpg").write_bytes(JPG)
+    data = [{"id": "x", "image": "a.jpg", "conversations": [{"from": "human", "value": "<image>\nQ"},
+                                                           {"from": "gpt", "value": "A."}]}]
+    (tmp_path / "l.json").write_bytes(BOM + json.dumps(data).encode())
+    rows, rejects = read_all(tmp_path / "l.json")
+    assert rejects == [] and [r["origin_id"] for r in rows] == ["x"]
+
+
+@pytest.mark.parametrize("field,role_key,text_key", [("messages", "role", "content"), ("conversations", "from", "value")])
+def test_speakers_map_to_roles_by_one_table_in_every_format(tmp_path, field, role_key, text_key):
+    (tmp_path / "a.jpg").write_bytes(JPG)
+    recs = [{"id": f"{u}-{a}", "image": "a.jpg",
+             field: [{role_key: u, text_key: "<image>\nQ"}, {role_key: a, text_key: "Answer."}]}
+            for u in ("human", "user", "USER") for a in ("gpt", "assistant", "model", "bot")]
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    rows, rejects = read_all(tmp_path / "d.jsonl")
+    assert rejects == [] and len(rows) == 12
+    assert {tuple(m["role"] for m in r["messages"]) for r in rows} == {("user", "assistant")}
+
+
 def test_hf_save_to_disk_and_arrow_files(tmp_path):
     import datasets
     feats = datasets.Features({"id": datasets.Value("string"), "caption": datasets.Value("string"),
@@ -183,7 +221,7 @@ def test_hf_save_to_disk_and_arrow_files(tmp_path):
     assert [r["origin_id"] for r in rows] == ["h0", "h2"]
 
 
-def test_webdataset_mixkit_layout_written_by_webdataset(tmp_path):
+def test_webdataset_mixkit_samples_written_by_webdataset(tmp_path):
     import webdataset as wds
     with wds.TarWriter(str(tmp_path / "shard-00000.tar")) as w:
         w.write({"__key__": "a1b2", "json": {"id": "a1b2", "origin_id": "eng-7", "source": "prev",

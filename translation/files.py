@@ -19,57 +19,85 @@ from translation.summary import SegmentationSummary
 
 
 def _read_rows(path: str, source_lang: str) -> tuple[list[dict], list[dict]]:
-    """Schema rows from parquet/jsonl; anything else (caption records, WebDataset, LLaVA json)
-    through mixkit.sources.read_source_file."""
+    """(rows, rejects) of an input file. Schema rows (parquet/jsonl with a `messages` field) keep
+    their ids, source and language; anything else (caption records, LLaVA json, WebDataset)
+    is read as a source by mixkit.sources (format by the registry, mixkit.sources.FORMATS)."""
+    from mixkit.sources import detect_format, read_source_file
+
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"input file not found: {path}")
-    if p.suffix in (".parquet", ".jsonl") and _has_messages(p):
-        return _read_schema_rows(p), []
-    try:
-        from mixkit.sources import read_source_file
-    except ImportError as e:
-        raise ValueError(f"{p}: not a parquet/jsonl of schema rows (no 'messages' field)") from e
+    fmt = detect_format(str(p))
+    if fmt in ("parquet", "jsonl") and _has_messages(p, fmt):
+        return _read_schema_rows(p, fmt)
     rows, rejects = [], []
-    fmt = {".parquet": "parquet", ".jsonl": "jsonl", ".json": "llava", ".tar": "webdataset"}.get(p.suffix)
     for r, j in read_source_file(str(p), source=p.stem, format=fmt, task="caption", lang=source_lang):
         rows.extend(r)
         rejects.extend(j)
     return rows, rejects
 
 
-def _has_messages(p: Path) -> bool:
-    if p.suffix == ".parquet":
+def _has_messages(p: Path, fmt: str) -> bool:
+    if fmt == "parquet":
         import pyarrow.parquet as pq
 
         return "messages" in pq.read_schema(p).names
-    with open(p, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                return "messages" in json.loads(line)
-    return False
+    from mixkit.sources.jsonl import json_lines
+
+    first = next((line.record for line in json_lines(str(p)) if line.reason is None), None)
+    return isinstance(first, dict) and "messages" in first
 
 
-def _read_schema_rows(p: Path) -> list[dict]:
-    import pyarrow.parquet as pq
+def _read_schema_rows(p: Path, fmt: str) -> tuple[list[dict], list[dict]]:
+    """Schema rows as written (source, origin id, task, lang, meta kept); lines are read and
+    messages checked as a source reads them (mixkit.sources: JSON Lines by the spec, roles by
+    mixkit.core.schema.ROLE_NAMES). A line or row that cannot be used becomes a reject that
+    names it."""
+    from mixkit.core.schema import make_reject
+    from mixkit.sources.jsonl import json_lines
+    from mixkit.sources.records import Reject
 
-    if p.suffix == ".parquet":
-        recs = pq.read_table(p).to_pylist()
-    elif p.suffix in (".jsonl", ".json"):
-        recs = [json.loads(l) for l in p.read_text(encoding="utf-8").splitlines() if l.strip()]
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        records = [(f"row {i}", r, None) for i, r in enumerate(pq.read_table(p).to_pylist())]
     else:
-        raise ValueError(f"{p}: expected .parquet or .jsonl of schema rows")
-    from mixkit.core.schema import make_row
+        records = [(f"line {line.number}", line.record, None if line.reason is None else Reject(line.reason, line.detail))
+                   for line in json_lines(str(p))]
+    rows, rejects = [], []
+    for i, (pos, rec, problem) in enumerate(records):
+        source, origin_id, task, lang = _identity(rec, i, p.stem)
+        try:
+            if problem is not None:
+                raise problem
+            rows.append(_schema_row(rec, source, origin_id, task, lang))
+        except Reject as e:
+            stub = {"id": make_id(source, origin_id, lang, task), "origin_id": origin_id, "source": source, "lang": lang}
+            rejects.append(make_reject(stub, step="read", reason=e.reason, detail=f"{p} {pos}: {e.detail}"))
+    return rows, rejects
 
-    rows = []
-    for i, r in enumerate(recs):
-        if "messages" not in r:
-            raise ValueError(f"{p} row {i}: no 'messages' field; give schema rows (see mixkit/core/schema.py)")
-        rows.append(make_row(source=r.get("source") or p.stem, origin_id=str(r.get("origin_id") or r.get("id") or i),
-                             task=r.get("task") or "caption", lang=r.get("lang") or "eng_Latn",
-                             messages=r["messages"], images=r.get("images") or [],
-                             meta=json.loads(r["meta"]) if isinstance(r.get("meta"), str) else r.get("meta")))
-    return rows
+
+def _identity(rec, index: int, default_source: str) -> tuple[str, str, str, str]:
+    """(source, origin_id, task, lang) of a schema row; defaults for what it lacks."""
+    r = rec if isinstance(rec, dict) else {}
+    return (r.get("source") or default_source, str(r.get("origin_id") or r.get("id") or index),
+            r.get("task") or "caption", r.get("lang") or "eng_Latn")
+
+
+def _schema_row(rec, source: str, origin_id: str, task: str, lang: str) -> dict:
+    from mixkit.core.schema import make_row
+    from mixkit.sources.records import Reject, messages_of
+
+    if not isinstance(rec, dict) or rec.get("messages") is None:
+        raise Reject("bad_record", "no 'messages' field; give schema rows (see mixkit/core/schema.py)")
+    meta = rec.get("meta")
+    if isinstance(meta, str):
+        try:
+            meta = json.loads(meta)
+        except json.JSONDecodeError as e:
+            raise Reject("bad_json", f"meta is a string that is not JSON ({e.msg})") from None
+    return make_row(source=source, origin_id=origin_id, task=task, lang=lang, messages=messages_of(rec),
+                    images=rec.get("images") or [], meta=meta)
 
 
 def dry_run(rows: list[dict], out_dir: str, options: TranslateOptions) -> dict:

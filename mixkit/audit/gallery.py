@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import base64
 import io
-import re
 from collections import defaultdict
 
 import xxhash
 
+from mixkit.core.text import error_text
 from mixkit.core.shard_format import SampleError, TarSample, is_image_member, iter_tar
 
 GALLERY_PER_LANG = 4
 THUMB_PX = 160
 TEXT_CHARS = 600
-_ADDRESS = re.compile(r" (object )?at 0x[0-9a-fA-F]+")
 
 
 def _clip(text: str) -> str:
@@ -173,8 +172,7 @@ def attach_thumbnails(gallery: dict[str, list[dict]], px: int = THUMB_PX) -> dic
                 try:
                     entry["thumb"] = thumbnail(data, px)
                 except Exception as err:  # noqa: BLE001 - PIL raises many types for bad images; report, never fail
-                    why = _ADDRESS.sub("", str(err))         # same audit, same bytes: no object addresses
                     entry.update(thumb=None, thumb_error=f"cannot decode the image ({data[:4].hex()}...): "
-                                                         f"{type(err).__name__}: {why}")
+                                                         f"{error_text(err)}")   # same bytes, same text
             out[lang].append(entry)
     return out

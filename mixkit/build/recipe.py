@@ -18,10 +18,9 @@ from mixkit.core import storage
 from mixkit.lang import languages
 from mixkit.dedup import DedupOptions
 from mixkit.filters import FilterOptions
+from mixkit.sources import AUTO, FORMAT_CHOICES
 from ocr_synth.options import OcrOptions
 from translation.options import TranslateOptions
-
-FORMATS = ("auto", "parquet", "jsonl", "llava", "hf", "webdataset")
 
 
 class RecipeError(ValueError):
@@ -35,7 +34,7 @@ class _Strict(BaseModel):
 class SourceSpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
     path: str                                   # file, directory, glob or {00000..00009} brace range
-    format: Literal["auto", "parquet", "jsonl", "llava", "hf", "webdataset"] = "auto"
+    format: Literal[FORMAT_CHOICES] = AUTO     # a name of mixkit.sources.FORMATS, or detect per file
     task: str = "caption"
     lang: str = languages.ENGLISH               # language of the source as it is
     translate: bool = True                      # may English samples of this source be translated?
@@ -270,7 +269,7 @@ def check_sources_exist(recipe: Recipe) -> None:
     for i, src in enumerate(recipe.sources):
         hint = " (paths are relative to the recipe file)"
         try:
-            files = list_source_files(src.path, None if src.format == "auto" else src.format)
+            files = list_source_files(src.path, src.format)
         except SourceError as e:
             files, why = [], str(e)
         except storage.StorageError as e:     # names the URL and the credentials, bucket or package

@@ -2,15 +2,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import typer
+
+from mixkit.export.formats import FORMATS
 
 
 def register(app: typer.Typer) -> None:
     @app.command("export")
     def export(
         shards: list[str] = typer.Argument(..., help="shard directory, glob, brace pattern ('d/{00000..00009}.tar') or files"),
-        format: str = typer.Option(..., "--format", "-f", help="llava (data.json + images/) or parquet"),
+        format: Literal[tuple(FORMATS)] = typer.Option(
+            ..., "--format", "-f", help="; ".join(f"{n}: {w.about}" for n, w in FORMATS.items())),
         out: Path = typer.Option(..., "--out", "-o", help="a new (or empty) output folder"),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
     ) -> None:

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 
 import pyarrow as pa
 
-from mixkit.core.shard_format import image_ext  # noqa: F401 (the layout's own; kept importable here)
+from mixkit.core.shard_format import image_ext  # noqa: F401 (the shard format's own; kept importable here)
 
 IMAGE_TOKEN = "<image>"
 
@@ -28,6 +28,10 @@ SCHEMA = pa.schema([
 ])
 FIELDS = tuple(SCHEMA.names)
 ROLES = ("system", "user", "assistant")
+# The one table of speaker names read in every input format (mixkit `messages`, LLaVA/ShareGPT
+# `conversations`, Gemini-style `model`) -> the schema role. Lower-cased before the lookup.
+ROLE_NAMES = {"system": "system", "user": "user", "human": "user",
+              "assistant": "assistant", "gpt": "assistant", "model": "assistant", "bot": "assistant"}
 # Rejected rows: every input row ends in a shard or here (rejects.parquet).
 REJECT_SCHEMA = pa.schema([
     ("id", pa.string()),
@@ -87,9 +91,42 @@ def image_count(messages: list[dict]) -> int:
     return sum(m["content"].count(IMAGE_TOKEN) for m in messages)
 
 
+def schema_role(name: Any) -> str | None:
+    """The schema role (system/user/assistant) a speaker name stands for (ROLE_NAMES), or None."""
+    return ROLE_NAMES.get(str(name).lower())
+
+
+def text_of_messages(messages: Iterable, content_key: str = "content", *,
+                     role_key: str = "role", roles: Iterable[str] | None = None) -> str:
+    """The text of a conversation: each turn's text (placeholders removed, stripped) joined by
+    newlines. Reads schema messages and foreign ones alike: `content_key` names the text field
+    (LLaVA: "value"), a list of OpenAI-style parts gives their `text`, turns that are not objects
+    or hold no text are skipped. `roles`: only turns whose speaker (`role_key`, via ROLE_NAMES)
+    is one of these schema roles."""
+    wanted = None if roles is None else set(roles)
+    parts = []
+    for m in messages:
+        if not isinstance(m, dict):
+            continue
+        if wanted is not None and schema_role(m.get(role_key)) not in wanted:
+            continue
+        c = m.get(content_key)
+        if isinstance(c, list):          # OpenAI-style content parts
+            c = " ".join(p.get("text", "") for p in c if isinstance(p, dict))
+        if isinstance(c, str):
+            parts.append(c.replace(IMAGE_TOKEN, "").strip())
+    return "\n".join(parts).strip()
+
+
 def text_of(row: dict) -> str:
     """All message text of a row joined by newlines, placeholders removed (for LID, dedup, lengths)."""
-    return "\n".join(m["content"].replace(IMAGE_TOKEN, "").strip() for m in row["messages"]).strip()
+    return text_of_messages(row["messages"])
+
+
+def caption_of(row: dict) -> str:
+    """The answer text of a row: its assistant turns (text_of_messages). For a caption sample
+    (user: <image> + prompt, assistant: caption) this is the caption."""
+    return text_of_messages(row["messages"], roles=("assistant",))
 
 
 def meta_of(row: dict) -> dict[str, Any]:

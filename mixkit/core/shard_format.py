@@ -1,11 +1,12 @@
 """The WebDataset shard format: THE one place that knows it (write and parse).
 
-Sample layout (what `sample_members` writes and `iter_tar` groups back):
+Sample format (what `sample_members` writes and `iter_tar` groups back):
   KEY.json            every schema field but the images (id, origin_id, source, task, lang,
                       messages, meta), compact JSON, sorted keys
   KEY.jpg / KEY.png   the image when the sample has one; KEY.0.jpg, KEY.1.png, ... when several
-Other producers' layouts are read too: img2dataset (KEY.jpg + KEY.txt caption [+ KEY.json of
-metadata]) and LLaVA records inside a tar (KEY.json with `conversations`).
+Other producers' sample formats are read too: img2dataset (KEY.jpg + KEY.txt caption [+ KEY.json
+of metadata]) and LLaVA records inside a tar (KEY.json with `conversations`); `sample_format_of`
+names the one a sample has.
 Members group into samples by WebDataset key: the member path up to the first dot of its file
 name; the rest, lower-cased, is the member's extension ("json", "jpg", "0.jpg").
 
@@ -158,8 +159,9 @@ class TarSample:
         return next((self.members[e] for e in TEXT_EXTS if self.members.get(e) is not None), None)
 
 
-def layout_of(doc: dict, has_caption: bool) -> str:
-    """"mixkit" (messages), "llava" (conversations), "img2dataset" (caption member) or "other"."""
+def sample_format_of(doc: dict, has_caption: bool) -> str:
+    """The sample format: "mixkit" (json `messages`), "llava" (json `conversations`),
+    "img2dataset" (a caption member) or "other"."""
     if isinstance(doc.get("messages"), list):
         return "mixkit"
     if isinstance(doc.get("conversations"), list):
@@ -526,7 +528,7 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, doc: dict) -> "Manifest":
-        """Read today's manifests and the older layouts (no kind: a build; OCR's rejects.by_reason)."""
+        """Read today's manifests and older ones (no kind: a build; OCR's rejects.by_reason)."""
         doc = dict(doc)
         doc.pop("manifest_version", None)
         targets = doc.pop("targets", None) or {}

@@ -1,6 +1,6 @@
 """WebDataset shard writer (atomic, bounded by samples and bytes, byte-deterministic).
 
-The sample layout (which members a row becomes) and the manifest schema live in
+The sample format (which members a row becomes) and the manifest schema live in
 mixkit.core.shard_format; this module writes the tar bytes. Tar headers carry no time, user or
 host, so the same rows in the same order give the same bytes (and sha256).
 """

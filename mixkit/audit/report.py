@@ -10,16 +10,11 @@ import io
 import os
 from pathlib import Path
 
+from mixkit.audit.columns import Column, pct, table_columns
 from mixkit.audit.gallery import GALLERY_PER_LANG
 
 TIER_COLOURS = {"T1": "#d62728", "T2": "#ff7f0e", "T3": "#bcbd22", "T4": "#2ca02c", "T5": "#1f77b4",
                 "other": "#9467bd", "und": "#7f7f7f"}
-
-
-def _pct(x: float | None, signed: bool = False) -> str:
-    if x is None:
-        return "–"
-    return f"{x * 100:+.2f}" if signed else f"{x * 100:.2f}"
 
 
 def _sorted_langs(d: dict) -> list[tuple[str, dict]]:
@@ -31,30 +26,24 @@ def _sorted_langs(d: dict) -> list[tuple[str, dict]]:
 # ---------------------------------------------------------------------------------------------
 
 def rich_table(d: dict):
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(title=f"Audit: {d['total_samples']:,} samples in {d['shards']} shard(s)  "
-                    f"English {_pct(d['english_share'])}%  non-English {_pct(d['non_english_share'])}%  "
-                    f"duplicates {_pct(d['duplicate_rate'])}%",
+                    f"English {pct(d['english_share'])}%  non-English {pct(d['non_english_share'])}%  "
+                    f"duplicates {pct(d['duplicate_rate'])}%",
               caption=(f"shares in % of samples; dev = share - target (points); tokens: {d['tokenisation']}; "
                        f"{len(d['errors'])} error(s); {len(d.get('safety_findings') or [])} safety finding(s)"))
-    for col, kw in (("lang", {"no_wrap": True}), ("name", {"max_width": 14, "overflow": "ellipsis", "no_wrap": True}),
-                    ("tier", {"no_wrap": True}), ("samples", {"justify": "right"}),
-                    ("share %", {"justify": "right"}), ("target %", {"justify": "right"}),
-                    ("dev", {"justify": "right"}), ("tokens", {"justify": "right"}),
-                    ("images", {"justify": "right"}), ("detected", {"justify": "right"}),
-                    ("LID agree %", {"justify": "right"}), ("script ✗", {"justify": "right"}),
-                    ("dup %", {"justify": "right"})):
-        t.add_column(col, **kw)
+    cols = table_columns(terminal=True)
+    t.add_column("lang", no_wrap=True)
+    for c in cols:
+        if c.left:
+            t.add_column(c.header, no_wrap=True, max_width=c.max_width, overflow="ellipsis")
+        else:
+            t.add_column(c.header, justify="right")
     for code, r in _sorted_langs(d):
-        dev = r["deviation"]
-        dev_s = _pct(dev, signed=True)
-        if dev is not None and abs(dev) > 0.01:
-            dev_s = f"[red]{dev_s}[/red]"
-        lid = "unchecked" if r["lid_unchecked"] and not r["lid_checked"] else _pct(r["lid_agreement"])
-        t.add_row(code, r["name"], r["tier"], f"{r['samples']:,}", _pct(r["share"]), _pct(r["target"]), dev_s,
-                  f"{r['text_tokens']:,}", f"{r['images']:,}", f"{r['detected']:,}", lid,
-                  str(r["script_mismatch"]), _pct(r["duplicate_rate"]))
+        cells = [escape(c.text(r)) for c in cols]
+        t.add_row(code, *(f"[red]{x}[/red]" if c.bad and c.bad(r) else x for c, x in zip(cols, cells)))
     return t
 
 
@@ -163,10 +152,29 @@ def _table(headers: list[str], rows: list[list]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def _lang_table(d: dict) -> str:
+    """The per-language table: the code, then every headed column of columns.LANG_COLUMNS."""
+    cols = table_columns(terminal=False)
+    head = "<th>lang</th>" + "".join(f"<th>{html.escape(c.header)}</th>" for c in cols)
+    body = "".join(f'<tr><td class="l">{html.escape(code)}</td>{"".join(_td(c, r) for c in cols)}</tr>'
+                   for code, r in _sorted_langs(d))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _td(c: Column, row: dict) -> str:
+    classes = []
+    if c.left:
+        classes.append("l")
+    if c.bad and c.bad(row):
+        classes.append("bad")
+    attr = f' class="{" ".join(classes)}"' if classes else ""
+    return f"<td{attr}>{html.escape(c.text(row))}</td>"
+
+
 _CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0;font-size:13px}
 th,td{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#f2f2f2}
-td:first-child,td:nth-child(2){text-align:left}img{max-width:100%;display:block;margin:1em 0}
+td:first-child,td:nth-child(2),td.l{text-align:left}img{max-width:100%;display:block;margin:1em 0}
 .bad{color:#b00}
 .plots{display:flex;flex-wrap:wrap;gap:0 2em;align-items:flex-start}.plots figure{margin:0}
 .lang{margin:1.2em 0 .4em;font-size:15px}.lang small{color:#666;font-weight:normal}
@@ -227,28 +235,22 @@ def write_html(d: dict, path: str | os.PathLike) -> Path:
         ["shards", d["shards"]], ["bytes", f"{d['bytes']:,}"], ["seconds", d["seconds"]],
         ["total samples", f"{d['total_samples']:,}"], ["images", f"{d['total_images']:,}"],
         ["text tokens", f"{d['total_text_tokens']:,} ({d['tokenisation']})"],
-        ["English share %", _pct(d["english_share"])], ["non-English share %", _pct(d["non_english_share"])],
-        ["undetermined share %", _pct(d["undetermined_share"])],
-        ["detected by LID", d["detected_samples"]], ["LID agreement %", _pct(d["lid_agreement"])],
-        ["duplicate rate %", _pct(d["duplicate_rate"])],
-        ["max |deviation| (points)", _pct(d["max_abs_deviation"])], ["targets", d["target_source"] or "none"],
-        ["layouts", ", ".join(f"{k}: {v}" for k, v in d["layouts"].items())],
+        ["English share %", pct(d["english_share"])], ["non-English share %", pct(d["non_english_share"])],
+        ["undetermined share %", pct(d["undetermined_share"])],
+        ["detected by LID", d["detected_samples"]], ["LID agreement %", pct(d["lid_agreement"])],
+        ["duplicate rate %", pct(d["duplicate_rate"])],
+        ["max |deviation| (points)", pct(d["max_abs_deviation"])], ["targets", d["target_source"] or "none"],
+        ["sample formats", ", ".join(f"{k}: {v}" for k, v in d["formats"].items())],
         ["errors", len(d["errors"])], ["safety findings", len(d.get("safety_findings") or [])],
     ])
-    langs = _table(
-        ["lang", "name", "tier", "samples", "share %", "target %", "dev (pts)", "tokens", "images", "declared",
-         "detected", "LID checked", "LID agree %", "script mismatch", "dup %"],
-        [[c, r["name"], r["tier"], r["samples"], _pct(r["share"]), _pct(r["target"]), _pct(r["deviation"], True),
-          r["text_tokens"], r["images"], r["declared"], r["detected"], r["lid_checked"],
-          "unchecked" if r["lid_unchecked"] and not r["lid_checked"] else _pct(r["lid_agreement"]),
-          r["script_mismatch"], _pct(r["duplicate_rate"])] for c, r in _sorted_langs(d)])
+    langs = _lang_table(d)
     tiers = _table(["tier", "samples", "share %", "target %", "dev (pts)", "languages"],
-                   [[t, r["samples"], _pct(r["share"]), _pct(r["target"]), _pct(r["deviation"], True), r["languages"]]
+                   [[t, r["samples"], pct(r["share"]), pct(r["target"]), pct(r["deviation"], True), r["languages"]]
                     for t, r in d["by_tier"].items()])
 
     def simple(name: str) -> str:
         return _table([name, "samples", "share %", "text tokens", "images"],
-                      [[k, r["samples"], _pct(r["share"]), r["text_tokens"], r["images"]] for k, r in d[f"by_{name}"].items()])
+                      [[k, r["samples"], pct(r["share"]), r["text_tokens"], r["images"]] for k, r in d[f"by_{name}"].items()])
 
     errors = (_table(["shard", "member", "error"], [[e["shard"], e["member"], e["error"]] for e in d["errors"]])
               if d["errors"] else "<p>none</p>")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,9 +14,26 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "configs" / "tiny.yaml"
 
 
-def _cli(args: list[str], env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mixkit.cli", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **env, "PYTHONUNBUFFERED": "1"}, timeout=600)
+def _cli(args: list[str], env: dict):
+    """The `mixkit` command in this process (as a user runs it, with `env` set): exit code, stdout,
+    stderr; `exception` is set when it raised instead of exiting."""
+    import s3fs
+    from typer.testing import CliRunner
+
+    from mixkit.cli import app
+
+    s3fs.S3FileSystem.clear_instance_cache()          # a filesystem keeps the credentials it was made with
+    try:
+        return CliRunner().invoke(app, args, env=env)
+    finally:
+        s3fs.S3FileSystem.clear_instance_cache()
+
+
+def _one_line_error(res, start: str) -> None:
+    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
+    assert not isinstance(res.exception, Exception) or isinstance(res.exception, SystemExit), res.exception
+    err = res.stderr.strip()
+    assert err.startswith(start) and len(err.splitlines()) == 1, err
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +74,48 @@ def test_the_trainer_reads_the_bucket_as_it_reads_the_disk(tiny_shards, s3_env, 
 def test_train_from_a_bucket_with_wrong_credentials_is_one_line(tiny_shards, s3, tmp_path):
     res = _cli(["train", str(TINY), "--shards", "s3://mix/tiny/*.tar", "--out", str(tmp_path / "run"),
                 "--max-steps", "1"], s3.env(secret_key="wrong"))
-    assert res.returncode == 2, res.stdout + res.stderr
-    err = res.stderr.strip()
-    assert err.startswith("error: s3://mix/tiny/*.tar: access denied") and len(err.splitlines()) == 1, err
-    assert "Traceback" not in res.stdout + res.stderr
+    _one_line_error(res, "error: s3://mix/tiny/*.tar: access denied")
+
+
+def _same_but_where(doc, local: str, remote: str):
+    """An audit's JSON with the shards' location spelled one way and its timings dropped."""
+    text = json.dumps(doc, sort_keys=True).replace(local.rstrip("/"), remote)
+    out = json.loads(text)
+    for key in ("seconds", "samples_per_second", "mb_per_second"):
+        out.pop(key, None)
+    return out
+
+
+def test_audit_reads_the_bucket_as_it_reads_the_disk(tiny_shards, s3_env):
+    from mixkit.audit import audit_shards
+    from mixkit.core.shard_format import write_manifest
+
+    local, remote = tiny_shards
+    counts = {"total": 60, "by_lang": {}}
+    res = audit_shards(str(local), progress=False, workers=1).to_dict()
+    counts["by_lang"] = {k: v["samples"] for k, v in res["by_lang"].items()}
+    for where in (str(local), remote):
+        write_manifest(where, {"counts": counts, "targets": {"by_lang": {}}, "shards": []})
+    on_disk = audit_shards(str(local), progress=False, workers=2).to_dict()
+    in_bucket = audit_shards(remote, progress=False, workers=2).to_dict()       # two processes, forked
+    assert in_bucket["total_samples"] == 60 and in_bucket["errors"] == []
+    assert in_bucket["manifest_check"]["path"] == remote + "/manifest.json" and in_bucket["manifest_check"]["matches"]
+    assert _same_but_where(in_bucket, str(local), remote) == _same_but_where(on_disk, str(local), remote)
+
+
+def test_audit_and_export_commands_on_the_bucket(tiny_shards, s3, tmp_path):
+    local, remote = tiny_shards
+    env = s3.env()
+    res = _cli(["audit", remote + "/shard-{00000..00002}.tar", "--html", str(tmp_path / "report.html"), "-q"], env)
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "report.html").read_text()
+    assert html.count("data:image/") >= 3            # gallery thumbnails read back from the bucket by offset
+    for where, out in ((remote + "/*.tar", tmp_path / "from_s3"), (str(local), tmp_path / "from_disk")):
+        res = _cli(["export", where, "--format", "llava", "--out", str(out), "-q"], env)
+        assert res.exit_code == 0, res.output
+    files = lambda d: {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+    assert files(tmp_path / "from_s3") == files(tmp_path / "from_disk")
+    _one_line_error(_cli(["audit", remote], s3.env(secret_key="wrong")), f"error: {remote}: access denied")
+    bad = _cli(["export", "s3://nobucket/mix/*.tar", "--format", "llava", "--out", str(tmp_path / "x")], env)
+    _one_line_error(bad, "error: s3://nobucket/mix/*.tar: bucket 'nobucket' does not exist; create it first")
+    _one_line_error(_cli(["audit", "s3://nobucket/shards"], env), "error: s3://nobucket/shards: bucket 'nobucket'")

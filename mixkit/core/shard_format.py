@@ -437,6 +437,7 @@ def expand_shards(shards: str | os.PathLike | list) -> list[str]:
                     raise FileNotFoundError(f"no shard matches {storage.display(pat)!r}")
                 out.extend(hits)
             elif len(expanded) == 1 and not storage.exists(pat):
+                storage.raise_if_no_bucket(pat)
                 raise FileNotFoundError(f"shard not found: {storage.display(pat)}")
             else:
                 out.append(pat)

@@ -145,6 +145,26 @@ def storage_error(url: str, e: BaseException) -> BaseException:
     return e
 
 
+# Protocols whose first path component is a bucket (container) that must exist.
+_BUCKET_PROTOCOLS = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+
+
+def raise_if_no_bucket(url: str | os.PathLike) -> None:
+    """Where a lookup found nothing: a StorageError when the reason is that the bucket of `url`
+    does not exist (object stores answer "no such key" for keys of a missing bucket). One request,
+    only on that failure path."""
+    url = os.fspath(url)
+    if protocol(url) not in _BUCKET_PROTOCOLS:
+        return
+    fs, path = filesystem(url)
+    bucket = path.split("/", 1)[0]
+    with _errors(url):
+        try:
+            fs.info(bucket)
+        except FileNotFoundError as e:
+            raise FileNotFoundError(f"{e}: the specified bucket does not exist") from e
+
+
 @contextmanager
 def _errors(url: str):
     try:
@@ -236,6 +256,8 @@ def glob(pattern: str | os.PathLike) -> list[str]:
         with _errors(pat):
             fs.invalidate_cache()
             hits = fs.glob(path) if _has_magic(path) else ([path] if fs.exists(path) else [])
+        if not hits:
+            raise_if_no_bucket(pat)
         out.update(_url_of(pat, fs, h) for h in hits)
     return sorted(out)
 

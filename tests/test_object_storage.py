@@ -119,3 +119,93 @@ def test_audit_and_export_commands_on_the_bucket(tiny_shards, s3, tmp_path):
     bad = _cli(["export", "s3://nobucket/mix/*.tar", "--format", "llava", "--out", str(tmp_path / "x")], env)
     _one_line_error(bad, "error: s3://nobucket/mix/*.tar: bucket 'nobucket' does not exist; create it first")
     _one_line_error(_cli(["audit", "s3://nobucket/shards"], env), "error: s3://nobucket/shards: bucket 'nobucket'")
+
+
+# -- sources ------------------------------------------------------------------------------------
+
+DEMO_DATA = ROOT / "recipes" / "demo_data"
+
+
+@pytest.fixture(scope="module")
+def source_files(s3, tmp_path_factory):
+    """The demo's source files (+ the same records as JSON Lines and as an Arrow file), once in a
+    local folder and once under s3://mix/src/ (uploaded object by object)."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    local = tmp_path_factory.mktemp("src")
+    for name in ("captions_en.parquet", "instruct_en.json", "images", "native"):
+        src = DEMO_DATA / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, local / name)
+    records = json.loads((DEMO_DATA / "instruct_en.json").read_text())
+    (local / "instruct_en.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records[:20]))
+    table = pq.read_table(DEMO_DATA / "captions_en.parquet").slice(0, 40)
+    with pa.ipc.new_stream(local / "captions.arrow", table.schema) as w:
+        w.write_table(table)
+    old = {k: os.environ.get(k) for k in s3.env()}
+    os.environ.update(s3.env())
+    try:
+        for f in sorted(p for p in local.rglob("*") if p.is_file()):
+            storage.write_bytes("s3://mix/src/" + f.relative_to(local).as_posix(), f.read_bytes())
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    return local
+
+
+def _read_all(path: str, fmt: str, local: Path) -> tuple[list[dict], list[dict]]:
+    """Every row and reject of a source, with the source's location spelled one way."""
+    from mixkit.sources import read_source
+
+    rows, rejects = [], []
+    for r, j in read_source(path, source="s", format=fmt, task="caption"):
+        rows += r
+        rejects += j
+    where = lambda doc: json.loads(json.dumps(doc).replace("s3://mix/src", str(local)))   # noqa: E731
+    return rows, [where(j) for j in rejects]
+
+
+@pytest.mark.parametrize("pattern,fmt", [
+    ("captions_en.parquet", "parquet"),
+    ("native/{deu_Latn,hin_Deva}.tar", "webdataset"),       # a brace pattern
+    ("native/*.tar", "webdataset"),                           # a glob
+    ("native", "webdataset"),                                 # a directory: a prefix on S3
+    ("instruct_en.json", "llava"),                            # images by relative path, beside the file
+    ("instruct_en.jsonl", "jsonl"),
+    ("captions.arrow", "hf"),
+])
+def test_a_source_on_s3_reads_the_same_rows_as_on_disk(source_files, s3_env, pattern, fmt):
+    from mixkit.sources import list_source_files
+
+    local_rows, local_rejects = _read_all(str(source_files / pattern), fmt, source_files)
+    s3_rows, s3_rejects = _read_all(f"s3://mix/src/{pattern}", fmt, source_files)
+    assert len(local_rows) > 0 and len(s3_rows) == len(local_rows)
+    assert s3_rows == local_rows                      # ids, messages, image bytes, meta: all equal
+    assert s3_rejects == local_rejects
+    files = list_source_files(f"s3://mix/src/{pattern}", fmt)
+    assert [storage.name(f) for f in files] == [storage.name(f) for f in list_source_files(str(source_files / pattern), fmt)]
+    if "{" in pattern:
+        assert files == ["s3://mix/src/native/deu_Latn.tar", "s3://mix/src/native/hin_Deva.tar"]
+
+
+def test_a_file_url_source_is_the_local_file(source_files):
+    rows, _ = _read_all(f"file://{source_files}/native/*.tar", "webdataset", source_files)
+    assert rows == _read_all(str(source_files / "native" / "*.tar"), "webdataset", source_files)[0]
+
+
+def test_a_recipe_source_on_a_missing_bucket_or_protocol_names_the_url(s3_env, tmp_path):
+    from mixkit.build.recipe import RecipeError, check_sources_exist, load_recipe
+
+    text = (ROOT / "recipes" / "demo.yaml").read_text()
+    for url, says in (("s3://nobucket/captions/*.parquet", "bucket 'nobucket' does not exist"),
+                      ("gs://bucket/captions/*.parquet", "gs:// needs the gcsfs package (pip install gcsfs)")):
+        recipe = tmp_path / "r.yaml"
+        recipe.write_text(text.replace("path: demo_data/captions_en.parquet", f"path: {url}"))
+        r = load_recipe(recipe)
+        assert r.sources[0].path == url                # a URL is not joined to the recipe's folder
+        with pytest.raises(RecipeError) as e:
+            check_sources_exist(r)
+        msg = str(e.value)
+        assert msg.startswith(f"{recipe}:") and "sources.0.path" in msg and url in msg and says in msg, msg

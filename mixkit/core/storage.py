@@ -242,7 +242,8 @@ def _has_magic(s: str) -> bool:
 
 def glob(pattern: str | os.PathLike) -> list[str]:
     """Sorted paths (URLs for remote patterns) matching a glob with {a,b} / {000..099} braces.
-    Remote listings are read fresh (what other processes wrote since is seen)."""
+    On object storage a glob matches objects (files), not prefixes. Remote listings are read
+    fresh (what other processes wrote since is seen)."""
     from braceexpand import braceexpand   # a webdataset dependency
     import glob as _glob
 
@@ -255,7 +256,10 @@ def glob(pattern: str | os.PathLike) -> list[str]:
         fs, path = filesystem(pat)
         with _errors(pat):
             fs.invalidate_cache()
-            hits = fs.glob(path) if _has_magic(path) else ([path] if fs.exists(path) else [])
+            if _has_magic(path):
+                hits = [p for p, info in fs.glob(path, detail=True).items() if info.get("type") == "file"]
+            else:
+                hits = [path] if fs.isfile(path) else []
         if not hits:
             raise_if_no_bucket(pat)
         out.update(_url_of(pat, fs, h) for h in hits)
@@ -288,6 +292,15 @@ def list_files(directory: str | os.PathLike, suffixes: tuple[str, ...] = ()) -> 
             return []
     files = sorted(e["name"] for e in entries if e.get("type") == "file")
     return [_url_of(directory, fs, p) for p in files if not suffixes or p.endswith(suffixes)]
+
+
+def find(directory: str | os.PathLike) -> list[str]:
+    """Every file under a remote prefix, at any depth, sorted (a walk of a local tree: os.walk)."""
+    directory = os.fspath(directory)
+    fs, path = filesystem(directory)
+    with _errors(directory):
+        fs.invalidate_cache()
+        return [_url_of(directory, fs, p) for p in sorted(fs.find(path))]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,19 +1,36 @@
 """Planted duplicates (text: Latin, Chinese, Japanese, Thai; images: same bytes, resized,
-re-encoded), each caught with the right reason and pointing at the kept row; nothing else removed."""
+re-encoded), each caught with the right reason and pointing at the kept row; nothing else removed.
+The distributed stages give the same result as one process for any number of buckets, ranges
+and workers, on Ray too, and resume after a kill without redoing finished partitions."""
 from __future__ import annotations
 
 import io
+import os
+import signal
+import subprocess
+import sys
+import time
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 from pydantic import ValidationError
 
-from mixkit.dedup import (DedupOptions, MinHasher, compute_signatures, deduplicate_rows, find_duplicates,
-                          image_dhash, lsh_params, shingle_hashes)
-from mixkit.core.schema import make_row
+from mixkit.core.schema import make_row, rows_to_table
+from mixkit.dedup import (Bands, DedupOptions, MinHasher, compute_signatures, deduplicate_rows, find_duplicates,
+                          image_dhash, image_lsh_params, image_recall, lsh_params, run_dedup, shingle_hashes,
+                          text_jaccard, text_recall)
+from mixkit.dedup import stages
+from mixkit.dedup.bands import image_band_keys
+from mixkit.dedup.pairs import candidate_pairs
+from mixkit.dedup.signatures import NEAR_IMAGE, SIGNATURE_SCHEMA
+from mixkit.runtime.engines import LocalEngine
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def picture(seed: int, w=160, h=120) -> Image.Image:
@@ -52,6 +69,10 @@ DISTINCT = [
     "A city skyline at night with lights reflected in the river and a bridge in the foreground.",
     "A cat sleeps curled up on a red sofa next to a stack of books and a lamp.",
 ]
+WORDS = ("a the dog cat man woman child street car tree sky cloud beach sea wave sand red blue green yellow "
+         "white black old young small large tall running sitting standing walking holding looking next to near "
+         "under over behind front with and on in at wooden table window door kitchen building city park grass "
+         "flower light shadow sunny rainy morning evening bicycle bus train boat bird horse").split()
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +123,8 @@ def test_planted_duplicates_caught_and_nothing_else(planted):
     assert got == expect
     assert sorted(r["origin_id"] for r in out.kept) == sorted(r["origin_id"] for r in rows if r["origin_id"] not in expect)
     assert all(r["step"] == "dedup" for r in out.rejected)
+    details = {by_id[r["id"]]: r["detail"] for r in out.rejected}
+    assert details["long_near"].startswith("jaccard=0.") and details["img_q60"].startswith("hamming h=")
 
 
 def test_identical_prompts_do_not_make_duplicates(planted):
@@ -119,26 +142,11 @@ def test_assistant_key_ignores_prompt_differences():
     assert [r["reason"] for r in out.rejected] == ["exact_duplicate_text"]
 
 
-def test_global_across_batches_and_order_independent(planted):
-    rows, expect = planted
-    opts = DedupOptions()
-    half = len(rows) // 2
-    sigs = pa.concat_tables([compute_signatures(rows[half:], opts, list(range(half, len(rows)))),
-                             compute_signatures(rows[:half], opts, list(range(half)))])
-    d1 = find_duplicates(sigs, opts)
-    shuffled = sigs.take(pa.array(np.random.default_rng(0).permutation(sigs.num_rows)))
-    d2 = find_duplicates(shuffled, opts)
-    assert d1.to_pylist() == d2.to_pylist()
-    by_id = {r["id"]: r["origin_id"] for r in rows}
-    assert {by_id[i] for i in d1["id"].to_pylist()} == set(expect)
-    assert set(d1.column_names) >= {"id", "reason", "duplicate_of", "cluster_id"}
-
-
-def test_lowest_order_is_kept():
+def test_first_row_is_kept():
     a, b = row("a", DISTINCT[0]), row("b", DISTINCT[0])
-    opts = DedupOptions()
-    d = find_duplicates(compute_signatures([a, b], opts, [7, 3]), opts).to_pylist()
-    assert d[0]["id"] == a["id"] and d[0]["duplicate_of"] == b["id"] and d[0]["cluster_id"].endswith(b["id"])
+    d = find_duplicates([b, a], DedupOptions()).to_pylist()
+    assert d[0]["id"] == a["id"] and d[0]["duplicate_of"] == b["id"] and d[0]["cluster_id"] == "text-" + b["id"]
+    assert d[0]["order"] == 1
 
 
 def test_near_text_cluster_is_transitive_and_deterministic():
@@ -150,6 +158,19 @@ def test_near_text_cluster_is_transitive_and_deterministic():
     assert {r["duplicate_of"] for r in out.rejected} == {rows[0]["id"]}
 
 
+def test_an_exact_group_whose_first_row_went_earlier_keeps_its_next_row():
+    """Exact image pass after exact text: x's text copies y (y removed first); x and z share an
+    image with y; the image group keeps x (lowest remaining), removes z."""
+    img = encode(picture(5))
+    x = row("x", DISTINCT[0], image=encode(picture(6)))
+    y = row("y", DISTINCT[0], image=img)                  # text copy of x
+    z = row("z", DISTINCT[1], image=img)                  # image copy of y
+    w = row("w", DISTINCT[2], image=img)
+    out = deduplicate_rows([x, y, z, w], DedupOptions(image_phash={"enabled": False}))
+    got = {r["origin_id"]: (r["reason"], r["duplicate_of"]) for r in out.rejected}
+    assert got == {"y": ("exact_duplicate_text", x["id"]), "w": ("exact_duplicate_image", z["id"])}
+
+
 def test_disabled_passes(planted):
     rows, expect = planted
     opts = DedupOptions(near_text={"enabled": False}, image_phash={"enabled": False})
@@ -158,6 +179,7 @@ def test_disabled_passes(planted):
     opts_all = DedupOptions(image_tasks=None)        # images in every task: the instruct row goes too
     got = {r["origin_id"] for r in deduplicate_rows(rows, opts_all).kept}
     assert "img_q" not in got
+    assert len(deduplicate_rows(rows, DedupOptions(enabled=False)).kept) == len(rows)
 
 
 def test_minhash_estimates_jaccard_without_bias():
@@ -178,12 +200,99 @@ def test_minhash_estimates_jaccard_without_bias():
     assert abs(np.mean(errs)) < 0.015 and np.std(errs) < 0.06
 
 
-def test_short_texts_and_lsh_params():
-    h, st = shingle_hashes(["ab", "abcdef", "ab"], 5)
-    assert list(st) == [0, 1, 3]                 # "ab" is one (padded) shingle
-    assert h[0] == h[3]
-    b, r = lsh_params(0.8, 128)
-    assert b * r <= 128 and (b, r) == (9, 13)     # same as datasketch's optimum
+def _grams(t: str, n: int = 5) -> set[str]:
+    return {t[i:i + n] for i in range(len(t) - n + 1)} if len(t) >= n else {t}
+
+
+def test_text_jaccard_is_the_exact_set_jaccard():
+    rng = np.random.default_rng(4)
+    a = [" ".join(rng.choice(WORDS, int(rng.integers(1, 40)))) for _ in range(300)] + ["ab", "東京"]
+    b = [" ".join(rng.choice(WORDS, int(rng.integers(1, 40)))) for _ in range(300)] + ["ab", "東京都"]
+    b[:100] = [t.replace(" the ", " a ", 1) for t in a[:100]]
+    want = [len(_grams(x) & _grams(y)) / len(_grams(x) | _grams(y)) for x, y in zip(a, b)]
+    got = text_jaccard(a, b, 5, chunk=64)
+    assert np.allclose(got, want, atol=1e-6)
+    assert got[-2] == 1.0 and got[-1] == 0          # texts shorter than n: one padded shingle each
+
+
+def test_lsh_params_reach_the_recall_at_the_threshold():
+    assert lsh_params(0.8, 128) == (13, 7)                 # was 9 x 13: 40% of pairs at 0.8 found
+    assert text_recall(0.8, 13, 7) >= 0.95 and text_recall(0.8, 9, 13) < 0.41
+    for t in (0.5, 0.7, 0.8, 0.9, 0.95):
+        for perm in (64, 128, 256):
+            for rec in (0.9, 0.95, 0.99):
+                b, r = lsh_params(t, perm, rec)
+                assert b * r <= perm and text_recall(t, b, r) >= rec
+                # r is the largest possible: r + 1 rows per band need more than num_perm values
+                b1 = next(x for x in range(1, 10 ** 6) if text_recall(t, x, r + 1) >= rec)
+                assert b1 * (r + 1) > perm
+    with pytest.raises(ValidationError, match="num_perm >= "):
+        DedupOptions(near_text={"threshold": 0.1, "num_perm": 8, "recall": 0.99})
+
+
+def test_image_lsh_finds_pairs_at_the_threshold():
+    for n in (100, 50_000, 200_000, 5_000_000):
+        b, r = image_lsh_params(6, n)
+        assert image_recall(12, b, r) >= 0.95 and n * b <= 4 * 2 ** r
+
+
+def _random_image_signatures(n: int, n_pairs: int, seed: int):
+    """n random dHashes plus n_pairs copies each differing in exactly 6 bits of h and 6 of v."""
+    rng = np.random.default_rng(seed)
+    h = rng.integers(0, 2 ** 63, n, dtype=np.int64).astype(np.uint64) * np.uint64(2) + rng.integers(0, 2, n).astype(np.uint64)
+    v = rng.integers(0, 2 ** 63, n, dtype=np.int64).astype(np.uint64) * np.uint64(2) + rng.integers(0, 2, n).astype(np.uint64)
+
+    def flip(x):
+        m = np.zeros(len(x), np.uint64)
+        for i in range(len(x)):
+            for bit in rng.choice(64, 6, replace=False):
+                m[i] |= np.uint64(1) << np.uint64(bit)
+        return x ^ m
+
+    h = np.concatenate((h, flip(h[:n_pairs])))
+    v = np.concatenate((v, flip(v[:n_pairs])))
+    b, r = image_lsh_params(6, len(h))
+    keys = image_band_keys(h, v, b, r)
+    order = np.repeat(np.arange(len(h)), b)
+    return pa.table({"kind": pa.array(np.full(keys.size, NEAR_IMAGE, np.uint8)), "key": pa.array(keys.ravel()),
+                     "order": pa.array(order), "h": pa.array(np.repeat(h, b)), "v": pa.array(np.repeat(v, b))},
+                    schema=SIGNATURE_SCHEMA)
+
+
+def test_image_candidates_per_row_stay_bounded_as_rows_grow():
+    """Random hashes: the old pigeonhole split gave ~N/512 candidates per row and chunk (7 chunks);
+    bit-sampling bands whose width grows with log2(N) give about the same few at 4x the rows."""
+    per_row, found = [], []
+    for n in (20_000, 80_000):
+        sig = _random_image_signatures(n, 400, seed=n)
+        cand = candidate_pairs(sig)
+        pairs = {(a, b) for a, b in zip(cand["a"].to_pylist(), cand["b"].to_pylist())}
+        per_row.append(len(pairs) / (n + 400))
+        found.append(sum((i, n + i) in pairs for i in range(400)) / 400)
+    assert max(per_row) < 3 and per_row[1] < 1.6 * per_row[0], per_row
+    assert min(found) >= 0.9, found                   # pairs at exactly (6, 6): 0.95 expected
+
+
+def test_near_text_recall_on_planted_pairs_between_080_and_090():
+    rng = np.random.default_rng(7)
+    rows, pairs = [], []
+    while len(pairs) < 150:
+        base = " ".join(rng.choice(WORDS, 60))
+        words = base.split()
+        for j in rng.choice(60, 3, replace=False):
+            words[j] = str(rng.choice(WORDS))
+        near = " ".join(words)
+        j = len(_grams(base) & _grams(near)) / len(_grams(base) | _grams(near))
+        if 0.80 <= j < 0.90:
+            pairs.append((len(rows), len(rows) + 1))
+            rows += [row(f"p{len(rows)}", base, image=b""), row(f"p{len(rows) + 1}", near, image=b"")]
+    for r in rows:
+        r["images"] = []
+    dups = find_duplicates(rows, DedupOptions())
+    removed = set(dups["order"].to_pylist())
+    recall = sum(b in removed for _, b in pairs) / len(pairs)
+    assert recall >= 0.95
+    assert removed <= {b for _, b in pairs}           # nothing else removed
 
 
 def test_dhash_robust_to_resize_and_distinct_for_other_images():
@@ -202,3 +311,206 @@ def test_options_strict():
         DedupOptions(near_text={"treshold": 0.7})
     with pytest.raises(ValidationError):
         DedupOptions(partition_by=["colour"])
+
+
+def test_signatures_do_not_depend_on_batching(planted):
+    rows, _ = planted
+    opts, bands = DedupOptions(), Bands.choose(DedupOptions(), 1000)
+    whole = compute_signatures(rows, opts, range(len(rows)), bands)
+    parts = pa.concat_tables([compute_signatures(rows[i:i + 5], opts, range(i, min(i + 5, len(rows))), bands)
+                              for i in range(0, len(rows), 5)])
+    key = [("kind", "ascending"), ("key", "ascending"), ("order", "ascending")]
+    assert whole.sort_by(key).equals(parts.sort_by(key))
+
+
+# ---------------------------------------------------------------------------------------------
+# the distributed stages
+
+def _mixed_rows(n: int = 240, seed: int = 0) -> list[dict]:
+    """Captions with planted exact and near copies, images shared, re-encoded and resized, in 3 languages."""
+    rng = np.random.default_rng(seed)
+    pics = [picture(1000 + i, 48, 36) for i in range(40)]
+    rows = []
+    for i in range(n):
+        lang = ("eng_Latn", "deu_Latn", "fra_Latn")[i % 3]
+        if i > 10 and rng.random() < 0.25:
+            src = rows[int(rng.integers(len(rows)))]
+            words = src["messages"][1]["content"].split()
+            for j in rng.choice(len(words), int(rng.integers(0, 3)), replace=False):
+                words[j] = str(rng.choice(WORDS))
+            text, lang = " ".join(words), src["lang"]
+        else:
+            text = " ".join(rng.choice(WORDS, 30))
+        pic = pics[int(rng.integers(len(pics)))]
+        kind = int(rng.integers(3))
+        image = encode(pic, quality=90) if kind == 0 else encode(pic.resize((96, 72)), quality=60) if kind == 1 \
+            else encode(pic, "PNG")
+        rows.append(row(f"m{i}", text, lang=lang, image=image))
+    return rows
+
+
+def _write_partitions(rows: list[dict], d: Path, size: int) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    for k, s in enumerate(range(0, len(rows), size)):
+        pq.write_table(rows_to_table(rows[s:s + size]), d / f"part-{k:05d}.parquet")
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    rows = _mixed_rows()
+    src = tmp_path_factory.mktemp("dedup_src")
+    _write_partitions(rows, src, 37)              # 7 partitions of unequal sizes
+    want = find_duplicates(rows, DedupOptions())
+    assert set(want["reason"].to_pylist()) == {"exact_duplicate_text", "near_duplicate_text",
+                                               "exact_duplicate_image", "near_duplicate_image"}
+    return rows, src, want
+
+
+def _outputs(d: Path) -> tuple[list[dict], list[dict], list[dict]]:
+    kept = pa.concat_tables([pq.read_table(p) for p in sorted(d.glob("part-*.parquet"))]).to_pylist()
+    rej = pa.concat_tables([pq.read_table(p) for p in sorted(d.glob("rejects-*.parquet"))]).to_pylist()
+    return kept, rej, pq.read_table(d / "duplicates.parquet").to_pylist()
+
+
+@pytest.mark.parametrize("rows_per_task,workers", [(10 ** 6, 1), (60, 2), (25, 2)])
+def test_stages_give_the_same_duplicates_as_one_process(mixed, tmp_path, monkeypatch, rows_per_task, workers):
+    rows, src, want = mixed
+    monkeypatch.setattr(stages, "ROWS_PER_BUCKET", rows_per_task)
+    monkeypatch.setattr(stages, "ROWS_PER_RANGE", rows_per_task)
+    d = tmp_path / "dedup"
+    st = run_dedup(LocalEngine(workers), src, d, DedupOptions())
+    kept, rej, dups = _outputs(d)
+    assert dups == want.to_pylist()
+    assert st["removed"] == len(dups) and st["rows"] == len(rows)
+    if rows_per_task == 25:
+        assert st["buckets"] == 10 and st["ranges"] == 7
+    # every row is kept or rejected once, in input order, with the duplicates' records
+    assert [r["id"] for r in kept] == [r["id"] for r in rows if r["id"] not in {x["id"] for x in dups}]
+    assert sorted((r["id"], r["duplicate_of"], r["reason"]) for r in rej) == \
+        sorted((x["id"], x["duplicate_of"], x["reason"]) for x in dups)
+    assert all(r["step"] == "dedup" for r in rej)
+
+
+def test_stages_on_ray_match(mixed, ray_engine, tmp_path, monkeypatch):
+    rows, src, want = mixed
+    monkeypatch.setattr(stages, "ROWS_PER_BUCKET", 50)
+    monkeypatch.setattr(stages, "ROWS_PER_RANGE", 50)
+    run_dedup(ray_engine, src, tmp_path / "ray", DedupOptions())
+    _, _, dups = _outputs(tmp_path / "ray")
+    assert dups == want.to_pylist()
+
+
+def test_stages_resume_only_what_is_missing(mixed, tmp_path, monkeypatch):
+    rows, src, want = mixed
+    monkeypatch.setattr(stages, "ROWS_PER_BUCKET", 60)
+    monkeypatch.setattr(stages, "ROWS_PER_RANGE", 60)
+    d = tmp_path / "dedup"
+    run_dedup(LocalEngine(1), src, d, DedupOptions())
+    first = _outputs(d)
+    sig = sorted((d / "signatures").glob("*.arrow"))
+    before = {p: p.stat().st_mtime_ns for p in sig}
+    # as if killed after the signatures of all partitions but one, and before the rest
+    sig[3].unlink()
+    for sub in ("buckets", "pairs", "joined", "verified"):
+        for p in list((d / sub).glob("*.arrow"))[1:]:
+            p.unlink()
+    (d / "duplicates.parquet").unlink()
+    for p in list(d.glob("part-*.parquet"))[:2]:
+        p.unlink()
+    time.sleep(0.01)
+    run_dedup(LocalEngine(1), src, d, DedupOptions())
+    assert _outputs(d) == first
+    after = {p: p.stat().st_mtime_ns for p in sig}
+    assert [p.name for p in sig if after[p] != before[p]] == [sig[3].name]
+
+
+def test_stages_disabled_keep_every_row(mixed, tmp_path):
+    rows, src, _ = mixed
+    st = run_dedup(LocalEngine(1), src, tmp_path / "off", DedupOptions(enabled=False))
+    kept, rej, dups = _outputs(tmp_path / "off")
+    assert [r["id"] for r in kept] == [r["id"] for r in rows] and rej == dups == [] and st["enabled"] is False
+
+
+def test_stages_refuse_a_folder_of_other_options(mixed, tmp_path):
+    rows, src, _ = mixed
+    d = tmp_path / "dedup"
+    run_dedup(LocalEngine(1), src, d, DedupOptions())
+    with pytest.raises(RuntimeError, match="delete that folder"):
+        run_dedup(LocalEngine(1), src, d, DedupOptions(text_key="assistant"))
+
+
+# ---------------------------------------------------------------------------------------------
+# a real build killed during dedup
+
+def _kill_recipe(tmp_path: Path) -> Path:
+    """8 source files of 1,500 captions (8 partitions) with small images and planted copies."""
+    rng = np.random.default_rng(0)
+    first: list[str] = []
+    for f in range(8):
+        caps = [" ".join(rng.choice(WORDS, 14)) + f" number {f}-{i}" for i in range(1500)]
+        if f:
+            caps[::50] = first[::50]                 # 30 exact copies of the first file's captions
+        else:
+            first = caps
+        imgs = [encode(picture(f * 1500 + i, 48, 36), quality=85) for i in range(1500)]
+        pq.write_table(pa.table({"id": [f"f{f}-{i}" for i in range(1500)], "caption": caps, "image": imgs}),
+                       tmp_path / f"caps-{f}.parquet")
+    recipe = tmp_path / "kill.yaml"
+    recipe.write_text(f"""
+name: kill-dedup
+total: 300
+english_share: 1.0
+languages: [eng_Latn]
+sources: [{{name: caps, path: "{tmp_path}/caps-*.parquet", task: caption}}]
+steps:
+  filters: {{lid: {{enabled: false}}, script: {{enabled: false}}}}
+  translate: {{enabled: false}}
+  ocr: {{enabled: false}}
+""")
+    return recipe
+
+
+def _cli(args, **kw):
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+    return subprocess.Popen([sys.executable, "-m", "mixkit.cli", *args], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+@pytest.fixture(scope="module")
+def kill_reference(tmp_path_factory):
+    """The recipe, and its build run to the end (local processes)."""
+    tmp = tmp_path_factory.mktemp("kill")
+    recipe = _kill_recipe(tmp)
+    ref = _cli(["build", str(recipe), "--out", str(tmp / "ref"), "--quiet", "--backend", "local"])
+    log, _ = ref.communicate(timeout=900)
+    assert ref.returncode == 0, log
+    return recipe, tmp / "ref"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["local", "ray"])
+def test_build_killed_during_dedup_resumes_without_redoing_partitions(kill_reference, tmp_path, backend):
+    recipe, ref = kill_reference
+    out = tmp_path / "killed"
+    args = ["build", str(recipe), "--out", str(out), "--quiet", "--backend", backend]
+    proc = _cli(args, start_new_session=True)
+    sig_dir = out / "steps" / "03_dedup" / "signatures"
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None and not list(sig_dir.glob("*.arrow")):
+        time.sleep(0.01)
+    assert proc.poll() is None, "build finished before it could be killed: " + proc.stdout.read()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.name: p.stat().st_mtime_ns for p in sig_dir.glob("*.arrow")}
+    assert 1 <= len(done_before) < 8, sorted(done_before)       # killed inside the signature stage
+    assert not (out / "steps" / "03_dedup" / "_SUCCESS").exists()
+
+    again = _cli(args)
+    log, _ = again.communicate(timeout=900)
+    assert again.returncode == 0, log
+    after = {p.name: p.stat().st_mtime_ns for p in sig_dir.glob("*.arrow")}
+    assert len(after) == 8 and all(after[n] == t for n, t in done_before.items())   # not redone
+    for shard in sorted((ref / "shards").glob("*.tar")):
+        assert (out / "shards" / shard.name).read_bytes() == shard.read_bytes(), shard.name
+    ref_dups = pq.read_table(ref / "steps" / "03_dedup" / "duplicates.parquet")
+    assert ref_dups.num_rows >= 7 * 30 and ref_dups.equals(pq.read_table(out / "steps" / "03_dedup" / "duplicates.parquet"))

@@ -434,7 +434,7 @@ def test_demo_captions_are_true_of_their_scene():
 def test_demo_data_has_no_duplicates_but_the_planted_ones():
     """Read every demo source, filter with the defaults, deduplicate with the defaults: the
     filters keep every good row and dedup removes exactly the two planted copies."""
-    from mixkit.dedup import DedupOptions, compute_signatures, find_duplicates
+    from mixkit.dedup import DedupOptions, find_duplicates
     from mixkit.filters import FilterOptions, build_filter_stage
 
     rows, rejects = [], []
@@ -447,7 +447,7 @@ def test_demo_data_has_no_duplicates_but_the_planted_ones():
     out = build_filter_stage(FilterOptions()).run(rows)
     assert [(r["origin_id"], r["reason"]) for r in out.rejected] == []
     opts = DedupOptions()
-    dups = find_duplicates(compute_signatures(out.kept, opts, list(range(len(out.kept)))), opts).to_pylist()
+    dups = find_duplicates(out.kept, opts).to_pylist()
     origin = {r["id"]: r["origin_id"] for r in out.kept}
     assert sorted((origin[d["id"]], origin[d["duplicate_of"]], d["reason"]) for d in dups) == [
         ("cap_00100", "cap_00017", "exact_duplicate_text"), ("cap_00350", "cap_00288", "exact_duplicate_text")]

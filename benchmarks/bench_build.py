@@ -1,21 +1,31 @@
-"""Benchmark of the foundation: a mix of N samples built from pools with ~10 KB images.
+"""Whole-build scale benchmark: the recipe defaults on, at two or more sizes in one run.
 
-Prints: end-to-end samples/s of `mixkit build` (local Ray, this machine), the shard writer's
-throughput as a ratio to plain `tarfile` writing the same members, and the driver's peak RSS
-for two image sizes (it must not grow with image bytes: planning holds ids, not images).
+Pools: English captions (half of the mix stays English, most of the other half is translated
+into four languages by `backend: identity`) plus a few native captions per language, each
+sample with its own distinct noise JPEG of about --image-kb KB. Filters on except the language
+check (synthetic text is no language), dedup on with image hashes, translation on.
 
-    python benchmarks/bench_build.py --samples 100000 --image-kb 10
+Prints per size: the manifest's step record (seconds, rows, the driver's peak RSS, workers), the
+files each step's folder holds, and between sizes the driver's peak growth per sample, whole
+build and per step.
+
+    python benchmarks/bench_build.py --samples 50000 200000 --image-kb 30
+    python benchmarks/bench_build.py --samples 1000000 --image-kb 2 --address 127.0.0.1:6379
+    python benchmarks/bench_build.py --writer          # shard writer vs plain tarfile
 """
 from __future__ import annotations
 
 import argparse
 import io
 import json
+import os
+import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +36,7 @@ from PIL import Image
 LANGS = ["deu_Latn", "fra_Latn", "spa_Latn", "ita_Latn"]
 WORDS = ("red blue green small large round square bright dark wooden metal old new tall short cat dog house "
          "tree car boat river mountain street table window door garden bird flower sky cloud").split()
+ROWS_PER_FILE = 20_000
 
 
 def _jpeg(side: int, rng) -> bytes:
@@ -35,94 +46,134 @@ def _jpeg(side: int, rng) -> bytes:
     return buf.getvalue()
 
 
-def _jpeg_pool(n_distinct: int, kb: int, rng) -> list[bytes]:
-    """Noise JPEGs of about `kb` KB (the side is calibrated on one image)."""
+def image_side(kb: float) -> int:
+    """Side of a noise JPEG of about `kb` KB (calibrated on one image)."""
+    rng = np.random.default_rng(0)
     side = 64
     for _ in range(6):
-        side = max(16, int(side * (kb * 1024 / len(_jpeg(side, rng))) ** 0.5))
-    return [_jpeg(side, rng) for _ in range(n_distinct)]
+        side = max(8, int(side * (kb * 1024 / len(_jpeg(side, rng))) ** 0.5))
+    return side
 
 
-def _unique(jpeg: bytes, i: int) -> bytes:
-    """Same pixels, distinct bytes: a JPEG comment segment with the index after SOI."""
-    com = f"mixkit-bench-{i}".encode()
-    return jpeg[:2] + b"\xff\xfe" + (len(com) + 2).to_bytes(2, "big") + com + jpeg[2:]
+def _pool_file(job: tuple) -> int:
+    """One parquet file of captions, each with its own noise image (distinct pixels: dedup keeps it)."""
+    path, lang, start, n, side, seed = job
+    rng = np.random.default_rng([seed, start, len(lang)])
+    rows = {"id": [], "caption": [], "image": [], "lang": []}
+    for i in range(start, start + n):
+        rows["id"].append(f"{lang}-{i}")
+        rows["caption"].append(f"{i} " + " ".join(rng.choice(WORDS, size=12)) + f" {lang} sample number {i}.")
+        rows["image"].append(_jpeg(side, rng))
+        rows["lang"].append(lang)
+    pq.write_table(pa.table(rows), path, row_group_size=2000)
+    return n
 
 
-def make_pools(d: Path, n: int, kb: int, seed: int = 0) -> None:
-    rng = np.random.default_rng(seed)
-    base = _jpeg_pool(64, kb, rng)
-    per = {"eng_Latn": n // 2 + n // 20}
-    for lg in LANGS:
-        per[lg] = n // 2 // len(LANGS) + n // 50
-    k = 0
+def make_pools(d: Path, n: int, kb: float, seed: int = 0) -> dict[str, int]:
+    """English: the English half, the half to translate and 5% for the reserve; per native
+    language 1/40 of the mix (the rest of its share is translated)."""
+    side = image_side(kb)
+    per = {"eng_Latn": n + n // 20, **{lg: n // 40 for lg in LANGS}}
+    jobs = []
     for lg, m in per.items():
-        rows = {"id": [], "caption": [], "image": [], "lang": []}
-        for i in range(m):
-            words = rng.choice(WORDS, size=12)
-            rows["id"].append(f"{lg}-{i}")
-            rows["caption"].append(f"{i} " + " ".join(words) + f" {lg} sample number {i}.")
-            rows["image"].append(_unique(base[k % len(base)], k))
-            rows["lang"].append(lg)
-            k += 1
-        pq.write_table(pa.table(rows), d / f"{lg}.parquet", row_group_size=2000)
+        (d / lg).mkdir(parents=True, exist_ok=True)
+        for k, start in enumerate(range(0, m, ROWS_PER_FILE)):
+            jobs.append((str(d / lg / f"{k:05d}.parquet"), lg, start, min(ROWS_PER_FILE, m - start), side, seed))
+    with ProcessPoolExecutor(os.cpu_count()) as ex:
+        list(ex.map(_pool_file, jobs))
+    return per
 
 
 def recipe_text(d: Path, n: int) -> str:
-    langs = ", ".join(["eng_Latn", *LANGS])
-    srcs = "\n".join(f"  - {{name: pool_{lg.split('_')[0]}, path: {d / (lg + '.parquet')}, lang: {lg}}}"
-                     for lg in ["eng_Latn", *LANGS])
-    # Synthetic captions are not real language: LID and script checks would (rightly) reject
-    # them, and identical pixels would be perceptual duplicates; the benchmark measures throughput.
+    srcs = "\n".join(f"  - {{name: pool_{lg.split('_')[0]}, path: {d / lg}, lang: {lg}}}" for lg in ["eng_Latn", *LANGS])
     return f"""name: bench
 total: {n}
 english_share: 0.5
-languages: [{langs}]
+languages: [eng_Latn, {', '.join(LANGS)}]
 sources:
 {srcs}
+# The recipe defaults, except: synthetic captions are no language (the language check would
+# rightly reject them) and translation returns its input (no model on this machine).
 steps:
-  filters: {{lid: {{enabled: false}}, script: {{enabled: false}}}}
-  dedup: {{image_phash: {{enabled: false}}}}
-  translate: {{enabled: false}}
-output: {{samples_per_shard: 2000}}
+  filters: {{lid: {{enabled: false}}}}
+  translate: {{backend: identity}}
+output: {{samples_per_shard: 1000}}
 """
 
 
-def bench_build(n: int, kb: int, work: Path) -> dict:
-    pools = work / f"pools_{kb}"
-    pools.mkdir(parents=True, exist_ok=True)
+def files_per_step(out: Path) -> dict[str, int]:
+    return {p.name.split("_", 1)[1]: sum(1 for f in p.rglob("*") if f.is_file()) for p in sorted((out / "steps").iterdir())}
+
+
+def bench_build(n: int, kb: float, work: Path, address: str | None, backend: str, keep: bool) -> dict:
+    pools = work / f"pools_{n}"
     t = time.time()
-    make_pools(pools, n, kb)
+    per = make_pools(pools, n, kb)
     gen_s = time.time() - t
-    rp = work / f"bench_{kb}.yaml"
+    rp = work / f"bench_{n}.yaml"
     rp.write_text(recipe_text(pools, n))
-    out = work / f"run_{kb}"
+    out = work / f"run_{n}"
     # Peak RSS from /proc/self/status VmHWM: ru_maxrss would carry over the parent's peak
-    # through fork+exec on Linux (the parent holds the generated pools).
+    # through fork+exec on Linux.
     code = ("import time,json,sys; from mixkit.build.recipe import load_recipe; from mixkit.build.runner import build; "
-            "peak_rss_mb = lambda: int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024; "
-            f"t=time.time(); r=build(load_recipe({str(rp)!r}), {str(out)!r}, progress=False); dt=time.time()-t; "
-            "print(json.dumps({'seconds': dt, 'samples': r.manifest['counts']['total'], "
-            "'peak_rss_mb': peak_rss_mb(), "
-            "'bytes': sum(s['bytes'] for s in r.manifest['shards']), 'steps': r.manifest['steps']}))")
+            "peak = lambda: int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024; "
+            f"t=time.time(); r=build(load_recipe({str(rp)!r}), {str(out)!r}, progress=False, address={address!r}, "
+            f"backend={backend!r}); dt=time.time()-t; "
+            "print(json.dumps({'seconds': dt, 'samples': r.manifest['counts']['total'], 'peak_rss_mb': peak(), "
+            "'bytes': sum(s['bytes'] for s in r.manifest['shards']), 'shards': len(r.manifest['shards']), "
+            "'steps': r.manifest['steps'], 'accounting': r.manifest['accounting'], 'engine': r.manifest['engine'], "
+            "'sha256': [s['sha256'] for s in r.manifest['shards']]}))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if res.returncode != 0:
-        raise SystemExit(res.stderr[-3000:])
+        raise SystemExit(res.stdout[-2000:] + res.stderr[-4000:])
     stats = json.loads(res.stdout.strip().splitlines()[-1])
-    stats.update(image_kb=kb, pool_generation_s=round(gen_s, 1), samples_per_s=stats["samples"] / stats["seconds"])
+    stats.update(n=n, image_kb=kb, pool_rows=sum(per.values()), pool_generation_s=round(gen_s, 1),
+                 pool_mb=sum(f.stat().st_size for f in pools.rglob("*.parquet")) / 1e6, files=files_per_step(out))
+    if not keep:
+        shutil.rmtree(pools)
+        shutil.rmtree(out)
     return stats
 
 
-def bench_writer(n: int, kb: int, work: Path) -> dict:
+def print_build(b: dict) -> None:
+    acc = b["accounting"]
+    print(f"\n== {b['n']} samples, {b['image_kb']} KB images: {b['pool_rows']} pool rows ({b['pool_mb']:.0f} MB), "
+          f"{b['samples']} written in {b['shards']} shards ({b['bytes'] / 1e6:.0f} MB) in {b['seconds']:.0f} s "
+          f"({b['samples'] / b['seconds']:.0f} samples/s); {b['engine']['nodes']} node(s), {b['engine']['cpus']} CPUs")
+    print(f"   translated {acc['translation_stats'].get('rows_kept', 0)}, rejected {acc['rejected']}; "
+          f"driver peak RSS {b['peak_rss_mb']:.0f} MB")
+    print(f"   {'step':<10} {'seconds':>8} {'rows in':>9} {'rows out':>9} {'driver MB':>10} {'(at start)':>10} "
+          f"{'workers':>8} {'files':>7}")
+    for s in b["steps"]:
+        print(f"   {s['name']:<10} {s['seconds']:>8.1f} {s['rows_in']:>9} {s['rows_out']:>9} "
+              f"{s['driver_peak_rss_mb']:>10.0f} {s['driver_start_rss_mb']:>10.0f} {s.get('workers', 0):>8} "
+              f"{b['files'].get(s['name'], 0):>7}")
+
+
+def print_growth(a: dict, b: dict) -> None:
+    dn = b["n"] - a["n"]
+    grow = lambda x, y: (y - x) * 1024 * 1024 / dn     # noqa: E731 - bytes per sample
+    print(f"\n== driver peak growth from {a['n']} to {b['n']} samples: whole build "
+          f"{grow(a['peak_rss_mb'], b['peak_rss_mb']):+.0f} B/sample")
+    sa = {s["name"]: s for s in a["steps"]}
+    print(f"   {'step':<10} {'peak':>8} {'peak above its start':>22}")
+    for s in b["steps"]:
+        if s["name"] in sa:
+            x = sa[s["name"]]
+            own = grow(x["driver_peak_rss_mb"] - x["driver_start_rss_mb"], s["driver_peak_rss_mb"] - s["driver_start_rss_mb"])
+            print(f"   {s['name']:<10} {grow(x['driver_peak_rss_mb'], s['driver_peak_rss_mb']):+8.0f} {own:+22.0f}  B/sample")
+
+
+def bench_writer(n: int, kb: float, work: Path) -> dict:
     from mixkit.core.schema import make_row
     from mixkit.core.shard_writer import ShardWriter, sample_members
 
     rng = np.random.default_rng(1)
-    base = _jpeg_pool(32, kb, rng)
+    side = image_side(kb)
     rows = [make_row(source="b", origin_id=str(i), task="caption", lang="deu_Latn",
                      messages=[{"role": "user", "content": "<image>\nDescribe."},
                                {"role": "assistant", "content": "ein kleines rotes Haus " * 4}],
-                     images=[_unique(base[i % 32], i)]) for i in range(n)]
+                     images=[_jpeg(side, rng)]) for i in range(n)]
     members = [sample_members(r) for r in rows]
 
     def plain(d: Path) -> float:
@@ -153,34 +204,32 @@ def bench_writer(n: int, kb: int, work: Path) -> dict:
             "ours_mb_s": total / 1e6 / best["ours"], "ratio": best["plain"] / best["ours"]}
 
 
-def print_steps(steps: list[dict]) -> None:
-    """The manifest's per-step record: where a build's time and driver memory go."""
-    print(f"  {'step':<10} {'seconds':>8} {'rows in':>9} {'rows out':>9} {'driver peak MB':>15}")
-    for s in steps:
-        print(f"  {s['name']:<10} {s['seconds']:>8.1f} {s['rows_in']:>9} {s['rows_out']:>9} {s['driver_peak_rss_mb']:>15.0f}")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--samples", type=int, default=100_000)
-    ap.add_argument("--image-kb", type=int, default=10)
-    ap.add_argument("--memory-check-kb", type=int, default=40, help="second image size for the peak-RSS comparison (0: skip)")
+    ap.add_argument("--samples", type=int, nargs="+", default=[50_000, 200_000])
+    ap.add_argument("--image-kb", type=float, default=30)
+    ap.add_argument("--address", default=None, help="a Ray cluster (HOST:PORT); default: a local Ray")
+    ap.add_argument("--backend", default="ray", choices=["ray", "local"])
     ap.add_argument("--work", default=None)
+    ap.add_argument("--keep", action="store_true", help="keep the pools and build folders")
+    ap.add_argument("--json", default=None, help="also write every figure to this file")
+    ap.add_argument("--writer", action="store_true", help="only the shard writer vs plain tarfile")
     a = ap.parse_args()
     work = Path(a.work or tempfile.mkdtemp(prefix="mixkit-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    w = bench_writer(min(a.samples, 20_000), a.image_kb, work)
-    print(f"shard writer: {w['ours_mb_s']:.0f} MB/s vs plain tarfile {w['plain_mb_s']:.0f} MB/s "
-          f"-> ratio {w['ratio']:.2f} ({w['samples']} samples, {w['mb']:.0f} MB)")
-    b = bench_build(a.samples, a.image_kb, work)
-    print(f"build: {b['samples']} samples in {b['seconds']:.1f} s -> {b['samples_per_s']:.0f} samples/s end to end "
-          f"({b['bytes'] / 1e6:.0f} MB of shards, {a.image_kb} KB images); driver peak RSS {b['peak_rss_mb']:.0f} MB")
-    print_steps(b["steps"])
-    if a.memory_check_kb:
-        b2 = bench_build(a.samples, a.memory_check_kb, work)
-        print(f"build with {a.memory_check_kb} KB images: {b2['samples_per_s']:.0f} samples/s, "
-              f"{b2['bytes'] / 1e6:.0f} MB of shards; driver peak RSS {b2['peak_rss_mb']:.0f} MB "
-              f"(vs {b['peak_rss_mb']:.0f} MB with {a.image_kb} KB images)")
+    if a.writer:
+        w = bench_writer(20_000, a.image_kb, work)
+        print(f"shard writer: {w['ours_mb_s']:.0f} MB/s vs plain tarfile {w['plain_mb_s']:.0f} MB/s "
+              f"-> ratio {w['ratio']:.2f} ({w['samples']} samples, {w['mb']:.0f} MB)")
+        return
+    runs = []
+    for n in a.samples:
+        runs.append(bench_build(n, a.image_kb, work, a.address, a.backend, a.keep))
+        print_build(runs[-1])
+        if a.json:
+            Path(a.json).write_text(json.dumps(runs, indent=1))
+    for x, y in zip(runs, runs[1:]):
+        print_growth(x, y)
 
 
 if __name__ == "__main__":

@@ -5,14 +5,17 @@ before and after a change.
 
 1. `mixkit translate --dry-run`'s summary (translation.files.translate_file(dry=True), identity
    backend, so token counts are estimated) on the bundled demo data (recipes/demo_data/
-   instruct_en.json and captions_en.parquet) and on N conversations written by
-   scripts/make_instruct_sample.py: share of characters that would reach the model, protected
-   pieces by kind, rows where nothing would be translated. Printed as markdown tables.
-2. Throughput: every message of the N conversations through Segmenter.segment, in
-   conversations per CPU second, for this checkout and for `git archive <before> translation`
-   unpacked in a temporary folder (the rest of the code is this checkout's). Each side runs
-   in its own process, the two alternating --repeats times; the best of each side and their
-   ratio are printed, with the share of characters each one sends to the model.
+   instruct_en.json and captions_en.parquet), on N conversations written by
+   scripts/make_instruct_sample.py and on the hand-written sample
+   (tests/data/instruct_handwritten.jsonl, written independently of that generator): share of
+   characters that would reach the model, protected pieces by kind, rows where nothing would
+   be translated. Printed as markdown tables; the hand-written sample before and after.
+2. Throughput: every message of the N conversations (and of the hand-written sample) through
+   Segmenter.segment, in conversations per CPU second, for this checkout and for
+   `git archive <before> translation` unpacked in a temporary folder (the rest of the code is
+   this checkout's). Each side runs in its own process, the two alternating --repeats times;
+   the best of each side and their ratio are printed, with the share of characters each one
+   sends to the model.
 """
 from __future__ import annotations
 
@@ -52,13 +55,23 @@ print(json.dumps({"conv_per_s": len(convs) / best, "share": sent / total, "units
 """
 
 
-def dry_run_summary(path: Path, out: Path) -> dict:
-    from translation.files import translate_file
-    from translation.options import TranslateOptions
+# The dry-run summary, in a subprocess with either version of translation/ first on the path.
+SUMMARY = r"""
+import json, sys
+from translation.files import translate_file
+from translation.options import TranslateOptions
+res = translate_file(sys.argv[1], ["fra_Latn"], sys.argv[2], TranslateOptions(model="identity", backend="identity"),
+                     dry=True)
+print(json.dumps(res["summary"]))
+"""
+HANDWRITTEN = ROOT / "tests" / "data" / "instruct_handwritten.jsonl"
 
-    res = translate_file(str(path), ["fra_Latn"], str(out), TranslateOptions(model="identity", backend="identity"),
-                         dry=True)
-    return res["summary"]
+
+def dry_run_summary(path: Path, out: Path, pythonpath: str | None = None) -> dict:
+    env = dict(os.environ, PYTHONPATH=pythonpath or str(ROOT))
+    res = subprocess.run([sys.executable, "-c", SUMMARY, str(path), str(out)], env=env, check=True,
+                         capture_output=True, text=True, cwd=tempfile.gettempdir())
+    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def summary_tables(summaries: dict[str, dict]) -> str:
@@ -106,29 +119,35 @@ def main(argv=None) -> None:
         with open(sample, "w", encoding="utf-8") as f:
             for row in make_sample(a.n, a.seed):
                 f.write(json.dumps(row, ensure_ascii=False) + "\n")
-        demo = ROOT / "recipes" / "demo_data"
-        summaries = {
-            "demo instruct_en.json": dry_run_summary(demo / "instruct_en.json", tmp / "d1"),
-            "demo captions_en.parquet": dry_run_summary(demo / "captions_en.parquet", tmp / "d2"),
-            f"{a.n:,} instruction-set conversations": dry_run_summary(sample, tmp / "d3"),
-        }
-        print(summary_tables(summaries))
-
         before_dir = tmp / "before"
         before_dir.mkdir()
         checkout_translation(a.before, before_dir)
         sides = {"before": f"{before_dir}{os.pathsep}{ROOT}", "after": str(ROOT)}
-        best: dict[str, dict] = {}
-        for _ in range(a.repeats):
-            for name, path in sides.items():
-                r = time_side(path, sample, a.loops)
-                if name not in best or r["conv_per_s"] > best[name]["conv_per_s"]:
-                    best[name] = r
-        b, n = best["before"], best["after"]
-        print(f"segmentation of {a.n:,} conversations, conversations per CPU second (best of {a.repeats} alternating runs):")
-        print(f"  before ({a.before}): {b['conv_per_s']:,.0f}/s, {b['units']:,} units, {b['share']:.1%} of characters sent")
-        print(f"  after  (this checkout): {n['conv_per_s']:,.0f}/s, {n['units']:,} units, {n['share']:.1%} of characters sent")
-        print(f"  ratio after/before: {n['conv_per_s'] / b['conv_per_s']:.2f}")
+
+        demo = ROOT / "recipes" / "demo_data"
+        hand = f"hand-written ({HANDWRITTEN.name})"
+        summaries = {
+            "demo instruct_en.json": dry_run_summary(demo / "instruct_en.json", tmp / "d1"),
+            "demo captions_en.parquet": dry_run_summary(demo / "captions_en.parquet", tmp / "d2"),
+            f"{a.n:,} instruction-set conversations": dry_run_summary(sample, tmp / "d3"),
+            f"{hand}, before ({a.before})": dry_run_summary(HANDWRITTEN, tmp / "d4", sides["before"]),
+            f"{hand}, after": dry_run_summary(HANDWRITTEN, tmp / "d5"),
+        }
+        print(summary_tables(summaries))
+
+        for name, path, loops in ((f"{a.n:,} conversations", sample, a.loops),
+                                  (f"the {hand} sample", HANDWRITTEN, a.loops * 4)):
+            best: dict[str, dict] = {}
+            for _ in range(a.repeats):
+                for side, pythonpath in sides.items():
+                    r = time_side(pythonpath, path, loops)
+                    if side not in best or r["conv_per_s"] > best[side]["conv_per_s"]:
+                        best[side] = r
+            b, n = best["before"], best["after"]
+            print(f"segmentation of {name}, conversations per CPU second (best of {a.repeats} alternating runs):")
+            print(f"  before ({a.before}): {b['conv_per_s']:,.0f}/s, {b['units']:,} units, {b['share']:.1%} of characters sent")
+            print(f"  after  (this checkout): {n['conv_per_s']:,.0f}/s, {n['units']:,} units, {n['share']:.1%} of characters sent")
+            print(f"  ratio after/before: {n['conv_per_s'] / b['conv_per_s']:.2f}")
 
 
 if __name__ == "__main__":

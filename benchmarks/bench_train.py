@@ -5,14 +5,11 @@ CPU (always): the WebDataset loader's samples/s (parse, chat template, bucketing
 on already-loaded batches), on the same tiny shards; and the loader at the real 384 px / 729
 image tokens, which is what a GPU run must be fed.
 
-GPU (when CUDA is present): tokens/s and MFU of a 7B-class LoRA configuration at Centurio's
-settings with random weights and real shapes: SigLIP-SO400M/14@384 with multi-scale views (global
-384 view + 2x2 tiles of the 768 px image: 5 tower passes, 729 image tokens of 2x1152 channels),
-Qwen2.5-7B or Aya-Expanse-8B in bf16, LoRA r=256 alpha=512 on all LLM linears, fp32 projector
-(and fp32 vision tower with --train-vision, Centurio's stage 2), bf16 autocast, SDPA, one device.
+GPU: tokens/s and MFU of Centurio's stage-1 and stage-2 steps at Qwen2.5-7B + SigLIP-SO400M
+shapes are measured by benchmarks/bench_gpu.py (`make bench-gpu`), with the trainer's own step.
 
     python benchmarks/bench_train.py                       # CPU figures
-    python benchmarks/bench_train.py --gpu --llm qwen2.5-7b --batch 4 --seq 2048 --grad-ckpt
+    python benchmarks/bench_train.py --ddp                 # DDP with text-only batches, 2 CPU ranks
 """
 from __future__ import annotations
 
@@ -28,7 +25,6 @@ import torch.nn.functional as F
 from mixkit.train.config import config_from_dict
 from mixkit.train.data import ImageSpec, ShardStream, make_loader
 from mixkit.train.encode import IGNORE
-from mixkit.train.metrics import FlopCounter, peak_flops
 from mixkit.train.model import build
 from mixkit.train.tiny import write_tiny_shards
 
@@ -94,60 +90,6 @@ def cpu_bench(args):
     print(f"tiny model consumption (fwd+bwd+AdamW, fp32, LoRA): {s:,.0f} samples/s, {t:,.0f} tokens/s")
     r1 = loader_rate(urls, cfg, built, built.image, 1, args.batches)
     print(f"ratio loader(1 worker) / model consumption: {r1 / s:.2f}x")
-
-
-def gpu_bench(args):
-    # --smoke: the same code path on CPU with the tiny presets (checks the script, measures nothing)
-    dev = torch.device("cpu" if args.smoke else "cuda")
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    vision = "tiny-siglip" if args.smoke else "siglip-so400m-384"
-    llm = "tiny-qwen2" if args.smoke else args.llm
-    cfg = config_from_dict({
-        "model": {"vision": f"preset:{vision}", "llm": f"preset:{llm}", "tokenizer": "preset:tiny",
-                  "dtype": "bfloat16", "attn_implementation": args.attn, "multiscale_grid": args.multiscale},
-        "lora": {"r": 256, "alpha": 512}, "freeze": {"vision": not args.train_vision},
-        "run": {"grad_checkpointing": args.grad_ckpt}})
-    built = build(cfg, tempfile.mkdtemp())
-    model = built.model.to(dev)
-    views = built.image.views.n_views
-    flops = FlopCounter(model, freeze_llm=True, freeze_vision=not args.train_vision, views_per_image=views)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5, fused=dev.type == "cuda")
-    n_img = built.image.seq_len
-    B, T = args.batch, args.seq
-    vocab = model.config.text_config.vocab_size
-    ids = torch.randint(10, min(vocab, 100000), (B, T), device=dev)
-    ids[:, 5:5 + n_img] = built.image_token_id
-    labels = ids.clone()
-    labels[:, :T // 2] = IGNORE
-    pix = torch.randn(B * views, 3, built.image.size, built.image.size, device=dev)
-    mask = torch.ones_like(ids)
-    def step():
-        with torch.autocast(dev.type, dtype=torch.bfloat16):
-            logits = model(input_ids=ids, pixel_values=pix, attention_mask=mask, use_cache=False).logits
-        loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, vocab), labels[:, 1:].reshape(-1),
-                               ignore_index=IGNORE)
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-    for _ in range(2):
-        step()
-    sync()
-    t = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    sync()
-    dt = (time.perf_counter() - t) / args.steps
-    fl = flops.step_flops(B * T, [T] * B, B, n_img)
-    peak = peak_flops(dev)
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "CPU smoke run"
-    print(f"{name}: {llm} + {vision}, LoRA r=256, bf16 autocast, batch {B} x {T} "
-          f"({n_img} image tokens each, {views} views/image), train_vision={args.train_vision}, "
-          f"grad_ckpt={args.grad_ckpt}, attn={args.attn}")
-    mfu = f"MFU {fl / dt / peak:.1%}" if peak else "MFU n/a (no known peak for this device)"
-    print(f"  {B * T / dt:,.0f} tokens/s, {B / dt:.2f} samples/s, step {dt * 1000:.0f} ms, "
-          f"{fl / dt / 1e12:.2f} model TFLOP/s, {mfu}")
-    if dev.type == "cuda":
-        print(f"  peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
 
 
 def _ddp_worker(rank: int, world: int, port: int, mode: str, steps: int, out: dict):
@@ -239,29 +181,16 @@ def ddp_bench(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--gpu", action="store_true", help="run the 7B-class GPU benchmark (needs CUDA)")
     ap.add_argument("--ddp", action="store_true", help="DDP with text-only batches: find_unused_parameters vs "
                     "zero-weighted touch, 2 CPU ranks (gloo)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ddp-timeout", type=int, default=120, help="seconds before a hung --ddp mode is killed")
-    ap.add_argument("--llm", default="qwen2.5-7b", choices=["qwen2.5-7b", "aya-expanse-8b"])
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--seq", type=int, default=2048)
-    ap.add_argument("--attn", default="sdpa")
-    ap.add_argument("--grad-ckpt", action="store_true")
-    ap.add_argument("--multiscale", type=int, default=2, help="multi-scale grid (Centurio: 2; 1 = one view)")
-    ap.add_argument("--train-vision", action="store_true", help="train the vision tower (Centurio stage 2)")
-    ap.add_argument("--smoke", action="store_true", help="with --gpu: run that code path on CPU with tiny presets")
     ap.add_argument("--samples", type=int, default=400)
     ap.add_argument("--batches", type=int, default=40)
     ap.add_argument("--steps", type=int, default=20)
     args = ap.parse_args()
     if args.ddp:
         ddp_bench(args)
-    elif args.gpu:
-        if not torch.cuda.is_available() and not args.smoke:
-            raise SystemExit("--gpu needs CUDA; no GPU figures measured on this machine")
-        gpu_bench(args)
     else:
         cpu_bench(args)
 

@@ -1,25 +1,26 @@
 """Translation throughput: TranslateStage vs a plain transformers loop, same inputs, one run.
 
 Plain loop = what a script would do: input order, fixed batch of 16, padding to the batch's
-longest, fp32 on CPU / fp16 on GPU, one generate() per batch. The stage = segmentation,
-cache lookups/writes (fresh cache: every segment is a miss), length-sorted token-budget
-batches, output checks. Random weights never emit </s>, so both generate exactly
---new-tokens tokens per sentence (fixed output length) and do the same decoding work.
+longest, one generate() per batch, in the stage's dtype (fp32 on CPU, bf16 on GPU). The stage =
+segmentation, cache lookups/writes (fresh cache: every segment is a miss), length-sorted
+token-budget batches, output checks. Random weights never emit </s>, so both generate exactly
+--new-tokens tokens per sentence (fixed output length) and do the same decoding work. Each side
+stops at --cap seconds (rates over the sentences it finished: both take them in the same order).
 
   python benchmarks/bench_translation.py                          # CPU, tiny checkpoint
-  python benchmarks/bench_translation.py --arch nllb-600m --device cuda --dtype float16 \
-      --n 4096 --new-tokens 64 --batch-tokens 65536               # NLLB-600M shape, random weights
-  python benchmarks/bench_translation.py --arch nllb-1.3b --device cuda --n 4096 --new-tokens 64 \
-      --batch-tokens 65536                                         # NLLB-1.3B shape (bf16 stage, fp16 loop)
+  python benchmarks/bench_translation.py --arch nllb-600m --device cuda --n 4096 --new-tokens 64 \
+      --batch-tokens 65536                                         # NLLB-600M shape, random weights
   python benchmarks/bench_translation.py --backend ctranslate2    # the stage on CTranslate2 (int8 on CPU)
   python benchmarks/bench_translation.py --text-side              # segmentation + loop detector only
 
-The stage's output-loop retry is off here (fixed output length): both sides decode once.
+NLLB-shaped architectures get the rate tokenizer (benchmarks/nllb_shape.py: NLLB's tokens per
+sentence, not the tiny test tokenizer's 2.25x). `make bench-gpu` (benchmarks/bench_gpu.py) runs the
+GPU comparison with these same functions. The stage's output-loop retry is off here (fixed output
+length): both sides decode once.
 """
 from __future__ import annotations
 
 import argparse
-import random
 import shutil
 import subprocess
 import sys
@@ -31,48 +32,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-WORDS = ("dog cat house river tree car street woman man child table chair window book picture red green "
-         "small large old new bright dark happy quiet busy near under behind across beside with without").split()
-
-
-def sentences(n: int, seed: int = 0) -> list[str]:
-    rnd = random.Random(seed)
-    out = []
-    for i in range(n):
-        k = rnd.choice([4, 6, 8, 12, 16, 24, 32, 48])        # skewed lengths, as real captions/answers
-        words = [rnd.choice(WORDS) for _ in range(k)]
-        out.append(f"The {i} " + " ".join(words) + ".")
-    return out
+from nllb_shape import ARCHS, build_checkpoint, sentences  # noqa: E402
 
 
-ARCHS = {"nllb-600m": (12, 4096), "nllb-1.3b": (24, 8192)}     # (layers per side, FFN width); d_model 1024
-
-
-def build_model(arch: str, root: Path, dtype: str) -> str:
-    from tiny_nllb import build_tiny_nllb
-
-    tiny = build_tiny_nllb(root / "tiny")
+def build_model(arch: str, root: Path, dtype: str, device: str = "cpu") -> str:
     if arch == "tiny":
-        return str(tiny)
-    import torch
-    from transformers import M2M100Config, M2M100ForConditionalGeneration
+        from tiny_nllb import build_tiny_nllb
 
-    # facebook/nllb-200-distilled-600M's / -1.3B's shape; random weights (nothing can be downloaded)
-    layers, ffn = ARCHS[arch]
-    cfg = M2M100Config(vocab_size=256206, d_model=1024, encoder_layers=layers, decoder_layers=layers,
-                       encoder_attention_heads=16, decoder_attention_heads=16, encoder_ffn_dim=ffn,
-                       decoder_ffn_dim=ffn, max_position_embeddings=1024, scale_embedding=True,
-                       pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
-                       dropout=0.1, tie_word_embeddings=True)
-    torch.manual_seed(0)
-    model = M2M100ForConditionalGeneration(cfg).to(getattr(torch, dtype if dtype != "auto" else "float16"))
-    out = root / arch
-    model.save_pretrained(out)
-    for f in tiny.iterdir():            # the tiny tokenizer's ids are all < 256206
-        if f.name.startswith(("tokenizer", "special_tokens", "sentencepiece")):
-            shutil.copy(f, out / f.name)
-    return str(out)
+        return str(build_tiny_nllb(root / "tiny"))
+    return str(build_checkpoint(arch, root / arch, device=device, dtype=dtype))
 
 
 class GpuSampler:
@@ -103,36 +73,45 @@ class GpuSampler:
         return sum(self.values) / len(self.values) if self.values else float("nan")
 
 
-def plain_loop(model_dir, texts, tgt, new_tokens, device, dtype, batch=16):
+def plain_loop(model_dir, texts, tgt, new_tokens, device, dtype, batch=16, cap=None):
+    """Batches of `batch` in input order until the texts or `cap` seconds run out.
+    Returns (seconds, sentences done, input tokens, generated tokens, CPU seconds)."""
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(model_dir, src_lang="eng_Latn")
-    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).to(device).eval()
+    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, dtype=getattr(torch, dtype), device_map=device).eval()
     lang = tok.convert_tokens_to_ids(tgt)
-    gen_tokens = in_tokens = 0
+    gen_tokens = in_tokens = done = 0
     _sync(device)
     t0, c0 = time.perf_counter(), time.process_time()
     for i in range(0, len(texts), batch):
+        if cap is not None and time.perf_counter() - t0 > cap:
+            break
         enc = tok(texts[i:i + batch], return_tensors="pt", padding=True).to(device)
         with torch.inference_mode():
             out = model.generate(**enc, forced_bos_token_id=lang, max_new_tokens=new_tokens + 1,
                                  min_new_tokens=new_tokens + 1, num_beams=1, do_sample=False)
         in_tokens += int(enc["attention_mask"].sum())
         gen_tokens += (out.shape[1] - 2) * out.shape[0]
+        done += out.shape[0]
     _sync(device)
-    return time.perf_counter() - t0, in_tokens, gen_tokens, time.process_time() - c0
+    return time.perf_counter() - t0, done, in_tokens, gen_tokens, time.process_time() - c0
 
 
 def stage_run(model_dir, texts, tgt, new_tokens, device, dtype, batch_tokens, cache_dir, checks=True,
-              backend="transformers", ct2_compute_type="auto"):
+              backend="transformers", ct2_compute_type="auto", batch_rows=None, cap=None):
+    """TranslateStage.process_batch over `batch_rows` rows at a time (as a Ray batch would reach it)
+    until the texts or `cap` seconds run out. Returns (seconds, sentences done, input tokens,
+    generated tokens, stage stats, CPU seconds)."""
     from mixkit.core.schema import make_row
     from translation.options import TranslateOptions
     from translation.stage import TranslateStage
 
+    batch_rows = batch_rows or len(texts)
     opts = TranslateOptions(model=model_dir, backend=backend, ct2_compute_type=ct2_compute_type,
                             device=device, dtype=dtype, batch_tokens=batch_tokens,
-                            batch_rows=len(texts), max_batch_segments=1024, checks={"enabled": checks},
+                            batch_rows=batch_rows, max_batch_segments=1024, checks={"enabled": checks},
                             generation={"fixed_new_tokens": new_tokens})
     rows = [make_row(source="bench", origin_id=str(i), task="caption", lang=tgt,
                      messages=[{"role": "user", "content": t}], meta={"translate_from": "eng_Latn"})
@@ -141,13 +120,18 @@ def stage_run(model_dir, texts, tgt, new_tokens, device, dtype, batch_tokens, ca
     stage.setup()
     stage._backend.load_model()            # load (and ct2: convert) outside the timed region, as the plain loop does
     _sync(device)
+    done = 0
     t0, c0 = time.perf_counter(), time.process_time()
-    out = stage.process_batch(rows)
+    for i in range(0, len(rows), batch_rows):
+        if cap is not None and time.perf_counter() - t0 > cap:
+            break
+        stage.process_batch(rows[i:i + batch_rows])
+        done += len(rows[i:i + batch_rows])
     _sync(device)
     dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     s = stage.stats()
-    assert s["model_segments"] == len(texts), s
-    return dt, s["tokens_in"], s["tokens_out"], s, cpu
+    assert s["model_segments"] == done, s
+    return dt, done, s["tokens_in"], s["tokens_out"], s, cpu
 
 
 def _sync(device):
@@ -183,11 +167,10 @@ def text_side() -> None:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--arch", choices=["tiny", *ARCHS], default="tiny")
+    ap.add_argument("--arch", choices=list(ARCHS), default="tiny")
     ap.add_argument("--model", help="existing checkpoint dir (skips building one)")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--dtype", default="auto", help="stage dtype; auto = fp32 on CPU, bf16/fp16 on GPU")
-    ap.add_argument("--baseline-dtype", default=None, help="default fp32 on CPU, fp16 on GPU")
+    ap.add_argument("--dtype", default="auto", help="both sides' dtype; auto = fp32 on CPU, bf16 on GPU")
     ap.add_argument("--n", type=int, default=512)
     ap.add_argument("--new-tokens", type=int, default=24)
     ap.add_argument("--batch-tokens", type=int, default=8192)
@@ -196,7 +179,8 @@ def main(argv=None):
     ap.add_argument("--backend", default="transformers", choices=["transformers", "ctranslate2"],
                     help="the stage's backend (the plain loop is always transformers)")
     ap.add_argument("--ct2-compute-type", default="auto", help="ctranslate2 only; auto = int8 on CPU, int8_float16 on GPU")
-    ap.add_argument("--repeat", type=int, default=3, help="alternate runs, keep each side's fastest (shared machines are noisy)")
+    ap.add_argument("--repeat", type=int, default=1, help="alternate runs, keep each side's fastest")
+    ap.add_argument("--cap", type=float, default=300, help="seconds per side and run (rates over what finished)")
     ap.add_argument("--text-side", action="store_true", help="only time segmentation and the loop detector (no model)")
     a = ap.parse_args(argv)
     if a.text_side:
@@ -206,10 +190,8 @@ def main(argv=None):
     torch.manual_seed(0)
     if a.device == "cpu":
         torch.set_num_threads(1)                    # shared 2-core sandbox: compare on one core
-    base_dtype = a.baseline_dtype or ("float32" if a.device == "cpu" else "float16")
-    stage_dtype = a.dtype if a.dtype != "auto" else ("float32" if a.device == "cpu" else
-                                                   ("bfloat16" if torch.cuda.is_bf16_supported() else "float16"))
-    stage_label = stage_dtype
+    dtype = a.dtype if a.dtype != "auto" else ("float32" if a.device == "cpu" else "bfloat16")
+    stage_label = dtype
     if a.backend == "ctranslate2":
         from translation.ct2_backend import resolve_compute_type
         from translation.options import TranslateOptions
@@ -217,32 +199,32 @@ def main(argv=None):
         stage_label = "ct2 " + resolve_compute_type(TranslateOptions(ct2_compute_type=a.ct2_compute_type), a.device)
     tmp = Path(tempfile.mkdtemp(prefix="bench_tr_"))
     try:
-        model_dir = a.model or build_model(a.arch, tmp, base_dtype)
+        model_dir = a.model or build_model(a.arch, tmp, dtype, a.device)
         texts = sentences(a.n)
         best_b = best_s = None
         for r in range(a.repeat):
             with GpuSampler() if a.device == "cuda" else _Null() as g1:
-                res_b = plain_loop(model_dir, texts, a.tgt, a.new_tokens, a.device, base_dtype)
+                res_b = plain_loop(model_dir, texts, a.tgt, a.new_tokens, a.device, dtype, cap=a.cap)
             with GpuSampler() if a.device == "cuda" else _Null() as g2:
-                res_s = stage_run(model_dir, texts, a.tgt, a.new_tokens, a.device, stage_dtype, a.batch_tokens,
+                res_s = stage_run(model_dir, texts, a.tgt, a.new_tokens, a.device, dtype, a.batch_tokens,
                                   str(tmp / f"cache{r}"), checks=not a.no_checks, backend=a.backend,
-                                  ct2_compute_type=a.ct2_compute_type)
-            if best_b is None or res_b[0] < best_b[0][0]:
+                                  ct2_compute_type=a.ct2_compute_type, cap=a.cap)
+            if best_b is None or res_b[1] / res_b[0] > best_b[0][1] / best_b[0][0]:
                 best_b = (res_b, g1)
-            if best_s is None or res_s[0] < best_s[0][0]:
+            if best_s is None or res_s[1] / res_s[0] > best_s[0][1] / best_s[0][0]:
                 best_s = (res_s, g2)
-        (tb, ib, ob, cb), g1 = best_b
-        (ts, is_, os_, st, cs), g2 = best_s
+        (tb, nb, ib, ob, cb), g1 = best_b
+        (ts, ns, is_, os_, st, cs), g2 = best_s
         print(f"machine: {a.device}, torch threads {torch.get_num_threads()}, arch {a.arch}, {a.n} sentences, "
-              f"best of {a.repeat}, "
-              f"{a.new_tokens} new tokens each (fixed), target {a.tgt}")
-        print(f"{'':28s}{'wall s':>8s}{'cpu s':>8s}{'sent/s':>9s}{'in tok/s':>10s}{'gen tok/s':>11s}{'gpu util':>10s}")
-        for name, t, c, i, o, g in (("plain loop (b=16, " + base_dtype + ")", tb, cb, ib, ob, g1),
-                                    ("TranslateStage (" + stage_label + ")", ts, cs, is_, os_, g2)):
+              f"best of {a.repeat}, cap {a.cap:.0f} s, {a.new_tokens} new tokens each (fixed), target {a.tgt}")
+        print(f"{'':28s}{'done':>6s}{'wall s':>8s}{'cpu s':>8s}{'sent/s':>9s}{'in tok/s':>10s}{'gen tok/s':>11s}"
+              f"{'gpu util':>10s}")
+        for name, n, t, c, i, o, g in (("plain loop (b=16, " + dtype + ")", nb, tb, cb, ib, ob, g1),
+                                       ("TranslateStage (" + stage_label + ")", ns, ts, cs, is_, os_, g2)):
             util = f"{g.mean:.0f}%" if a.device == "cuda" else "-"
-            print(f"{name:28s}{t:8.2f}{c:8.2f}{a.n / t:9.1f}{i / t:10.0f}{o / t:11.0f}{util:>10s}")
-        print(f"ratio (stage / plain), wall clock: sentences/s x{tb / ts:.2f}, generated tokens/s x{(os_ / ts) / (ob / tb):.2f}; "
-              f"per CPU second: x{cb / cs:.2f}")
+            print(f"{name:28s}{n:6d}{t:8.2f}{c:8.2f}{n / t:9.1f}{i / t:10.0f}{o / t:11.0f}{util:>10s}")
+        print(f"ratio (stage / plain), wall clock: sentences/s x{(ns / ts) / (nb / tb):.2f}, generated tokens/s "
+              f"x{(os_ / ts) / (ob / tb):.2f}; per CPU second: x{(ns / cs) / (nb / cb):.2f}")
         print(f"stage: {st['model_calls']} generate calls, padding waste "
               f"{1 - st['tokens_in'] / max(1, st['padded_tokens']):.1%}, checks {'off' if a.no_checks else 'on'}")
     finally:

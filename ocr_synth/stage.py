@@ -23,7 +23,7 @@ STAGE = "ocr"
 
 class OcrRenderStage(Stage):
     name = "ocr_render"
-    resources = Resources(cpus=1, batch_size=32, actors=1)
+    resources = Resources(cpus=1, batch_size=32)       # workers: as many as the cluster has CPUs (recipe `workers: {ocr: ...}`)
 
     def __init__(self, options: OcrOptions, text_pool: dict[str, list[str]] | None = None):
         self.options = options

@@ -8,17 +8,29 @@ messages, as Debian ships them (bookworm):
   en-GB (`firefox-esr-l10n-en-gb`) is the English reference (a string equal to it is untranslated);
 - LibreOffice UI translations (`libreoffice-l10n-<locale>`, MPL-2.0): gettext catalogues, msgid is English;
 - VLC (`vlc-l10n`, GPL-2.0+/LGPL-2.1+) and Tux Paint (`tuxpaint-data`, GPL-2.0+): gettext catalogues;
-- Django (PyPI wheel, BSD-3-Clause): gettext catalogues (the only source here for Igbo).
+- Django (PyPI wheel, BSD-3-Clause): gettext catalogues (the only source here for Igbo);
+- for languages none of those five programs has, desktop translations in Debian packages (gettext): GNOME
+  (nautilus-data, gedit-common, gnome-desktop3-data, libgtk2.0-common, libgtk-3-common; GPL-2.0+/LGPL-2.1+),
+  MATE (caja-common, mate-panel-common, mate-desktop-common; GPL-2.0+/LGPL-2.0+) and Sugar (sugar-session and
+  its activities; GPL-2.0+/GPL-3.0+): Hausa, Haitian Creole, Lingala, Maori, Yoruba, Javanese (too few), and
+  Cusco Quechua (quz, Southern Quechua like the study's Ayacucho `quy_Latn`, written alike but for the
+  ejectives Cusco marks: it stands for quy here).
 
 Strings are cleaned (markup, accelerator keys, product-name placeholders replaced by the name; a
 string with any other placeholder is dropped), untranslated strings dropped (equal to the English
-one, or the same word for word in SHARED_BY locales of the program), and cut into two
+one, or the same word for word in SHARED_BY locales of the program), strings copied from another
+language's catalogue dropped (a catalogue mostly copied, like Tux Paint's Marathi, which holds Hindi,
+is left out whole: `drop_copied`), and cut into two
 kinds per language: `sentence` (>= 6 words, or >= 15 characters in scripts written without
 spaces) and `short` (3-8 words, or 5-20 characters without spaces). Up to --per-kind of each are
 drawn per language, alternating between the sources, in a seeded order.
 
     mkdir -p /tmp/l10n && cd /tmp/l10n && apt-get download vlc-l10n tuxpaint-data \
         $(apt-cache search -n '^(firefox-esr|libreoffice)-l10n-' | awk '{print $1}' | grep -v -e -all -e -common)
+    apt-get download nautilus-data gedit-common gnome-desktop3-data libgtk2.0-common libgtk-3-common \
+        caja-common mate-panel-common mate-desktop-common sugar-session sugar-browse-activity \
+        sugar-calculate-activity sugar-chat-activity sugar-imageviewer-activity sugar-jukebox-activity \
+        sugar-log-activity sugar-memorize-activity sugar-pippy-activity sugar-read-activity
     pip download --no-deps -d /tmp/l10n django==5.2.19
     python scripts/extract_lid_heldout.py /tmp/l10n benchmarks/data/lid_heldout.tsv.gz
 
@@ -52,7 +64,10 @@ LOCALES = {"pt-pt": "por_Latn", "pt_PT": "por_Latn", "es-es": "spa_Latn", "ga-ie
            "fa": "pes_Arab", "ar": "arb_Arab", "lv": "lvs_Latn", "sq": "als_Latn", "sw": "swh_Latn",
            "en-gb": "eng_Latn", "en_GB": "eng_Latn", "my": "mya_Mymr", "sc": "srd_Latn", "et": "est_Latn",
            "as": "asm_Beng", "am": "amh_Ethi", "mr": "mar_Deva", "ne": None, "az": None,  # az: North Azerbaijani (Latin), not azb
-           "sm": "smo_Latn", "ak": "twi_Latn", "tw": "twi_Latn", "sd": "snd_Arab"}  # Tux Paint: Akan (ak) and Twi (tw)
+           "sm": "smo_Latn", "quz": "quy_Latn", "az_IR": "azb_Arab", "ak": "twi_Latn", "tw": "twi_Latn", "sd": "snd_Arab"}  # Tux Paint: Akan (ak) and Twi (tw)
+# The five programs the set was first drawn from; other packages (GNOME, MATE, GTK, Sugar, KDE translations)
+# only add languages none of them has.
+PROGRAMS = {"firefox", "libreoffice", "vlc", "tuxpaint", "django"}
 SKIP = {"sd@devanagari", "sr@latin", "ks@devanagari", "kok@roman", "mni@meiteimayek", "sat@olchiki", "pt-br", "pt_BR", "es-ar", "es-cl", "es-mx", "es_MX", "zh-cn", "zh_CN", "ca-valencia", "ca@valencia",
         "en-ca", "en-za", "am_ET", "bn_IN", "en-us"}
 PRODUCTS = {"-brand-short-name": "Firefox", "-brand-shorter-name": "Firefox", "-brand-full-name": "Mozilla Firefox",
@@ -199,6 +214,7 @@ def collect(pkg_dir: Path) -> dict[str, dict[str, list[str]]]:
                 if flores_of(locale):
                     by_source[source][locale] = mo_strings(mos)
     pools: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    covered = {flores_of(loc) for src, locales in by_source.items() if src in PROGRAMS for loc in locales} - {None}
     for source, locales in sorted(by_source.items()):
         product = {"firefox": "Firefox", "libreoffice": "LibreOffice", "vlc": "VLC", "tuxpaint": "Tux Paint"}.get(source, source)
         english = locales.get("en-gb", {})
@@ -206,6 +222,9 @@ def collect(pkg_dir: Path) -> dict[str, dict[str, list[str]]]:
         for msgs in locales.values():
             for k, v in msgs.items():
                 copies[(k, v)] += 1
+        locales = drop_copied(source, locales, copies, english)
+        if source not in PROGRAMS:             # desktop packs: only for languages the five programs lack
+            locales = {loc: msgs for loc, msgs in locales.items() if flores_of(loc) not in covered}
         for locale, msgs in sorted(locales.items()):
             code = flores_of(locale)
             if not code:
@@ -214,6 +233,44 @@ def collect(pkg_dir: Path) -> dict[str, dict[str, list[str]]]:
                      if code == "eng_Latn" or (english.get(k) != v and copies[(k, v)] < SHARED_BY)]
             pools[code][source] += [t for t in (clean(v, product) for v in texts) if t]
     return pools
+
+
+# A catalogue in which this share of the strings is, word for word, another language's translation of the same
+# string was filled from that language (Tux Paint's Marathi holds Hindi): it is left out whole. Which of the two
+# copied is not known, so both are (Tux Paint's Hindi too; Hindi has text from four other programs).
+COPIED_CATALOGUE = 0.2
+
+
+def drop_copied(source: str, locales: dict[str, dict[str, str]], copies: dict[tuple[str, str], int],
+                english: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The catalogues without strings copied from another language (close pairs, written the same, excepted);
+    a catalogue mostly copied is dropped whole, and said so. Only strings the set would keep count: not the
+    English one, and in fewer than SHARED_BY locales (those are untranslated copies, dropped anyway)."""
+    from mixkit.lang.lid import is_close
+
+    def counted(k: str, v: str) -> bool:     # names and terms ("Firefox Sync") are the same in many languages
+        long = len(v.split()) >= 3 or (" " not in v.strip() and len(v) >= 15)
+        return long and english.get(k) != v and copies[(k, v)] < SHARED_BY
+
+    by_key: dict[tuple[str, str], set[str]] = defaultdict(set)          # (key, text) -> languages
+    for loc, msgs in locales.items():
+        for k, v in msgs.items():
+            if counted(k, v):
+                by_key[(k, v)].add(flores_of(loc) or loc)
+    out = {}
+    for loc, msgs in locales.items():
+        code = flores_of(loc) or loc
+        if code == "eng_Latn":
+            out[loc] = msgs
+            continue
+        phrases = [k for k, v in msgs.items() if counted(k, v)]
+        copied = {k for k in phrases if any(c != code and not is_close(code, c) for c in by_key[(k, msgs[k])])}
+        if phrases and len(copied) >= COPIED_CATALOGUE * len(phrases):
+            print(f"left out {source} {loc}: {len(copied)} of its {len(phrases)} phrases are another language's",
+                  file=sys.stderr)
+            continue
+        out[loc] = {k: v for k, v in msgs.items() if k not in copied}
+    return out
 
 
 def kind_of(text: str, spaceless: bool) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mixkit.build.runner import build
-from mixkit.build.steps import StageStep, default_steps
+from mixkit.build.steps import StageStep, default_steps, insert_after
 from mixkit.build.recipe import load_recipe
 from mixkit.core.schema import make_reject
 from mixkit.runtime.stage import Resources, Stage, StageOutput
@@ -117,9 +118,10 @@ def test_audit_of_the_demo_build_matches_its_manifest(demo_build):
     assert max(abs(v["deviation"]) for v in res["by_lang"].values()) < 1e-9
 
 
-def test_real_nllb_path_in_a_build_and_a_rebuild_makes_no_model_calls(ray_engine, tmp_path):
+def test_real_nllb_path_in_a_build_and_a_rebuild_makes_no_model_calls(ray_engine, tmp_path, monkeypatch):
     """The translation stage with a (tiny, random) NLLB checkpoint through Ray actors; the
-    second build of the same recipe into a new folder is served by the shared cache."""
+    second build of the same recipe into a new folder is served by the shared cache (compacted
+    at the end of the first build), a third by the same entries as loose, uncompacted files."""
     from tiny_nllb import tiny_nllb_path
 
     recipe = tmp_path / "nllb.yaml"
@@ -144,6 +146,19 @@ output: {{samples_per_shard: 16}}
     assert s2["model_calls"] == 0 and s2["model_loads"] == 0 and s2["cache_hits"] > 0
     assert first["counts"]["by_lang"] == {"eng_Latn": 20, "hin_Deva": 10, "swh_Latn": 10}
     assert [s["sha256"] for s in first["shards"]] == [s["sha256"] for s in second["shards"]]
+    from translation.cache import cache_files
+
+    cache = Path(os.environ["MIXKIT_CACHE_DIR"]) / "translation"
+    assert cache_files(cache)["loose_files"] == 0 and cache_files(cache)["compacted_files"] >= 1
+    loose = tmp_path / "loose_cache"
+    (loose / "translation" / "v2" / "loose").mkdir(parents=True)
+    for i, p in enumerate(sorted((cache / "v2" / "compact").glob("*.parquet"))):
+        rows = p.name.split("-")[1]         # p<bits>-n<rows>-... -> a loose file's name
+        shutil.copy(p, loose / "translation" / "v2" / "loose" / f"20200101T000000{i:06d}Z-{i:012x}-{rows}.parquet")
+    monkeypatch.setenv("MIXKIT_CACHE_DIR", str(loose))
+    third = build(load_recipe(recipe), tmp_path / "c", progress=False, engine=ray_engine).manifest
+    assert third["accounting"]["translation_stats"]["model_calls"] == 0
+    assert [s["sha256"] for s in first["shards"]] == [s["sha256"] for s in third["shards"]]
 
 
 def test_dry_run_reports_what_filters_and_dedup_remove(ray_engine, tmp_path):
@@ -299,8 +314,7 @@ steps: {{translate: {{enabled: false}}, ocr: {{enabled: false}}}}
 def test_a_row_step_after_dedup_sees_no_duplicate_and_the_rows_add_up(tmp_path):
     seen = tmp_path / "seen"
     seen.mkdir()
-    steps = default_steps()
-    steps.insert([s.name for s in steps].index("dedup") + 1, StageStep("witness", lambda recipe: _Witness(seen)))
+    steps = insert_after(default_steps(), "dedup", StageStep("witness", lambda recipe: _Witness(seen)))
     out = tmp_path / "x"
     m = build(load_recipe(_recipe_with_duplicates(tmp_path)), out, progress=False, backend="local",
               steps=steps).manifest
@@ -313,6 +327,16 @@ def test_a_row_step_after_dedup_sees_no_duplicate_and_the_rows_add_up(tmp_path):
     rej = pq.read_table(out / "shards" / "rejects.parquet")
     assert len(set(rej["id"].to_pylist())) == rej.num_rows   # no row rejected twice
     assert m["rejects"]["by_step"]["dedup"]["exact_duplicate_text"] == 12
+
+
+def test_insert_after_puts_a_step_by_name_and_names_the_steps_when_it_cannot():
+    mine = StageStep("mine", lambda recipe: _DropOrigins())
+    steps = insert_after(default_steps(), "dedup", mine)
+    assert [s.name for s in steps] == ["read", "filter", "dedup", "mine", "plan", "translate", "ocr", "mix"]
+    assert [s.name for s in insert_after(default_steps(), "mix", mine)][-2:] == ["mix", "mine"]
+    with pytest.raises(ValueError, match=r"no build step named 'dedupe' to put 'mine' after; the steps are read, "
+                                         r"filter, dedup, plan, translate, ocr, mix$"):
+        insert_after(default_steps(), "dedupe", mine)
 
 
 class _Leaky(Stage):
@@ -333,3 +357,125 @@ def test_a_step_that_loses_rows_fails_the_build_and_names_itself(tmp_path):
         build(load_recipe(_recipe_with_duplicates(tmp_path)), tmp_path / "x", progress=False, backend="local",
               steps=steps)
     assert not (tmp_path / "x" / "shards" / "manifest.json").exists()
+
+
+def test_failed_translations_are_replaced_from_the_reserve_and_every_row_adds_up(tmp_path):
+    """A random tiny NLLB whose outputs are too short half the time (length check): every round
+    sends replacements from the reserve, the last round's failures stay rejects (they were counted
+    as sent by a round that never ran), and the short languages repeat their samples in the seeded
+    order."""
+    from tiny_nllb import tiny_nllb_path
+
+    from mixkit.build.plan import repeat_hash, upsample_id
+
+    recipe = tmp_path / "reserve.yaml"
+    recipe.write_text(f"""
+name: reserve
+total: 120
+english_share: 0.3
+languages: [eng_Latn, swh_Latn, fra_Latn, deu_Latn]
+on_shortfall: upsample
+sources:
+  - {{name: caps, path: {ROOT / 'recipes/demo_data/captions_en.parquet'}, task: caption}}
+  - {{name: native, path: {ROOT / 'recipes/demo_data/native/deu_Latn.tar'}}}
+steps:
+  translate:
+    model: {tiny_nllb_path()}
+    generation: {{fixed_new_tokens: 12}}
+    checks: {{lid_threshold: 0.99, numbers: false, length_ratio_min: 0.45, length_min_chars: 1}}
+output: {{samples_per_shard: 7, max_shard_mb: 0.05}}
+""")
+    out = tmp_path / "b"
+    m = build(load_recipe(recipe), out, progress=False, backend="local").manifest
+    acc = m["accounting"]
+    assert acc["inputs"] == acc["written_from_inputs"] + acc["rejected"]
+    assert sum(acc["translation_replaced"].values()) > 0 and m["rejects"]["by_step"]["translate"]
+    rounds = sorted(p.name for p in (out / "steps" / "05_translate").glob("round-*"))
+    assert len(rounds) == 4
+    assert m["counts"]["by_lang"] == {k: v for k, v in m["targets"]["quotas"].items() if v}
+    assert acc["upsampled"]
+    docs = []
+    for info in m["shards"]:
+        with tarfile.open(out / "shards" / info["path"]) as tf:
+            docs += [json.loads(tf.extractfile(x).read()) for x in tf.getmembers() if x.name.endswith(".json")]
+    for lang, short in acc["upsampled"].items():
+        pool = sorted((d["id"] for d in docs if d["lang"] == lang and "upsampled_from" not in json.loads(d["meta"])),
+                      key=lambda i: (repeat_hash(0, i), i))
+        want = sorted(upsample_id(pool[k % len(pool)], k // len(pool) + 1) for k in range(short))
+        got = sorted(d["id"] for d in docs if json.loads(d["meta"]).get("upsampled_from") and d["lang"] == lang)
+        assert got == want
+
+
+def _split_captions_recipe(tmp_path: Path) -> Path:
+    """600 English captions in 4 files (4 partitions), 240 native German captions, translation by
+    the identity backend: filter and translate each have 4 partitions to spread."""
+    t = pq.read_table(ROOT / "recipes/demo_data/captions_en.parquet")
+    (tmp_path / "caps").mkdir()
+    for i in range(4):
+        pq.write_table(t.slice(150 * i, 150), tmp_path / "caps" / f"part-{i}.parquet")
+    recipe = tmp_path / "split.yaml"
+    recipe.write_text(f"""
+name: split
+total: 300
+english_share: 0.4
+languages: [eng_Latn, deu_Latn, fra_Latn, spa_Latn]
+sources:
+  - {{name: caps, path: {tmp_path / 'caps'}}}
+  - {{name: native, path: {ROOT / 'recipes/demo_data/native/deu_Latn.tar'}}}
+steps:
+  filters: {{lid: {{enabled: false}}}}
+  translate: {{backend: identity}}
+output: {{samples_per_shard: 20}}
+""")
+    return recipe
+
+
+def test_each_step_records_its_workers_and_the_mix_holds_files_per_partition_or_shard(ray_engine, tmp_path):
+    """On a 2-CPU Ray the filter and translate pools are 2 workers (the cluster's CPUs, no recipe key);
+    the mix's folder holds files per origin partition, per range and per shard, never per pair."""
+    out = tmp_path / "w"
+    m = build(load_recipe(_split_captions_recipe(tmp_path)), out, progress=False, engine=ray_engine).manifest
+    workers = {s["name"]: s["workers"] for s in m["steps"]}
+    assert workers["filter"] == 2 and workers["translate"] == 2
+    assert all(workers[s] >= 1 for s in ("read", "dedup", "plan", "mix"))
+    mix = out / "steps" / "07_mix"
+    origins = len(list((mix / "entries").iterdir()))
+    shards = len(m["shards"])
+    assert shards == 15 and len(list((mix / "sidecars").iterdir())) == shards
+    files = sum(1 for p in mix.rglob("*") if p.is_file())
+    assert files <= 2 * origins + shards + len(list((mix / "ranges").iterdir())) + 4
+    plan_files = sum(1 for p in (out / "steps" / "04_plan").rglob("*") if p.is_file())
+    assert plan_files <= 2 * len(list((out / "steps" / "03_dedup").glob("part-*.parquet"))) + 6
+
+
+@pytest.mark.slow
+def test_a_build_killed_during_mix_resumes_without_rewriting_finished_shards(ray_engine, tmp_path):
+    """The last shard's file is a FIFO, so its writer blocks while the other shards get written;
+    the build is then killed (SIGKILL, every process). The rerun writes only the missing shard
+    and every shard is what a clean build writes."""
+    recipe = _split_captions_recipe(tmp_path)
+    clean = build(load_recipe(recipe), tmp_path / "clean", progress=False, engine=ray_engine)
+    out = tmp_path / "killed"
+    (out / "shards").mkdir(parents=True)
+    fifo = out / "shards" / "shard-00014.tar.tmp"
+    os.mkfifo(fifo)
+    proc = _run_cli(["build", str(recipe), "--out", str(out), "--quiet"], start_new_session=True)
+    sidecars = out / "steps" / "07_mix" / "sidecars"
+    deadline = time.time() + 600
+    while time.time() < deadline and len(list(sidecars.glob("*.json"))) < 14 and proc.poll() is None:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the build ended before the kill: " + proc.stdout.read()
+    time.sleep(1)                                   # the blocked writer stays blocked
+    before = {p.name: p.stat().st_mtime_ns for p in sidecars.glob("*.json")}
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert len(before) == 14 and "shard-00014.json" not in before
+    assert not (out / "shards" / "manifest.json").exists()
+    fifo.unlink()
+    done = _run_cli(["build", str(recipe), "--out", str(out), "--quiet"])
+    log, _ = done.communicate(timeout=900)
+    assert done.returncode == 0, log
+    assert {p.name: p.stat().st_mtime_ns for p in sidecars.glob("*.json") if p.name in before} == before
+    assert _shard_hashes(out / "shards") == _shard_hashes(clean.shards_dir)
+    steps = json.loads((out / "shards" / "manifest.json").read_text())["steps"]
+    assert [s["name"] for s in steps if s["resumed"]] == ["read", "filter", "dedup", "plan", "translate"]

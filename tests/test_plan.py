@@ -102,3 +102,83 @@ def test_non_translatable_english_goes_to_english_first():
     plan = make_plan(r, pa.concat_tables([pool, fixed]), translation_enabled=True)
     d = dict(zip(plan.table["id"].to_pylist(), plan.table["role"].to_pylist()))
     assert all(d[f"ocr{i}"] == "english" for i in range(30))
+
+
+# -- the build's plan: the same roles, computed per class group by workers --------------------
+
+def _random_case(trial: int):
+    rng = random.Random(trial)
+    langs = ["eng_Latn", "deu_Latn", "fra_Latn", "lat_Latn", "jpn_Jpan"]
+    srcs = [{"name": "a", "path": "x"}, {"name": "b", "path": "x", "translate": False},
+            {"name": "c", "path": "x", "weight": 2.5}]
+    recipe = _recipe(total=rng.randint(10, 300), english_share=rng.choice([0, 0.3, 0.5, 0.8]), seed=rng.randint(0, 5),
+                     languages=["eng_Latn"] + rng.sample(langs[1:], rng.randint(1, 4)), on_shortfall="upsample",
+                     sources=srcs)
+    n = rng.randint(1, 400)
+    src = [rng.choice("abc") for _ in range(n)]
+    pool = pa.table({"id": [f"x{trial}-{i}" for i in range(n)], "source": src,
+                     "lang": [rng.choice(langs[:1] * 6 + langs) for _ in range(n)], "translatable": [s != "b" for s in src],
+                     "weight": [2.5 if s == "c" else 1.0 for s in src]})
+    return rng, recipe, pool
+
+
+def _distributed_plan(engine, recipe, pool, tmp_path, rng):
+    import pyarrow.parquet as pq
+
+    from mixkit.build.folder import BuildFolder
+    from mixkit.build.steps.base import BuildContext
+    from mixkit.build.steps.plan import PlanStep
+    from mixkit.runtime.progress import Progress
+
+    rows = tmp_path / "rows"
+    rows.mkdir(parents=True)
+    k = 0
+    while k < pool.num_rows:                     # partitions of random sizes
+        m = rng.randint(1, 60)
+        pq.write_table(pool.slice(k, m).select(["id", "source", "lang"]), rows / f"part-{k:05d}.parquet")
+        k += m
+    ctx = BuildContext(recipe=recipe, engine=engine, folder=BuildFolder(tmp_path), progress=Progress(False),
+                       rows_dir=rows)
+    step = PlanStep()
+    step.dir = tmp_path / "plan"
+    res = step.run(ctx)
+    table = pa.concat_tables([pq.read_table(p) for p in sorted((tmp_path / "plan" / "parts").glob("*.parquet"))])
+    return res, table
+
+
+@pytest.mark.parametrize("group_rows", [1, 7, 10_000])
+def test_build_plan_equals_the_in_memory_plan(tmp_path, monkeypatch, group_rows):
+    """Groups of 1 row, of a few rows (slot bins spanning groups) and one group per class give the
+    roles make_plan gives, on random pools with weights, fixed English and shortfalls."""
+    from mixkit.build.steps import plan as plan_step
+    from mixkit.runtime.engines import LocalEngine
+
+    monkeypatch.setattr(plan_step, "GROUP_ROWS", group_rows)
+    checked = failed = 0
+    for trial in range(14):
+        rng, recipe, pool = _random_case(trial)
+        try:
+            ref = make_plan(recipe, pool, translation_enabled=True)
+        except PlanError as e:           # the pools cannot fill the quotas: the same error, word for word
+            with pytest.raises(PlanError) as got:
+                _distributed_plan(LocalEngine(2), recipe, pool, tmp_path / f"{trial}", rng)
+            assert str(got.value) == str(e)
+            failed += 1
+            continue
+        res, table = _distributed_plan(LocalEngine(2), recipe, pool, tmp_path / f"{trial}", rng)
+        assert res.quotas == ref.quotas and res.shortfall == ref.shortfall
+        assert table.sort_by("id").to_pylist() == ref.table.sort_by("id").to_pylist()
+        assert res.rows_in == pool.num_rows
+        checked += 1
+    assert checked >= 8 and failed >= 1
+
+
+def test_build_plan_on_ray_equals_the_in_memory_plan(ray_engine, tmp_path, monkeypatch):
+    from mixkit.build.steps import plan as plan_step
+
+    monkeypatch.setattr(plan_step, "GROUP_ROWS", 5)
+    rng, recipe, pool = _random_case(7)
+    ref = make_plan(recipe, pool, translation_enabled=True)
+    res, table = _distributed_plan(ray_engine, recipe, pool, tmp_path, rng)
+    assert table.sort_by("id").to_pylist() == ref.table.sort_by("id").to_pylist()
+    assert res.roles["translate"] and res.roles["native"]       # the case exercises slots and natives

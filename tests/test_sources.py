@@ -344,12 +344,82 @@ def test_list_source_files_patterns_and_errors(tmp_path):
         list_source_files(str(tmp_path / "missing" / "*.parquet"), source="caps")
     with pytest.raises(SourceError, match="no files match"):
         list_source_files(str(tmp_path), "parquet", source="caps")
+    # Names no format will ever claim, so that adding a format never breaks this test.
     with pytest.raises(SourceError, match="unknown format"):
-        list_source_files(str(tmp_path), "csv")
+        list_source_files(str(tmp_path), "no-such-format")
     with pytest.raises(SourceError, match="format"):
-        detect_format("data.csv")
+        detect_format("data.no-such-extension")
     assert detect_format("x.jsonl") == "jsonl" and detect_format("x.json") == "llava"
     assert detect_format("x.tar.gz") == "webdataset" and detect_format("x.arrow") == "hf"
+
+
+# ------------------------------------------------------------------------------ the table of formats
+
+
+def test_formats_come_from_the_modules_of_the_formats_folder():
+    """Every module in mixkit/sources/formats/ declares its FORMAT; the table, the recipe's choices
+    and the detection order all come from them, ordered by priority."""
+    import typing
+
+    from mixkit.build.recipe import SourceSpec
+    from mixkit.sources import FORMAT_CHOICES, FORMATS
+    from mixkit.sources.formats import jsonl, llava, webdataset
+
+    builtin = ["parquet", "jsonl", "llava", "hf", "webdataset"]     # a new format may come anywhere among them
+    assert [name for name in FORMATS if name in builtin] == builtin
+    assert FORMATS["jsonl"] is jsonl.FORMAT and FORMATS["llava"].read is llava.read
+    assert FORMATS["webdataset"] is webdataset.FORMAT
+    assert [f.priority for f in FORMATS.values()] == sorted(f.priority for f in FORMATS.values())
+    assert typing.get_args(SourceSpec.model_fields["format"].annotation) == FORMAT_CHOICES == ("auto", *FORMATS)
+
+
+def _format_package(root: Path, name: str, modules: dict[str, str]) -> str:
+    """A package of format modules on sys.path (`modules`: module name -> its FORMAT line)."""
+    pkg = root / name
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    for module, declare in modules.items():
+        (pkg / f"{module}.py").write_text(
+            "from mixkit.sources.base import SourceFormat\n\n\ndef read(ctx, batch_rows):\n    return iter(())\n\n\n"
+            + declare + "\n")
+    return name
+
+
+def test_a_new_format_is_its_module_alone(tmp_path, monkeypatch):
+    """Discovery finds every module, skips helpers (_name), orders by priority whatever the module
+    names, and detection follows that order where two formats claim one extension."""
+    from mixkit.sources import formats
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pkg = _format_package(tmp_path, "fmts_ok", {
+        "a_sharegpt": 'FORMAT = SourceFormat("sharegpt", (".json",), read, priority=35)',
+        "b_tsv": 'FORMAT = SourceFormat("tsv", (".tsv",), read, priority=5)',
+        "c_llava": 'FORMAT = SourceFormat("llava", (".json",), read, priority=30)',
+        "_shared": "HELPER = 1",
+    })
+    found = formats.discover_formats(pkg)
+    assert list(found) == ["tsv", "llava", "sharegpt"]
+    monkeypatch.setattr(formats, "FORMATS", found)
+    assert formats.detect_format("x.json") == "llava" and formats.detect_format("X.TSV") == "tsv"
+    with pytest.raises(SourceError, match=r"\(tsv, llava, sharegpt\) or use one of the extensions \.tsv, \.json, \.json$"):
+        formats.detect_format("x.csv")
+
+
+@pytest.mark.parametrize("modules, error", [
+    ({"a": "HELPER = 1"}, r"a\.py declares no `FORMAT = SourceFormat\(\.\.\.\)`.*start a helper's name with _"),
+    ({"a": 'FORMAT = SourceFormat("x", (".x",), read, priority=1)',
+      "b": 'FORMAT = SourceFormat("x", (".y",), read, priority=2)'}, r"'x' of b\.py is taken \(by a\.py\)"),
+    ({"a": 'FORMAT = SourceFormat("auto", (".x",), read, priority=1)'}, r"'auto' of a\.py is taken"),
+    ({"a": 'FORMAT = SourceFormat("x", (".x",), read, priority=1)',
+      "b": 'FORMAT = SourceFormat("y", (".y",), read, priority=1)'}, r"'x' and 'y' have the same priority 1"),
+])
+def test_a_format_module_that_breaks_the_table_fails_loudly(tmp_path, monkeypatch, modules, error):
+    from mixkit.sources import formats
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    pkg = _format_package(tmp_path, f"fmts_{tmp_path.name}", modules)   # a fresh name per case
+    with pytest.raises((TypeError, ValueError), match=error):
+        formats.discover_formats(pkg)
 
 
 def test_reject_reasons_are_documented():

@@ -43,29 +43,38 @@ def _corpus_lines() -> list[str]:
     return CORPUS * 3 + extra
 
 
-def build_tiny_nllb(out_dir: str | os.PathLike, *, vocab_size: int = 400, d_model: int = 16,
-                    seed: int = 0) -> Path:
-    """Write tokenizer + model into `out_dir` and return it. About a second on one core."""
+def write_nllb_tokenizer(lines: list[str], out_dir: str | os.PathLike, vocab_size: int, **spm_options) -> Path:
+    """Train a SentencePiece BPE model on `lines` and save it in `out_dir` as an NllbTokenizer with
+    the 202 FAIRSEQ language codes (the PITFALLS route); return `out_dir`."""
     import sentencepiece as spm
-    import torch
-    from transformers import AutoTokenizer, M2M100Config, M2M100ForConditionalGeneration, NllbTokenizer
+    from transformers import NllbTokenizer
     from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.txt"
-        corpus.write_text("\n".join(_corpus_lines()) + "\n", encoding="utf-8")
+        corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        options = dict(character_coverage=1.0, num_threads=1, minloglevel=2)
+        options.update(spm_options)
         spm.SentencePieceTrainer.train(
             input=str(corpus), model_prefix=str(Path(tmp) / "sentencepiece.bpe"), vocab_size=vocab_size,
-            model_type="bpe", character_coverage=1.0, bos_id=0, pad_id=1, eos_id=2, unk_id=3,
-            minloglevel=2, num_threads=1,
-        )
+            model_type="bpe", bos_id=0, pad_id=1, eos_id=2, unk_id=3, **options)
         raw = Path(tmp) / "raw"
         raw.mkdir()
         os.replace(Path(tmp) / "sentencepiece.bpe.model", raw / "sentencepiece.bpe.model")
         tok = NllbTokenizer.from_pretrained(str(raw), extra_special_tokens=list(FAIRSEQ_LANGUAGE_CODES))
         tok.save_pretrained(str(out))
+    return out
+
+
+def build_tiny_nllb(out_dir: str | os.PathLike, *, vocab_size: int = 400, d_model: int = 16,
+                    seed: int = 0) -> Path:
+    """Write tokenizer + model into `out_dir` and return it. About a second on one core."""
+    import torch
+    from transformers import AutoTokenizer, M2M100Config, M2M100ForConditionalGeneration
+
+    out = write_nllb_tokenizer(_corpus_lines(), out_dir, vocab_size)
     tok = AutoTokenizer.from_pretrained(str(out))
     ids = tok("A dog runs across a green field.")["input_ids"]
     assert tok.unk_token_id not in ids, "tiny tokenizer maps English to <unk>"

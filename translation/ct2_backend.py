@@ -105,8 +105,8 @@ class CTranslate2Backend(TransformersBackend):
                 f"ct2_compute_type {ct!r} is not supported on {dev} here "
                 f"(supported: {sorted(ct2.get_supported_compute_types(dev))})")
         self.model_dir = ensure_converted(self.options, ct)
-        # one OpenMP thread per CPU the actor was given (Ray reserves exactly that many)
-        threads = max(1, int(self.options.cpus_per_actor))
+        # one OpenMP thread per CPU the worker was given (TranslateStage.threads; Ray reserves that many)
+        threads = max(1, int(getattr(self, "threads", 1)))
         try:
             self.model = ct2.Translator(str(self.model_dir), device=dev, compute_type=ct,
                                         inter_threads=1, intra_threads=threads)

@@ -12,6 +12,7 @@ from mixkit.core.schema import make_id, meta_of, with_meta
 from mixkit.runtime.stage import StageOutput
 from translation.answers import ShortAnswer
 from translation.backends import TranslationModelError
+from translation.cache import compact_cache, prepare_cache
 from translation.options import TranslateOptions
 from translation.segment import Segmenter, chars_estimate
 from translation.stage import TranslateStage
@@ -42,7 +43,7 @@ def _has_messages(p: Path, fmt: str) -> bool:
         import pyarrow.parquet as pq
 
         return "messages" in pq.read_schema(p).names
-    from mixkit.sources.jsonl import json_lines
+    from mixkit.sources.formats.jsonl import json_lines
 
     first = next((line.record for line in json_lines(str(p)) if line.reason is None), None)
     return isinstance(first, dict) and "messages" in first
@@ -54,7 +55,7 @@ def _read_schema_rows(p: Path, fmt: str) -> tuple[list[dict], list[dict]]:
     mixkit.core.schema.ROLE_NAMES). A line or row that cannot be used becomes a reject that
     names it."""
     from mixkit.core.schema import make_reject
-    from mixkit.sources.jsonl import json_lines
+    from mixkit.sources.formats.jsonl import json_lines
     from mixkit.sources.records import Reject
 
     if fmt == "parquet":
@@ -151,12 +152,14 @@ WORK_ROWS_PER_PART = 256     # progress and resume granularity of `mixkit transl
 
 
 def translate_file(input_path: str, langs: list[str], out_dir: str, options: TranslateOptions,
-                   progress: Callable[[int, int], None] | None = None, dry: bool = False) -> dict:
+                   progress: Callable[[int, int], None] | None = None, dry: bool = False,
+                   say: Callable[[str], None] | None = None) -> dict:
     """Translate every row of `input_path` into every language of `langs`.
 
     Writes <out_dir>/translated.parquet (schema rows) and <out_dir>/rejects.parquet; returns
     {'rows_in', 'kept', 'rejected', 'by_lang', 'by_reason', 'stats', 'paths'}. dry=True
-    translates nothing and writes <out_dir>/segments.jsonl instead (see dry_run).
+    translates nothing and writes <out_dir>/segments.jsonl instead (see dry_run). `say` tells
+    the user about the cache (a one-time conversion of an old cache folder).
     """
     import shutil
 
@@ -186,7 +189,9 @@ def translate_file(input_path: str, langs: list[str], out_dir: str, options: Tra
                                   translate_from=src, input_id=r["id"]))
     out_path = Path(out_dir)
     out_path.mkdir(parents=True, exist_ok=True)
-    stage = TranslateStage(options, cache_dir=options.cache_dir or str(out_path / "translation_cache"))
+    cache_dir = options.cache_dir or str(out_path / "translation_cache")
+    prepare_cache(cache_dir, say=say)
+    stage = TranslateStage(options, cache_dir=cache_dir)
     # The one executor: partitions of work through the stage on LocalEngine (one process: one
     # model in memory); the cache makes a rerun cheap, so the work folder is rebuilt each time.
     work_dir = out_path / "work"
@@ -197,6 +202,7 @@ def translate_file(input_path: str, langs: list[str], out_dir: str, options: Tra
     kept = [r for p in parts(work_dir / "out") for r in pq.read_table(p).to_pylist()]
     result = StageOutput(kept=kept, rejected=rejects_table(work_dir / "out").to_pylist())
     shutil.rmtree(work_dir)
+    compact_cache(cache_dir)            # this run's loose cache files -> per-prefix files
     rejected = read_rejects + result.rejected
     pq.write_table(rows_to_table(result.kept), out_path / "translated.parquet")
     pq.write_table(rows_to_table(rejected, REJECT_SCHEMA), out_path / "rejects.parquet")

@@ -108,10 +108,7 @@ class TranslateOptions(BaseModel):
     generation: GenerationOptions = Field(default_factory=GenerationOptions)
     checks: CheckOptions = Field(default_factory=CheckOptions)
     keep_answers: KeepAnswers = Field(default_factory=KeepAnswers)
-    # Ray: one model load per actor.
-    actors: int = Field(1, ge=1)
-    gpus_per_actor: float = Field(0.0, ge=0)
-    cpus_per_actor: float = Field(1.0, gt=0)
+    # How many workers (one model load each) and their CPUs/GPUs: the recipe's `workers: {translate: ...}`.
     batch_rows: int = Field(256, ge=1)                  # rows per process_batch call
     cache_dir: str | None = None                        # default: <build dir>/translation_cache
     # Cache identity of the model; default: hub id @ revision (the local snapshot's commit), or

@@ -5,21 +5,29 @@ Never shown to NLLB, restored byte for byte (each protected piece is counted by 
 `Template.protected`, which the dry run sums):
 - blocks: fenced code (``` ~~~; a fence closes only with its own character, at least as
   long), indented code blocks whose lines read as code, display math ($$...$$, \\[...\\],
-  \\begin{env}...\\end{env}) spanning lines, JSON, CSV rows, pasted tracebacks;
+  \\begin{env}...\\end{env}) spanning lines, JSON, CSV rows, pasted tracebacks and a lone
+  pasted exception line ("ValueError: ...");
 - line structure: newlines (NLLB's SentencePiece normaliser turns them into spaces), headings,
-  bullets, numbered items, keycap numbers (1️⃣), footnote definitions, block quotes, table
+  bullets, numbered items, keycap numbers (1️⃣), footnote definitions, reference-list numbers
+  ("[1] Smith, J."), block quotes, table
   pipes, block-level HTML tags (a one-line `<table>` is cells, not one unit), option labels
   ("A.", "(B)", "C)"; past H and roman numerals "(ii)", "II." when they continue a run), also
-  several options on one line;
-- inline spans (translation.spans): code, math (also `$ x $` and bare `16\\pi`), chat-template
-  tokens, grounding boxes, tags, URLs, e-mails, file paths, domains, footnote markers,
-  coordinate lists, inline JSON templates;
-- text without letters, a lone option label ("**Answer:** C"), and whole-message fixed
-  answers (option letters, numbers).
+  several options on one line when their run opens the line or follows ':' '?' '.' ("Statements
+  (i) and (iii) are true" lists nothing);
+- inline spans (translation.spans): code, math (also `$ x $`, bare `16\\pi` and Unicode math
+  "∠B = (180° − 40°) ÷ 2 = 70°"), chat-template tokens, grounding boxes (also MiniGPT-v2's
+  `{<x><y><x><y>}`), tags, URLs, e-mails, file paths, domains, footnote and citation markers
+  ("images [1]."), coordinate lists, inline JSON templates, TextVQA's "Reference OCR token:"
+  list, snake_case names;
+- text without letters, a lone option label ("**Answer:** C"), a unit that is one code
+  ("7ABC123", "INV-2019-04417"), and whole-message fixed answers (option letters, numbers).
 
 A sentence keeps its inline spans without being cut (DESIGN: NLLB translates sentences):
 - a tag, a chat-template token, a footnote marker (spans.EDGE_KINDS) at either edge of a
-  sentence stays outside the unit (plain literal);
+  sentence stays outside the unit (plain literal), unless its partner is inside the unit
+  ("reading a <ref>newspaper</ref><box>..</box>." keeps `</ref>` and what sticks to it) or it
+  is the sentence's subject ("<region1> is at ..."); MiniGPT-v2's `<p>a girl</p> [box]` is a
+  phrase in its sentence, no paragraph;
 - any other span inside or at the edge ("The command is `ls`.") becomes a numbered
   placeholder `[1]` in the unit's text. After decoding every
   placeholder must come back exactly once; otherwise the unit is translated again cut at its
@@ -58,6 +66,7 @@ _PREFIX = re.compile(
     rf"|\((?:{_ROMAN2})\)\s+|(?:{_ROMAN2})[.)]\s+"
     r"|(?:[0-9#*]\ufe0f?\u20e3|\U0001F51F)\s*"          # keycap numbers: 1️⃣ First step
     r"|\[\^[^\]\s]{1,20}\]:\s*"                         # footnote definition: [^1]: text
+    r"|\[\d{1,3}\]\s+"                                   # reference list: [1] Smith, J. (2021).
     r"|\|\s*)?"
 )
 # a single-letter or roman label that only counts inside a run ("I. nine" after "H. eight")
@@ -72,6 +81,12 @@ _LONE_LABEL = re.compile(r"\(?([A-Za-z]{1,6})\)?[.):]?")
 _TAIL_LABEL = re.compile(r"[:\uff1a]\s*(\(?[A-Za-z]{1,6}\)?\.?)$")        # "Answer: C" -> C stays
 _BLOCK_TAG = re.compile(r"</?\s*(?:table|thead|tbody|tfoot|tr|td|th|caption|p|div|br|hr|li|ul|ol|dl|dt|dd|"
                         r"h[1-6]|section|article|header|footer|blockquote|pre)\b", re.I)
+_INVISIBLE = "\u200b\ufeff"          # zero-width space, BOM: no text, kept out of a unit's edges
+# a unit that is one token of letters and digits: a code or an identifier (not "2nd", not a word)
+_CODE_WORD = re.compile(r"(?=\S*\d)(?=\S*[A-Za-z])[A-Za-z0-9][\w\-/.#+]*[A-Za-z0-9]")
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)")
+_SUBJECT_TAG = re.compile(r"<[A-Za-z_][\w-]*> [a-z]")        # a tag followed by the sentence's verb
+_GROUNDED_P = re.compile(r"</p>\s*(?:\[\s*-?\d|\{<\d)")
 _SENTENCE_GAP = " \u00a0\u3000"   # spaces between two sentences of a line (not tabs between cells, not \r or \u2028)
 MASK = "\ue000"          # stands for a protected character while splitting (never a sentence end)
 _MASK_RUN = re.compile(f"[{MASK}{FOOTNOTE_MASK}]+")
@@ -296,6 +311,9 @@ class Segmenter:
             if n in blocks:
                 t.lit(line, blocks[n] if blocks.get(n - 1) != blocks[n] else None)
                 continue
+            if ":" in body and _EXCEPTION_LINE.match(body):
+                t.lit(line, "traceback")            # "ValueError: ..." pasted alone: output, not prose
+                continue
             if is_code_line(body):
                 t.lit(line, "code_block" if n == 0 or not is_code_line(lines[n - 1]) else None)
                 continue
@@ -316,8 +334,11 @@ class Segmenter:
         cuts = [(a, b, "option_label") for a, b in option_cuts(ln.masked)]
         # a block-level tag that touches text or another tag separates cells ("<td>Name</td><td>");
         # one named between spaces ("use the <p> tag") is a placeholder in its sentence
+        # MiniGPT-v2 / Shikra grounding "<p>a girl</p> [0.3, 0.2, 0.5, 0.9]" is a phrase, no paragraph
+        grounded = "</p>" in rest and _GROUNDED_P.search(rest)
         cuts += [(a, b, "tag") for a, b in ln.spans if ln.kinds[a] == "tag" and _BLOCK_TAG.match(rest, a)
-                 and not (rest[a - 1:a].isspace() and rest[b:b + 1].isspace())]
+                 and not (rest[a - 1:a].isspace() and rest[b:b + 1].isspace())
+                 and not (grounded and rest[a:b] in ("<p>", "</p>"))]
         pos = 0
         for a, b, kind in sorted(cuts) + [(len(rest), len(rest), None)]:
             self._chunk(ln, pos, a, t)
@@ -363,6 +384,8 @@ class Segmenter:
         edge = {i for sa, sb in _overlapping(ln.spans, a, b) if ln.kinds[sa] in EDGE_KINDS for i in range(sa, sb)}
         lead_end = a
         while lead_end < b and (lead_end in edge or masked[lead_end].isspace()):
+            if ln.kinds.get(lead_end) == "tag" and _SUBJECT_TAG.match(ln.text, lead_end):
+                break               # "<region1> is at ...": the tag is the sentence's subject
             lead_end += 1
         tail_start = b
         while True:                 # trailing tags, also before final punctuation ("look: <image>.")
@@ -378,6 +401,8 @@ class Segmenter:
             while tail_start > lead_end and masked[tail_start - 1].isspace():
                 tail_start -= 1
             break
+        if edge and (lead_end > a or tail_start < b):
+            lead_end, tail_start = _keep_tag_pairs(ln, a, b, lead_end, tail_start)
         label = _TAIL_LABEL.search(masked, lead_end, tail_start)
         label_at = label.start(1) if label and is_label(label.group(1)) and label.start() > lead_end else tail_start
         t.lit(text[a:lead_end])
@@ -431,9 +456,9 @@ class Segmenter:
         """text[a:b] -> leading/trailing whitespace literal + one Unit."""
         text, masked = ln.text, ln.masked
         ca, cb = a, b
-        while ca < cb and text[ca].isspace():
+        while ca < cb and (text[ca].isspace() or text[ca] in _INVISIBLE):
             ca += 1
-        while cb > ca and text[cb - 1].isspace():
+        while cb > ca and (text[cb - 1].isspace() or text[cb - 1] in _INVISIBLE):
             cb -= 1
         t.lit(text[a:ca])
         if ca == cb:
@@ -453,6 +478,9 @@ class Segmenter:
             t.lit(text[ca:cb])
         elif self.keep.option_letters and is_label(masked[ca:cb]):
             t.lit(text[ca:cb], "option_label")      # "**Answer:** C": the C is no prose
+        elif masked.find(" ", ca, cb) < 0 and _CODE_WORD.fullmatch(masked[ca:cb]) and \
+                not _ORDINAL.fullmatch(masked[ca:cb]):
+            t.lit(text[ca:cb], "identifier")        # "7ABC123", "INV-2019-04417": a code, not a word
         else:
             inner = [s for s in _overlapping(ln.spans, ca, cb) if ca <= s[0] and s[1] <= cb]
             u = _build_unit(text, inner, ca, cb)
@@ -464,12 +492,65 @@ class Segmenter:
         t.lit(text[cb:b])
 
 
+_PAIR_TAG = re.compile(r"<\|(\w+?)_(start|end)\|>|<(/?)([A-Za-z][\w-]*)(?:\s[^<>]*)?>")
+
+
+def _pair_of(token: str) -> tuple[str, int] | None:
+    """(name, +1 opening / -1 closing) of a tag or chat-template token that has a partner
+    (<ref> </ref>, <|object_ref_start|> <|object_ref_end|>); None for any other token."""
+    m = _PAIR_TAG.fullmatch(token)
+    if not m or token.endswith("/>"):
+        return None
+    if m.group(1):
+        return m.group(1), 1 if m.group(2) == "start" else -1
+    return m.group(4).lower(), -1 if m.group(3) else 1
+
+
+def _keep_tag_pairs(ln: _Line, a: int, b: int, lead_end: int, tail_start: int) -> tuple[int, int]:
+    """The sentence's unit bounds, widened so that no tag pair is cut by the edges: a closing
+    tag trimmed at the end whose opening one is in the unit ("reading a <ref>newspaper</ref>
+    <box>..</box>.") comes back in with what sticks to it up to the next space, an opening one
+    trimmed at the start whose closing one is in the unit likewise. A pair around the whole
+    unit stays outside."""
+    text, masked = ln.text, ln.masked
+    spans = _overlapping(ln.spans, a, b)
+    opened: list[str] = []                  # opening tags in the unit without their closer there
+    closed: list[str] = []                  # closing tags in the unit without their opener there
+    for sa, sb in spans:
+        if lead_end <= sa and sb <= tail_start:
+            pair = _pair_of(text[sa:sb])
+            if pair and pair[1] > 0:
+                opened.append(pair[0])
+            elif pair and pair[0] in opened:
+                opened.remove(pair[0])
+            elif pair:
+                closed.append(pair[0])
+    new_tail = tail_start
+    for sa, sb in spans:
+        pair = _pair_of(text[sa:sb]) if sa >= tail_start else None
+        if pair and pair[1] < 0 and pair[0] in opened:
+            opened.remove(pair[0])
+            new_tail = sb
+    if new_tail > tail_start:
+        while new_tail < b and not masked[new_tail].isspace():
+            new_tail += 1
+    new_lead = lead_end
+    for sa, sb in reversed(spans):
+        pair = _pair_of(text[sa:sb]) if sb <= lead_end else None
+        if pair and pair[1] > 0 and pair[0] in closed:
+            closed.remove(pair[0])
+            new_lead = sa
+    return new_lead, new_tail
+
+
 def _prefix_kind(prefix: str) -> str | None:
     """The protected kind a line prefix counts as (a bullet or a heading mark counts as none)."""
     if "\u20e3" in prefix or "\U0001F51F" in prefix:
         return "keycap"
     if "[^" in prefix:
         return "footnote"
+    if re.match(r"\s*\[\d", prefix):
+        return "citation"
     if re.match(r"\s*[A-H]:", prefix):
         return "option_label"
     m = _LINE_LABEL.match(prefix)

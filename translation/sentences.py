@@ -11,8 +11,12 @@
   - a unit after a number ("5 min.", "3 km."): an end before a capital;
   - a single capital: an initial ("J. Smith") unless an answer word or a colon comes before it
     ("The answer is B.", "Answer: C.") or an opener after it.
+  A common abbreviation that is also a word ("fig.", "no.", "et al.") ends a sentence before a
+  word that opens one; one that can end a sentence does not before a bracket or a number
+  ("Vinícius Jr. (45')").
 - A sentence inside quotes stays inside the sentence that quotes it ('reads "Welcome Back!
-  Classes Start Monday." in white'): ends between paired quotes are not boundaries.
+  Classes Start Monday." in white'), and one inside brackets inside its sentence ("VAT (MwSt.
+  7%) is"): ends between paired quotes or brackets are not boundaries.
 - 。！？ (and half-width ｡) end a sentence with no space after them;
 - । ॥ (Indic), ؟ ۔ (Arabic, Urdu), ። ፧ (Ethiopic), ။ (Myanmar), ។ ៕ (Khmer), ։ (Armenian)
   end a sentence before whitespace;
@@ -22,6 +26,7 @@ Boundaries are (start, end) offsets; the whitespace between sentences belongs to
 """
 from __future__ import annotations
 
+import bisect
 import re
 
 from mixkit.lang.writing_systems import char_script
@@ -43,7 +48,7 @@ _COMMON = {"mr", "mrs", "ms", "dr", "prof", "st", "vs", "no", "nos", "fig", "fig
            "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"}
 # per ISO 639-3 prefix of the source's FLORES code
 ABBREVIATIONS: dict[str, set[str]] = {
-    "eng": {"e.g", "i.e", "mt", "ave", "blvd", "gen", "gov", "sgt", "capt", "lt"},
+    "eng": {"e.g", "i.e", "mt", "ave", "blvd", "gen", "gov", "sgt", "capt", "lt", "proc", "conf"},
     "deu": {"z.b", "d.h", "u.a", "bzw", "ca", "nr", "evtl", "ggf", "vgl", "s", "hr", "fr", "abb", "bd",
             "bsp", "inkl", "zzgl", "str", "z.t", "i.d.r", "sog", "jh"},
     "fra": {"m", "mme", "mlle", "mm", "p.ex", "env", "n°", "av", "bd", "chap", "éd", "j.-c", "c.-à-d"},
@@ -60,6 +65,9 @@ ABBREVIATIONS: dict[str, set[str]] = {
     "ind": {"yth", "bpk", "sdr", "no", "hlm"},
     "vie": {"tp", "ts", "gs", "ths", "pgs"},
 }
+# Common ones that are also words ("a fig.", "said no.", "Smith et al."): an end before a word that
+# opens sentences ("It", "The"; not a lone capital: "Fig. A")
+_COMMON_WORDS = {"no", "fig", "figs", "min", "max", "al", "sec"}
 # Abbreviations that can end a sentence ("... and so on."): common ones, then per language
 _COMMON_ENDING = {"etc", "inc", "ltd", "co", "corp", "jr", "sr"}
 ENDING_ABBREVIATIONS: dict[str, set[str]] = {
@@ -79,7 +87,9 @@ ENDING_ABBREVIATIONS: dict[str, set[str]] = {
 }
 # Units that end a sentence after a number ("Bake for 20 min. Then ...")
 UNITS = {"min", "mins", "sec", "secs", "s", "ms", "h", "hr", "hrs", "km", "m", "cm", "mm", "kg", "g", "mg", "lb",
-         "lbs", "oz", "ft", "in", "yd", "yds", "mi", "mph", "ml", "l", "gal", "qt", "pt", "sq", "cal", "kcal"}
+         "lbs", "oz", "ft", "in", "yd", "yds", "mi", "mph", "ml", "l", "gal", "qt", "pt", "sq", "cal", "kcal",
+         "t", "kt", "w", "kw", "kwh", "wh", "mah", "v", "kv", "hz", "khz", "mhz", "ghz", "kb", "mb", "gb", "tb",
+         "db", "px", "dpi", "rpm", "psi", "kpa", "hpa", "ha"}
 # Words that open sentences (lower case): after an initialism or a single capital they mean a new one
 SENTENCE_OPENERS: dict[str, set[str]] = {
     "eng": {"a", "an", "the", "this", "that", "these", "those", "there", "then", "it", "its", "he", "she", "they",
@@ -155,12 +165,16 @@ def _dot_ends_sentence(text: str, dot: int, next_start: int, lang: str) -> bool:
             prev.lower().strip("*_") in ANSWER_WORDS.get(code, ())
     initialism = core.isupper() and "." in core                   # U.S  U.K  D.C
     if low in _COMMON_ENDING or low in ENDING_ABBREVIATIONS.get(code, ()):
-        return opener if initialism else True
+        # "Vinícius Jr. (45')", "etc. 3": a bracket or a number after it goes on
+        return opener if initialism else not (text[next_start] == "(" or text[next_start].isdigit())
     if _DOTTED.match(low):
         return initialism and opener
+    if low in _COMMON_WORDS:
+        return opener and len(nxt) > 1
     return low not in _COMMON
 
 
+_PARENS = re.compile(r"\([^()\n]{1,300}\)")
 _STRAIGHT_OPEN_AFTER = " \t([{:\u2014\u2013-/\u00a0"
 _CURLY = {"\u201c": "\u201d", "\u00ab": "\u00bb", "\u201e": "\u201c\u201d", "\u2039": "\u203a"}
 _MAX_QUOTE = 300
@@ -206,11 +220,34 @@ def _inside_any(spans: list[tuple[int, int]], n: int) -> list[bool]:
     return out
 
 
+class _Enclosed:
+    """Whether an offset lies inside paired quotes or brackets of a text ('reads "Welcome Back!
+    Classes Start Monday." in', "VAT (MwSt. 7%) is"): found on the first question, answered by
+    bisection (a long line with many pairs and many sentence ends stays n log n)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.starts: list[int] | None = None
+
+    def inside(self, i: int) -> bool:
+        if self.starts is None:
+            text = self.text
+            spans = quoted_spans(text) if ('"' in text or any(q in text for q in _CURLY)) else []
+            if "(" in text:
+                spans += [(m.start(), m.end() - 1) for m in _PARENS.finditer(text)]
+            spans.sort()
+            self.starts, self.reach, far = [a for a, _ in spans], [], -1
+            for _, b in spans:
+                far = max(far, b)
+                self.reach.append(far)          # the furthest close of the pairs opened so far
+        k = bisect.bisect_left(self.starts, i)  # pairs opened before i
+        return k > 0 and self.reach[k - 1] >= i
+
+
 def _boundaries(text: str, lang: str) -> list[int]:
     """Offsets where a sentence ends (before the whitespace that follows it)."""
     ends: set[int] = set()
-    quotes = quoted_spans(text) if ('"' in text or any(q in text for q in _CURLY)) else []
-    quoted = _inside_any(quotes, len(text)) if quotes else None
+    quoted = _Enclosed(text)
     for m in _LATIN_END.finditer(text):
         nxt = m.group(1)
         if not _starts_sentence(nxt):
@@ -219,14 +256,14 @@ def _boundaries(text: str, lang: str) -> list[int]:
             continue
         if nxt.isdigit() and re.search(r"(?i)\bnos?$", text[max(0, m.start() - 4):m.start()]):
             continue                            # "No. 5"
-        if quoted and quoted[m.end()]:
-            continue                            # a quoted sentence inside this one
+        if quoted.inside(m.end()):
+            continue                            # a quoted (or bracketed) sentence inside this one
         ends.add(m.end())
     for m in _CJK_END.finditer(text):
         if m.end() < len(text):
             ends.add(m.end())
     for m in _OTHER_END.finditer(text):
-        if not (quoted and quoted[m.end()]):
+        if not quoted.inside(m.end()):
             ends.add(m.end())
     for m in re.finditer(r"\s+", text) if _SPACED_SCRIPT_CHAR.search(text) else ():
         a, b = m.start(), m.end()

@@ -17,6 +17,7 @@ SPECIAL_TOKENS: dict[str, tuple[str, ...]] = {
     "Kosmos-2": ("<grounding>", "<phrase>", "</phrase>", "<object>", "</object>", "<delimiter_of_multi_objects/>",
                  "<patch_index_NNNN>"),          # NNNN: four digits (0000-1023)
     "Llama 3": ("<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"),
+    "MiniGPT-v2": ("[vqa]", "[caption]", "[grounding]", "[refer]", "[detection]", "[identify]"),
 }
 # Grounding pairs whose content is data (coordinates, patch indices): one span from open to close.
 GROUNDING_PAIRS: tuple[tuple[str, str], ...] = (
@@ -32,6 +33,18 @@ def _token_pattern() -> str:
 
 
 _NUM = r"-?\d+(?:\.\d+)?"
+# Math written in Unicode, without LaTeX (Geo170K, MathV360K): "∠B = (180° − 40°) ÷ 2 = 70°",
+# "OC ⊥ AB", "a ∥ b": operands (numbers, point names of 1-4 capitals, one-letter variables, with
+# brackets, √ ∠ △ ⊙ and °, ², %) joined by operators, at least one of them a relation; and a
+# lone symbol with its operand ("⊙O", "∠ABC", "√2").
+_REL = "=\u2248\u2260\u2264\u2265\u22a5\u2225\u2245\u223d\u2261"        # = ≈ ≠ ≤ ≥ ⊥ ∥ ≅ ∽ ≡
+_MSYM = "\u221a\u2220\u25b3\u2299"                                       # √ ∠ △ ⊙
+_OPERAND = (rf"[(\[{_MSYM}\u2212+-]*(?:\d+(?:[.,]\d+)*|[A-Z]{{1,4}}|[a-z\u03b1-\u03c9])"
+            r"[\u00b0%\u00b2\u00b3\u2032'\d]*[)\]]*(?![A-Za-z0-9])")
+_ARITH = r"\s*[+\u2212\-\u00d7\u00f7*/\u00b7]\s*|(?<=\d)\s(?=[A-Z]{2,4}(?![A-Za-z0-9]))"     # also "1/2 AB"
+_EQUATION = (rf"(?<![\w{_MSYM}(\[]){_OPERAND}(?:(?:{_ARITH}){_OPERAND})*\s*[{_REL}]\s*{_OPERAND}"
+             rf"(?:(?:{_ARITH}|\s*[{_REL}]\s*){_OPERAND})*"
+             rf"|(?<!\w)[{_MSYM}]\s?(?:[A-Z]{{1,4}}|\d+|\([^()\n]{{1,40}}\))[\u00b0\u00b2\u00b3\d]*")
 # top-level domains that end a bare domain ("example.com"); none is a word that ends a sentence
 _TLDS = "com|org|net|edu|gov|io|ai|dev|app|info|co\\.uk|org\\.uk|ac\\.uk|co|de|fr|jp|cn|ru|eu|tv|ly|xyz"
 _PATH_CHAR = r"[\w.@+~-]"
@@ -41,7 +54,8 @@ _PATH_CHAR = r"[\w.@+~-]"
 INLINE: list[tuple[str, tuple[str, ...], str]] = [
     ("code", ("`",), r"``[^`\n]+``|`[^`\n]+`"),
     ("grounding", ("<",), "|".join(rf"{re.escape(a)}(?:[^<>\n]|<patch_index_\d{{4}}>|<delimiter_of_multi_objects/>)"
-                                   rf"*?{re.escape(b)}" for a, b in GROUNDING_PAIRS)),
+                                   rf"*?{re.escape(b)}" for a, b in GROUNDING_PAIRS)
+     + r"|\{<\d{1,3}><\d{1,3}><\d{1,3}><\d{1,3}>\}(?:<delim>\{<\d{1,3}><\d{1,3}><\d{1,3}><\d{1,3}>\})*"),  # MiniGPT-v2
     ("special_token", ("<", "["), _token_pattern()),
     ("math", ("$", "\\"), r"\$\$[^\n]+?\$\$|\\\(.+?\\\)|\\\[.+?\\\]"
              # $...$ as pandoc reads it: no space inside either dollar, closing one not before a digit,
@@ -66,6 +80,8 @@ INLINE: list[tuple[str, tuple[str, ...], str]] = [
     ("footnote", ("[",), r"\[\^[^\]\s]{1,20}\]"                                     # [^1] [^note]
                          r"|(?<=[.!?\"'\u201d])\[\d{1,3}\](?![(\[])"),                 # true.[2]
     ("keycap", ("\u20e3", "\U0001F51F"), "[0-9#*]\ufe0f?\u20e3|\U0001F51F"),         # 1️⃣ ... 🔟
+    # "drone images [1].", "earlier work [2, 3]": a citation after a word (1-3 numbers or a range)
+    ("citation", ("[",), r"\[(?<=[^\W_)] \[)\d{1,3}(?:\s*[,\u2013-]\s*\d{1,3}){0,2}\](?![(\[:])"),
     ("coordinates", ("[", "("), r"\[\s*\[[\d\s.,\-\[\]]+\]\s*\]"                     # nested coordinate lists
                                 rf"|\[\s*{_NUM}(?:\s*,\s*{_NUM})+\s*\]|\(\s*{_NUM}(?:\s*,\s*{_NUM})+\s*\)"),
     # bare LaTeX outside dollars: 16\pi  30^\circ  \frac{3}{8}
@@ -73,6 +89,9 @@ INLINE: list[tuple[str, tuple[str, ...], str]] = [
              r"lambda|mu|sigma|omega|phi|infty|circ|angle|triangle|cdot|times|div|pm|leq|geq|neq|approx|"
              r"degree|overline|vec|hat|log|ln|sin|cos|tan|sum|int|prod|binom|text|mathrm|mathbf)(?![A-Za-z])"
              r"(?:\s*\{(?:[^{}\n]|\{[^{}\n]*\})*\})*(?:[\^_](?:\{(?:[^{}\n]|\{[^{}\n]*\})*\}|\w))*"),
+    ("math", tuple(_REL + _MSYM), _EQUATION),
+    # snake_case names outside backticks ("set learning_rate to", "Network: Cafe_5G")
+    ("identifier", ("_",), r"[A-Za-z](?<![\w./\\-][A-Za-z])[\w.]*_[\w.]*[A-Za-z0-9](?![\w/\\-])"),
 ]
 
 
@@ -100,9 +119,11 @@ def _span_regex(text: str) -> re.Pattern | None:
     return rx
 
 
+# TextVQA's "Reference OCR token: COCA, COLA, 330ml": the image's own words, data (kept outside)
+_OCR_TOKENS = re.compile(r"OCR tokens?: ([^\n]+)")
 _PRICE_LIKE = re.compile(r"\d[\d.,]*\s+\w")           # "$5 and 10$": money, not math
 _TRAILING = ".,;:!?"                                   # never the last character of a path
-EDGE_KINDS = frozenset({"tag", "special_token", "grounding", "footnote", "keycap"})   # outside a sentence at its edges
+EDGE_KINDS = frozenset({"tag", "special_token", "grounding", "footnote", "keycap", "ocr_tokens"})   # outside a sentence at its edges
 
 # `$ \frac{3}{8} $`: dollars with spaces inside are math when what they hold reads as math
 _MATHY = re.compile(r"\\[A-Za-z]+|[\^_{}=<>]|(?<![A-Za-z])[A-Za-z]\s*[-+*/]\s*[\w(]")
@@ -129,10 +150,14 @@ def classify_spans(text: str) -> list[tuple[int, int, str]]:
         if kind in ("path", "domain"):
             while b > a and text[b - 1] in _TRAILING:
                 b -= 1
+            if a and text[a - 1] in "'\"" and text[b - 1] == text[a - 1]:
+                b -= 1                             # 'C:\Users\x': the closing quote is not the path's
         out.append((a, b, kind))
     extra = []
     if "$" in text:
         extra += _dollar_math(text, out)
+    if "OCR token" in text:
+        extra += [(m.start(1), m.end(1), "ocr_tokens") for m in _OCR_TOKENS.finditer(text)]
     if '"' in text:
         extra += _inline_json(text)
     return _merge(out, extra) if extra else out
@@ -266,11 +291,15 @@ def label_readings(label: str, paren: bool, closer: str) -> list[tuple[str, int]
     return out
 
 
+_RUN_OPENS_AFTER = re.compile(r"(?:^|[:?!.\uff1a\uff1f\ue000])\s*$")     # start, "Options:", "...?", a span
+
+
 def option_cuts(text: str) -> list[tuple[int, int]]:
     """Labels of answer choices written on one line ("A. cat B. dog", "(a) x (b) y", "(i) x
     (ii) y"): kept when they form a run 1, 2, ... (at least two) of one sequence (letters, any
-    number of them, or roman numerals) with text between them ("A. B. Smith" is a name); each
-    label with its trailing space."""
+    number of them, or roman numerals) with text between them ("A. B. Smith" is a name), whose
+    first label opens the line or follows a colon or a sentence end ("Statements (i) and (iii)
+    are true" refers to options, it lists none); each label with its trailing space."""
     best: list[tuple[int, int]] = []
     chains: dict[str, list[tuple[int, int]]] = {}
     for m in _LABEL.finditer(text):
@@ -279,6 +308,9 @@ def option_cuts(text: str) -> list[tuple[int, int]]:
         for seq, n in label_readings(label, bool(m.group(1)), closer):
             chain = chains.get(seq, [])
             if n == 1:
+                if not _RUN_OPENS_AFTER.search(text, max(0, m.start() - 40), m.start()):
+                    chains[seq] = []
+                    continue
                 chain = [(m.start(), m.end())]
             elif len(chain) == n - 1 and m.start() > chain[-1][1]:      # an option between two labels
                 chain = chain + [(m.start(), m.end())]
@@ -290,27 +322,44 @@ def option_cuts(text: str) -> list[tuple[int, int]]:
     return best if len(best) >= 2 else []
 
 
+# one regex: statement shapes that only code takes, then (group "shape") ones that prose can
+# also take ("E = mc² is famous.", "AB = AC, so the triangle is"): those are code only without a
+# run of three words outside their string literals
 _CODE_STRICT = re.compile(
     r"^(?:def|class)\s+\w+.*:$"
     r"|^import\s+[\w.]+(?:\s+as\s+\w+)?(?:\s*,\s*[\w.]+)*;?$"
     r"|^from\s+[\w.]+\s+import\s+.+$"
     r"|^(?:for|while|if|elif|with)\s.*[=<>()\[\]].*:$|^(?:else|try|finally|except.*):$"
-    r"|^(?:return|yield|raise|print|printf|console\.log|System\.out\.\w+|echo|let|const|var|int|void|fn|pub|func)\b.*[=();{]"
+    r"|^\)\s*\{$|^[{}\[\]()]+;?$"
+    r"|^#include\b|^#!/|^<\?php|^SELECT\s.+\sFROM\s"
+    r"|(?P<shape>^(?:return|yield|raise|print|printf|console\.log|System\.out\.\w+|echo|let|const|var|int|void|fn|pub"
+    r"|func)\b.*[=();{]"
     r"|^[A-Za-z_][\w.\[\]'\"]*\s*(?:=|\+=|-=|\*=|/=|==)\s*\S.*$"
     r"|^[A-Za-z_][\w.]*\(.*\)\s*;?$"
-    r"|^.*=.*;$|^.*\w\(.*\)\s*;$|^.*\)\s*\{$|^[{}\[\]()]+;?$"
-    r"|^#include\b|^#!/|^<\?php|^SELECT\s.+\sFROM\s"
+    r"|^.*=.*;$|^.*\w\(.*\)\s*;$|^.*\)\s*\{$)"
 )
+_STRING_LITERAL = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'")
+_WORD_RUN = re.compile(r"(?:(?<![\w.])[^\W\d_]{2,}[,;]?\s+){2}[^\W\d_]{2,}(?![\w(])")
+_INLINE_CODE = re.compile(r"``[^`\n]+``|`[^`\n]+`")
+_BULLET = re.compile(r"(?:[-*+\u2022]|\d{1,3}[.)])\s+")
 _SYMBOLS = set("=(){}[];<>_/\\*+-#\"'.:,&|!%")
 
 
 def is_code_line(line: str, relaxed: bool = False) -> bool:
-    """Whether one line is source code. Strict (an unindented line amid prose): a statement shape;
+    """Whether one line is source code. Strict (an unindented line amid prose): a statement shape
+    (inline code and a list bullet are no evidence: "- a pin (`numpy==1.21`);" is prose);
     relaxed (a line of an indented block): also any line dense in symbols or with a call."""
     s = line.strip()
     if not s:
         return False
-    if _CODE_STRICT.match(s):
+    if not relaxed:
+        if "`" in s:
+            s = _INLINE_CODE.sub("x", s)
+        item = _BULLET.match(s)
+        if item:
+            s = s[item.end():]
+    m = _CODE_STRICT.match(s)
+    if m and not (m.group("shape") and _WORD_RUN.search(_STRING_LITERAL.sub("x", s) if ("'" in s or '"' in s) else s)):
         return True
     if not relaxed:
         return False

@@ -1,8 +1,9 @@
 """The translation stage: schema rows addressed to a target language (lang = target, meta
 translate_from = source) in, translated rows or reject records out.
 
-Per batch: segment every message (translation.segment), look each unit up in the shared
-cache, translate only the misses (one model load per worker, batches sorted by length under a
+Per batch: segment every message (translation.segment), look the units up in the shared
+cache (one join per batch; the batch's new translations are written as one file before it
+returns), translate only the misses (one model load per worker, batches sorted by length under a
 token budget); a unit whose placeholders did not come back is translated again cut at its
 spans; an output that loops or runs to its budget is decoded once more with stronger
 repetition settings (GenerationOptions.for_retry); short answers come from a per-language
@@ -27,7 +28,7 @@ from mixkit.runtime.stage import Resources, Stage, StageOutput
 from translation import answers
 from translation.answers import AnswerTable, ShortAnswer
 from translation.backends import make_backend, model_fingerprint, precision
-from translation.cache import TranslationCache
+from translation.cache import CacheFolder, TranslationCache
 from translation.checks import OutputChecker, loop_in_output
 from translation.options import PSEUDO_MODELS, TranslateOptions
 from translation.segment import Segmenter, Template, chars_estimate
@@ -51,7 +52,13 @@ def generation_settings(options: TranslateOptions, generation=None) -> dict:
 def model_cache_id(options: TranslateOptions) -> str:
     if options.backend == "identity":
         return "identity"
-    return options.cache_model_id or model_fingerprint(options.model, options.model_revision)
+    if options.cache_model_id:
+        return options.cache_model_id
+    if options.model in PSEUDO_MODELS and options.phrasebook:
+        from translation.demo_cache import phrasebook_cache_id
+
+        return phrasebook_cache_id(options.model, options.phrasebook)
+    return model_fingerprint(options.model, options.model_revision)
 
 
 class TranslateStage(Stage):
@@ -59,10 +66,14 @@ class TranslateStage(Stage):
 
     def __init__(self, options: TranslateOptions, cache_dir: str, stats_dir: str | None = None):
         self.options = options.model_copy(update={"cache_dir": str(cache_dir)})
+        if options.model in PSEUDO_MODELS and options.phrasebook and not options.cache_model_id:
+            # the phrasebook's content names its entries; read it here, where the file is
+            self.options.cache_model_id = model_cache_id(options)
         self.cache_dir = str(cache_dir)
         self.stats_dir = stats_dir
-        self.resources = Resources(cpus=options.cpus_per_actor, gpus=options.gpus_per_actor,
-                                   batch_size=options.batch_rows, actors=options.actors)
+        # Worker count, CPUs and GPUs: the recipe's `workers: {translate: ...}` (mixkit.runtime.workers).
+        self.resources = Resources(batch_size=options.batch_rows)
+        self.threads = 1              # CPU threads per worker (CTranslate2): set by the build from its spec
         self._counters: Counter = Counter()
         self._backend = None
         self._caches = None
@@ -82,6 +93,7 @@ class TranslateStage(Stage):
             return
         o = self.options
         self._backend = make_backend(o)
+        self._backend.threads = self.threads
         self._checker = OutputChecker(o.checks)
         self._worker = f"worker-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
@@ -91,8 +103,10 @@ class TranslateStage(Stage):
         if self._caches is None:
             o = self.options
             mid = model_cache_id(o)
-            self._caches = (TranslationCache(self.cache_dir, mid, generation_settings(o)),
-                            TranslationCache(self.cache_dir, mid, generation_settings(o, o.generation.for_retry())))
+            folder = CacheFolder(self.cache_dir)       # one per worker: a batch writes one file
+            self._caches = (TranslationCache(self.cache_dir, mid, generation_settings(o), folder),
+                            TranslationCache(self.cache_dir, mid, generation_settings(o, o.generation.for_retry()),
+                                             folder))
         return self._caches
 
     def segmenter(self, src: str) -> Segmenter:
@@ -170,6 +184,8 @@ class TranslateStage(Stage):
             self._finish(row, src, tgt, plan, tr, out)
         self._counters["rows_kept"] += len(out.kept)
         self._counters["rows_rejected"] += len(out.rejected)
+        if self._caches is not None:     # this batch's translations on disk before it returns
+            self._caches[0].flush()
         self._write_stats()
         return out
 
@@ -231,14 +247,11 @@ class TranslateStage(Stage):
 
     def _lookup(self, keys: list[Key], cache: TranslationCache, generation) -> dict[Key, tuple[str, bool]]:
         self._counters["unique_segments"] += len(keys)
-        done: dict[Key, tuple[str, bool]] = {}
+        done = cache.get_many(keys)                 # one join for the whole batch
+        self._counters["cache_hits"] += len(done)
         missing: dict[str, list[Key]] = {}
         for key in keys:
-            hit = cache.get(*key)
-            if hit is not None:
-                done[key] = hit
-                self._counters["cache_hits"] += 1
-            else:
+            if key not in done:
                 missing.setdefault(key[0], []).append(key)
         for src, ks in missing.items():
             def cache_it(i, r, ks=ks):
@@ -248,7 +261,6 @@ class TranslateStage(Stage):
             self._backend.translate([k[2] for k in ks], src, [k[1] for k in ks], on_result=cache_it,
                                     generation=generation)
             self._counters["model_segments"] += len(ks)
-        cache.flush()
         return done
 
     def _finish(self, row, src, tgt, plan: list, tr, out: StageOutput) -> None:

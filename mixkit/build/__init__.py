@@ -8,7 +8,8 @@ from __future__ import annotations
 
 _LAZY = {"build": "mixkit.build.runner", "BuildResult": "mixkit.build.runner",
          "load_recipe": "mixkit.build.recipe", "Recipe": "mixkit.build.recipe", "RecipeError": "mixkit.build.recipe",
-         "default_steps": "mixkit.build.steps", "BuildFolder": "mixkit.build.folder"}
+         "default_steps": "mixkit.build.steps", "insert_after": "mixkit.build.steps",
+         "BuildFolder": "mixkit.build.folder"}
 
 
 def __getattr__(name: str):   # lazy: `import mixkit.build.recipe` must not import Ray or the steps

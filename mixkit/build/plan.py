@@ -1,9 +1,8 @@
 """Language planning: exact integer quotas per language, and a deterministic assignment of
 samples to languages.
 
-Planning works on a small table of ids and metadata (never images): one row per input sample
-that survived filters and dedup, with its source, task, lang and whether it may be translated.
-Every input ends with exactly one role:
+Every sample that survived filters and dedup is ranked within its class (its language; English
+split by whether its source may be translated) and ends with exactly one role:
   english     used as is, in English
   native      an existing non-English sample used in its own language
   translate   an English sample to be translated into `target`
@@ -12,6 +11,11 @@ Every input ends with exactly one role:
 Priorities are a pure function of (seed, sample id): key = u ** (1 / weight) with u a hash in
 (0, 1) — weighted sampling without replacement (Efraimidis–Spirakis), so a rerun or a resume
 assigns the same, and a source's `weight` biases which samples are kept when a pool is cut.
+
+The rules need no sample in memory: `plan_targets` decides from per-class counts, and a role
+follows from a sample's rank in its class (`PlanTargets.roles`), so a build computes it in
+workers per group of ranks (mixkit.build.steps.plan). `make_plan` applies the same functions to
+a table in memory (tests, small pools).
 """
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ import math
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mixkit.lang import languages
 from mixkit.build.recipe import Explicit, Recipe, Temperature, TierWeights
@@ -114,127 +119,215 @@ def upsample_id(original: str, k: int) -> str:
     return hashlib.sha1(f"{original}#rep{k}".encode()).hexdigest()[:20]
 
 
-@dataclass(frozen=True)
-class Repeat:
-    id: str           # the repeat's own id
-    original: str     # the sample it repeats
-    lang: str
+# ---------------------------------------------------------------------------------------------
+# Roles from a rank: what the driver decides from counts alone, what a worker applies per row
+
+ENGLISH_FIXED = ENGLISH + "+fixed"     # class of English rows that may not be translated
+ENGLISH_FREE = ENGLISH + "+free"       # class of English rows that may be
+PLAN_SCHEMA = pa.schema([("id", pa.string()), ("role", pa.string()), ("target", pa.string()), ("rank", pa.int64())])
+SLOT_SCHEMA = pa.schema([("lang", pa.string()), ("k", pa.int64()), ("h", pa.float64())])
+
+
+def sample_class(lang: str, translatable: bool) -> str:
+    """The pool a row is ranked in: its language, with English split by whether it may be translated."""
+    if lang != ENGLISH:
+        return lang
+    return ENGLISH_FREE if translatable else ENGLISH_FIXED
+
+
+def sample_keys(seed: int, ids: list[str], weights: list[float]) -> list[float]:
+    """Priority of each row within its class, larger first (Efraimidis-Spirakis: u ** (1 / weight))."""
+    return [unit_hash(seed, i) ** (1.0 / w) for i, w in zip(ids, weights)]
+
+
+def slot_table(seed: int, lang: str, k0: int, k1: int) -> pa.Table:
+    """Translation slots k0..k1-1 of a language with their seeded order key `h`. All slots in
+    (h, lang, k) order are matched, one for one, to the free English rows in rank order, so
+    that no language systematically gets the "best" English samples."""
+    ks = range(k0, k1)
+    return pa.table({"lang": [lang] * len(ks), "k": pa.array(ks, pa.int64()),
+                     "h": pa.array([unit_hash(seed, "slot", lang, str(k)) for k in ks], pa.float64())},
+                    schema=SLOT_SCHEMA)
+
+
+def sort_slots(slots: pa.Table) -> pa.Table:
+    return slots.sort_by([("h", "ascending"), ("lang", "ascending"), ("k", "ascending")])
+
+
+def sort_class(rows: pa.Table) -> pa.Table:
+    """A class's rows in rank order: key descending, id ascending."""
+    return rows.sort_by([("key", "descending"), ("id", "ascending")])
 
 
 @dataclass
-class Repeats:
-    items: list[Repeat] = field(default_factory=list)
+class PlanTargets:
+    """What the plan decides from per-class counts: quotas, how many of each class's best rows are
+    used in their own language, and the translation demand. Roles then follow from a row's rank
+    in its class (`roles`), so the rows themselves never meet in one process."""
 
-    def originals(self) -> set[str]:
-        return {r.original for r in self.items}
+    quotas: dict[str, int]
+    native_counts: dict[str, int]
+    take: dict[str, int]                 # class -> its best rows used as they are (native / English)
+    demand: dict[str, int]               # language -> translation slots (sorted by code)
+    free_left: int                       # free English rows after the English quota (to translate or reserve)
+    shortfall: dict[str, int]            # what counts alone show the pools cannot fill
 
-    def by_lang(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for r in self.items:
-            out[r.lang] = out.get(r.lang, 0) + 1
-        return dict(sorted(out.items()))
+    @property
+    def slots(self) -> int:
+        return sum(self.demand.values())
+
+    @property
+    def translated(self) -> int:
+        return min(self.slots, self.free_left)
+
+    @property
+    def reserve(self) -> int:
+        return max(0, self.free_left - self.slots)
+
+    def roles(self, cls: str, rank0: int, n: int, slots: pa.Table | None = None, slot0: int = 0) -> pa.Table:
+        """role, target and rank of the class's rows ranked rank0 .. rank0+n-1. `slots`: the slots
+        at positions slot0, slot0+1, ... in (h, lang, k) order (needed by free English rows that
+        translate)."""
+        import numpy as np
+
+        r = np.arange(rank0, rank0 + n, dtype=np.int64)
+        role = np.full(n, "over_quota", dtype=object)
+        target = np.full(n, "", dtype=object)
+        rank = np.zeros(n, dtype=np.int64)
+        take = self.take.get(cls, 0)
+        mine = r < take
+        if cls == ENGLISH_FREE:
+            role[mine], target[mine], rank[mine] = "english", ENGLISH, self.take.get(ENGLISH_FIXED, 0) + r[mine]
+            j = r - take
+            tr = (j >= 0) & (j < self.slots)
+            if tr.any():
+                pos = j[tr] - slot0
+                role[tr] = "translate"
+                target[tr] = np.asarray(slots["lang"].to_pylist(), dtype=object)[pos]
+                rank[tr] = slots["k"].to_numpy()[pos]
+            res = j >= self.slots
+            role[res], rank[res] = "reserve", j[res] - self.slots
+        elif cls == ENGLISH_FIXED:
+            role[mine], target[mine], rank[mine] = "english", ENGLISH, r[mine]
+        else:
+            role[mine], target[mine], rank[mine] = "native", cls, r[mine]
+        return pa.table({"role": pa.array(role.tolist(), pa.string()), "target": pa.array(target.tolist(), pa.string()),
+                         "rank": pa.array(rank, pa.int64())})
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("quotas", "native_counts", "take", "demand", "free_left", "shortfall")}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "PlanTargets":
+        return cls(**d)
+
+
+def plan_targets(recipe: Recipe, counts: dict[str, int], *, translation_enabled: bool) -> PlanTargets:
+    """PlanTargets from the number of rows in each class (sample_class)."""
+    native_counts = {c: n for c, n in sorted(counts.items()) if c not in (ENGLISH_FIXED, ENGLISH_FREE) and n}
+    q = quotas(recipe, native_counts)
+    take, remaining = {}, {}
+    # Non-English languages: native samples first.
+    for lg, quota in q.items():
+        if lg != ENGLISH:
+            take[lg] = min(quota, counts.get(lg, 0))
+            remaining[lg] = quota - take[lg]
+    # English quota: samples that may not be translated first (they can go nowhere else).
+    en_quota = q.get(ENGLISH, 0)
+    take[ENGLISH_FIXED] = min(en_quota, counts.get(ENGLISH_FIXED, 0))
+    take[ENGLISH_FREE] = min(en_quota - take[ENGLISH_FIXED], counts.get(ENGLISH_FREE, 0))
+    demand = {lg: n for lg, n in remaining.items() if n > 0 and translation_enabled and languages.get(lg).nllb}
+    shortfall = {lg: n for lg, n in remaining.items() if n > 0 and lg not in demand}
+    chosen_en = take[ENGLISH_FIXED] + take[ENGLISH_FREE]
+    if chosen_en < en_quota:
+        shortfall[ENGLISH] = en_quota - chosen_en
+    return PlanTargets(quotas=q, native_counts=native_counts, take=take, demand=demand,
+                       free_left=counts.get(ENGLISH_FREE, 0) - take[ENGLISH_FREE], shortfall=shortfall)
+
+
+def untranslated_slots(slots_in_order: pa.Table) -> dict[str, int]:
+    """Per language, the slots no free English row was left for (the tail of the slot order)."""
+    return {v["values"]: v["counts"] for v in pc.value_counts(slots_in_order["lang"]).to_pylist()}
+
+
+def finish_shortfall(recipe: Recipe, t: PlanTargets, untranslated: dict[str, int],
+                     translation_enabled: bool) -> dict[str, int]:
+    """The pools' whole shortfall (counts, plus translation slots left unfilled); raises PlanError
+    unless the recipe allows up-sampling and every short language has data."""
+    shortfall = dict(t.shortfall)
+    for lg, n in untranslated.items():
+        shortfall[lg] = shortfall.get(lg, 0) + n
+    shortfall = dict(sorted(shortfall.items()))
+    if shortfall:
+        check_shortfall(recipe, shortfall, t.quotas, t.native_counts, translation_enabled)
+    return shortfall
 
 
 @dataclass
 class Plan:
+    """A whole plan in one table: what make_plan computes in memory (tests, small pools). A build
+    computes the same roles per class group in workers (mixkit.build.steps.plan)."""
     quotas: dict[str, int]
     table: pa.Table                  # id, role, target, rank
     shortfall: dict[str, int] = field(default_factory=dict)   # what the pools cannot fill (up-sampled)
 
-    def upsample(self, recipe: Recipe, available: dict[str, list[str]]) -> Repeats:
-        """The one place that decides up-sampling. `available`: per language, the ids the mix
-        holds after translation. A language below its quota (the pools' shortfall, plus failed
-        translations the reserve could not replace) repeats its own samples in a seeded order,
-        or the build fails, as the recipe's `on_shortfall` says."""
-        deficit = {lg: q - len(available.get(lg, [])) for lg, q in self.quotas.items()
-                   if q > len(available.get(lg, []))}
-        if not deficit:
-            return Repeats()
-        if recipe.on_shortfall != "upsample":
-            raise PlanError("after translation these languages are short of their quota: "
-                            + ", ".join(f"{lg} by {n}" for lg, n in sorted(deficit.items()))
-                            + "; set `on_shortfall: upsample` or add data")
-        items = []
-        for lg, n in sorted(deficit.items()):
-            pool = sorted(available.get(lg, []), key=lambda i: unit_hash(recipe.seed, "rep", i))
-            if not pool:
-                raise PlanError(f"{lg}: no samples at all to up-sample (quota {self.quotas[lg]})")
-            items += [Repeat(upsample_id(pool[k % len(pool)], k // len(pool) + 1), pool[k % len(pool)], lg)
-                      for k in range(n)]
-        return Repeats(items)
-
-
 
 def make_plan(recipe: Recipe, pool: pa.Table, *, translation_enabled: bool) -> Plan:
-    """Assign every pool row a role (see module doc).
+    """Assign every pool row a role (see module doc), in memory, with the functions a build's
+    workers apply per group.
 
     pool columns: id, source, lang, translatable (bool), weight (float).
     A language whose native pool and translation cannot fill its quota is up-sampled (repeats
     of its own samples, counted) or fails, as the recipe's `on_shortfall` says.
     """
-    ids = pool["id"].to_pylist()
-    langs = pool["lang"].to_pylist()
-    transl = pool["translatable"].to_pylist()
-    weights = pool["weight"].to_pylist()
-    seed = recipe.seed
-    keys = [unit_hash(seed, i) ** (1.0 / w) for i, w in zip(ids, weights)]   # larger = preferred
+    classes = [sample_class(lg, t) for lg, t in zip(pool["lang"].to_pylist(), pool["translatable"].to_pylist())]
+    rows = pa.table({"id": pool["id"], "cls": pa.array(classes, pa.string()),
+                     "key": pa.array(sample_keys(recipe.seed, pool["id"].to_pylist(), pool["weight"].to_pylist()),
+                                     pa.float64())})
+    counts: dict[str, int] = {}
+    for c in classes:
+        counts[c] = counts.get(c, 0) + 1
+    t = plan_targets(recipe, counts, translation_enabled=translation_enabled)
+    slots = [slot_table(recipe.seed, lg, 0, n) for lg, n in t.demand.items()]
+    slots = sort_slots(pa.concat_tables(slots)) if slots else SLOT_SCHEMA.empty_table()
+    shortfall = finish_shortfall(recipe, t, untranslated_slots(slots.slice(t.free_left)), translation_enabled)
+    tables = []
+    for c in sorted(counts):
+        mine = sort_class(rows.filter(pc.equal(rows["cls"], c)))
+        roles = t.roles(c, 0, mine.num_rows, slots, 0)
+        tables.append(pa.table({"id": mine["id"], **{k: roles[k] for k in roles.column_names}}))
+    table = pa.concat_tables(tables) if tables else PLAN_SCHEMA.empty_table()
+    return Plan(quotas=t.quotas, table=table.cast(PLAN_SCHEMA), shortfall=shortfall)
 
-    native_counts: dict[str, int] = {}
-    for lg in langs:
-        if lg != ENGLISH:
-            native_counts[lg] = native_counts.get(lg, 0) + 1
-    q = quotas(recipe, native_counts)
 
-    role = ["over_quota"] * len(ids)
-    target = [""] * len(ids)
-    rank = [0] * len(ids)
-    by_lang: dict[str, list[int]] = {}
-    for idx, lg in enumerate(langs):
-        by_lang.setdefault(lg, []).append(idx)
-    for lst in by_lang.values():
-        lst.sort(key=lambda i: (-keys[i], ids[i]))
+# ---------------------------------------------------------------------------------------------
+# Up-sampling: decided from counts; which samples repeat from a seeded order per language
 
-    # Non-English languages: native samples first.
-    remaining: dict[str, int] = {}
-    for lg, quota in q.items():
-        if lg == ENGLISH:
-            continue
-        chosen = by_lang.get(lg, [])[:quota]
-        for r, i in enumerate(chosen):
-            role[i], target[i], rank[i] = "native", lg, r
-        remaining[lg] = quota - len(chosen)
+def upsample_deficits(recipe: Recipe, quotas_: dict[str, int], available: dict[str, int]) -> dict[str, int]:
+    """The one place that decides up-sampling. `available`: per language, the samples the mix
+    holds after translation. A language below its quota (the pools' shortfall, plus failed
+    translations the reserve could not replace) repeats its own samples in a seeded order
+    (`repeats`), or the build fails, as the recipe's `on_shortfall` says."""
+    deficit = {lg: q - available.get(lg, 0) for lg, q in sorted(quotas_.items()) if q > available.get(lg, 0)}
+    if deficit and recipe.on_shortfall != "upsample":
+        raise PlanError("after translation these languages are short of their quota: "
+                        + ", ".join(f"{lg} by {n}" for lg, n in sorted(deficit.items()))
+                        + "; set `on_shortfall: upsample` or add data")
+    for lg in deficit:
+        if not available.get(lg):
+            raise PlanError(f"{lg}: no samples at all to up-sample (quota {quotas_[lg]})")
+    return deficit
 
-    # English quota: samples that may not be translated first (they can go nowhere else).
-    en_rows = by_lang.get(ENGLISH, [])
-    en_fixed = [i for i in en_rows if not transl[i]]
-    en_free = [i for i in en_rows if transl[i]]
-    en_quota = q.get(ENGLISH, 0)
-    chosen_en = (en_fixed + en_free)[:en_quota]
-    for r, i in enumerate(chosen_en):
-        role[i], target[i], rank[i] = "english", ENGLISH, r
-    chosen_set = set(chosen_en)
-    free = [i for i in en_free if i not in chosen_set]
 
-    # Translation slots: each language's remainder, interleaved in a seeded order so that no
-    # language systematically gets the "best" English samples.
-    demand = {lg: n for lg, n in remaining.items()
-              if n > 0 and translation_enabled and languages.get(lg).nllb}
-    slots = [(lg, k) for lg, n in demand.items() for k in range(n)]
-    slots.sort(key=lambda s: unit_hash(seed, "slot", s[0], str(s[1])))
-    for (lg, k), i in zip(slots, free):
-        role[i], target[i], rank[i] = "translate", lg, k
-        remaining[lg] -= 1
-    for r, i in enumerate(free[len(slots):]):
-        role[i], rank[i] = "reserve", r
+def repeat_hash(seed: int, sample_id: str) -> float:
+    """A language's samples repeat in ascending order of this (then id)."""
+    return unit_hash(seed, "rep", sample_id)
 
-    shortfall = {lg: n for lg, n in remaining.items() if n > 0}
-    if len(chosen_en) < en_quota:
-        shortfall[ENGLISH] = en_quota - len(chosen_en)
-    if shortfall:
-        check_shortfall(recipe, shortfall, q, native_counts, translation_enabled)
 
-    table = pa.table({"id": ids, "role": role, "target": target, "rank": pa.array(rank, pa.int64())})
-    return Plan(quotas=q, table=table, shortfall=shortfall)
+def repeats(n_short: int, pool_size: int, early: bool) -> int:
+    """How many repeats a sample gets when its language is `n_short` samples short: the pool is
+    walked in order, round after round; `early`: the sample is among the first n_short % pool_size."""
+    return n_short // pool_size + int(early)
 
 
 def check_shortfall(recipe: Recipe, shortfall: dict[str, int], q: dict[str, int],
@@ -259,13 +352,21 @@ def check_shortfall(recipe: Recipe, shortfall: dict[str, int], q: dict[str, int]
         raise PlanError("the pools cannot fill the quotas:\n  " + "\n  ".join(lines) + f"\n{hint}")
 
 
-def describe(plan: Plan) -> dict[str, dict[str, int]]:
-    """Per language: quota, native, english, translate, and the up-sampled shortfall."""
+def describe(quotas_: dict[str, int], shortfall: dict[str, int], role_counts: dict[str, dict[str, int]]) \
+        -> dict[str, dict[str, int]]:
+    """Per language: quota, native, english, translate, and the up-sampled shortfall.
+    role_counts: role -> target -> rows."""
     out: dict[str, dict[str, int]] = {lg: {"quota": n, "native": 0, "english": 0, "translate": 0,
-                                           "upsample": plan.shortfall.get(lg, 0)} for lg, n in plan.quotas.items()}
-    roles = plan.table["role"].to_pylist()
-    targets = plan.table["target"].to_pylist()
-    for r, t in zip(roles, targets):
-        if r in ("native", "english", "translate"):
-            out[t][r] += 1
+                                           "upsample": shortfall.get(lg, 0)} for lg, n in quotas_.items()}
+    for role in ("native", "english", "translate"):
+        for target, n in role_counts.get(role, {}).items():
+            out[target][role] += n
+    return out
+
+
+def role_counts(table: pa.Table) -> dict[str, dict[str, int]]:
+    """role -> target -> rows of a plan table (or a part of one)."""
+    out: dict[str, dict[str, int]] = {}
+    for g in table.group_by(["role", "target"]).aggregate([("role", "count")]).to_pylist():
+        out.setdefault(g["role"], {})[g["target"]] = g["role_count"]
     return out

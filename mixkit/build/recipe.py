@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mixkit.core import storage
 from mixkit.lang import languages
 from mixkit.dedup import DedupOptions
+from mixkit.runtime.workers import Workers
 from mixkit.filters import FilterOptions
 from mixkit.sources import AUTO, FORMAT_CHOICES
 from ocr_synth.options import OcrOptions
@@ -101,6 +102,9 @@ class Recipe(_Strict):
     on_shortfall: Literal["upsample", "fail"] = "fail"
     sources: list[SourceSpec] = Field(min_length=1)
     steps: StepOptions = StepOptions()
+    # Per step name (read, filter, dedup, translate, ocr, mix, an added stage) and `default`: a
+    # fixed count or {count | min, max, cpus, gpus} per worker (mixkit.runtime.workers).
+    workers: dict[str, Workers] = Field(default_factory=dict)
     output: OutputSpec = OutputSpec()
     path: Path | None = Field(default=None, exclude=True)
     sha256: str = Field(default="", exclude=True)
@@ -226,6 +230,7 @@ def load_recipe(path: str | Path) -> Recipe:
         data["steps"] = data.pop("stages")
         warnings.warn(f"{path}: the recipe key `stages:` is now `steps:` (read as `steps:`; rename it)",
                       FutureWarning, stacklevel=2)
+    _move_translate_workers(path, data)
     # `distribution:` given as a bare mapping is parsed by the union; reject unknown shapes clearly.
     dist = data.get("distribution")
     if isinstance(dist, dict) and len(dist) != 1:
@@ -259,6 +264,31 @@ def load_recipe(path: str | Path) -> Recipe:
     recipe.path = path
     recipe.sha256 = hashlib.sha256(raw).hexdigest()
     return recipe
+
+
+# steps.translate's keys before the `workers:` block (mixkit 0.2): actors, cpus_per_actor, gpus_per_actor
+_OLD_TRANSLATE_WORKERS = {"actors": "count", "cpus_per_actor": "cpus", "gpus_per_actor": "gpus"}
+
+
+def _move_translate_workers(path: Path, data: dict) -> None:
+    """Read the translate step's old worker keys as `workers.translate` (with a warning naming it)."""
+    tr = (data.get("steps") or {}).get("translate")
+    if not isinstance(tr, dict) or not set(_OLD_TRANSLATE_WORKERS) & set(tr):
+        return
+    old = {k: tr.pop(k) for k in list(tr) if k in _OLD_TRANSLATE_WORKERS}
+    workers = data.setdefault("workers", {})
+    if isinstance(workers, dict) and "translate" not in workers:
+        workers["translate"] = {_OLD_TRANSLATE_WORKERS[k]: v for k, v in old.items()}
+    warnings.warn(f"{path}: steps.translate.{'/'.join(old)} are now `workers: {{translate: {{count, cpus, gpus}}}}` "
+                  f"(read as such; move them)", FutureWarning, stacklevel=3)
+
+
+def check_workers(recipe: Recipe, step_names: list[str]) -> None:
+    """Every `workers:` entry names a step of this build (or is `default`); else a RecipeError."""
+    unknown = sorted(set(recipe.workers) - set(step_names) - {"default"})
+    if unknown:
+        raise RecipeError(f"{recipe.path}: workers: {', '.join(unknown)} names no step of this build "
+                          f"(steps: {', '.join(step_names)}; or `default` for all of them)")
 
 
 def check_sources_exist(recipe: Recipe) -> None:

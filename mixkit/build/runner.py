@@ -13,21 +13,19 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mixkit.build.steps import (BuildContext, BuildStep, MixResult, RowsResult, OcrResult, PlanResult,
                                 TranslateResult, default_steps)
-from mixkit.runtime.partitions import is_done, parts, write_table_atomic
+from mixkit.build.steps.base import tally
+from mixkit.runtime.partitions import is_done
 from mixkit.runtime.environment import environment
 from mixkit.build.folder import BuildFolder
-from mixkit.build.plan import describe, output_targets
+from mixkit.build.plan import output_targets
 from mixkit.runtime.progress import Progress
-from mixkit.build.recipe import Recipe, check_sources_exist
-from mixkit.core.schema import REJECT_SCHEMA, make_reject, rows_to_table
+from mixkit.build.recipe import Recipe, check_sources_exist, check_workers
+from mixkit.core.schema import REJECT_SCHEMA
 from mixkit.core.shard_format import Manifest
-
 
 
 class BuildAccountingError(RuntimeError):
@@ -53,30 +51,48 @@ class StepMetrics:
     rows_out: int
     driver_peak_rss_mb: float      # the driver process's peak resident memory during the step
     resumed: bool                  # found complete from an earlier run
+    workers: int = 0               # distinct worker processes that did the step's work (0: none needed)
+    driver_start_rss_mb: float = 0.0   # the driver's resident memory when the step began
 
     def to_dict(self) -> dict:
         return {"name": self.name, "seconds": round(self.seconds, 3), "rows_in": self.rows_in,
                 "rows_out": self.rows_out, "driver_peak_rss_mb": round(self.driver_peak_rss_mb, 1),
-                "resumed": self.resumed}
+                "driver_start_rss_mb": round(self.driver_start_rss_mb, 1), "resumed": self.resumed,
+                "workers": self.workers}
 
 
-def _reset_peak_rss() -> None:
-    """Linux: writing 5 to clear_refs resets VmHWM, so each step reports its own peak."""
+def _reset_peak_rss() -> float:
+    """Linux: give freed heap back to the OS (glibc malloc_trim), then reset VmHWM (writing 5 to
+    clear_refs), so that each step reports its own peak; returns the resident memory it starts from."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
     except OSError:
         pass
+    return _status_mb("VmRSS:")
 
 
-def _peak_rss_mb() -> float:
+def _status_mb(field: str) -> float:
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return 0.0
+
+
+def _peak_rss_mb() -> float:
+    peak = _status_mb("VmHWM:")
+    if peak:
+        return peak
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -88,22 +104,25 @@ def run_steps(ctx: BuildContext, steps: list[BuildStep]) -> list[StepMetrics]:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:        # checked before anything runs: each step's name is its folder and its result's key
         raise ValueError(f"build steps must have unique names; repeated: {', '.join(twice)}")
+    check_workers(ctx.recipe, names)
     metrics = []
     for pos, step in enumerate(steps, start=1):
         if not step.enabled(ctx.recipe):
             continue
         step.dir = ctx.folder.step_dir(pos, step.name)
         resumed = is_done(step.dir)
-        _reset_peak_rss()
+        start_rss = _reset_peak_rss()
         t0 = time.perf_counter()
+        ctx.engine.begin_step(step.name, ctx.recipe.workers)     # the recipe's `workers:` entry for it
         res = step.run(ctx)
+        workers = ctx.engine.end_step()
         ctx.results[step.name] = res
         problem = res.accounting_problem()
         if problem:
             raise BuildAccountingError(f"step {step.name!r}: {problem}. Every row must end in the step's output or "
                                        f"its rejects; the step's folder {step.dir} is kept for inspection")
         metrics.append(StepMetrics(step.name, time.perf_counter() - t0, res.rows_in, res.rows_out,
-                                   _peak_rss_mb(), resumed))
+                                   _peak_rss_mb(), resumed, workers, start_rss))
     return metrics
 
 
@@ -149,51 +168,47 @@ def build(recipe: Recipe, out_dir: str | Path, *, address: str | None = None, pr
         prog.stop()
         if started is not None:
             started.close()          # Ray's logs went to <out>/logs/ray.log; stderr is the caller's again
-    return BuildResult(folder.root, manifest, describe(ctx.result(PlanResult).plan))
+    return BuildResult(folder.root, manifest, ctx.result(PlanResult).describe())
 
 
-def _rejects_of(ctx: BuildContext) -> list[pa.Table]:
-    return [r.rejects().cast(REJECT_SCHEMA) for r in ctx.results.values()]
+def _reject_files(ctx: BuildContext) -> list[Path]:
+    return [p for r in ctx.results.values() for p in r.reject_files()]
 
 
 def _dry_run_summary(ctx: BuildContext) -> dict:
-    rej = pa.concat_tables(_rejects_of(ctx))
-    by = Counter(zip(rej["step"].to_pylist(), rej["reason"].to_pylist()))
+    by = tally(ctx.engine, _reject_files(ctx), ["step", "reason"])
     last = ctx.result(RowsResult)
     return {"dry_run": True, "kept": last.rows_out, "rejects": {f"{s}/{r}": n for (s, r), n in sorted(by.items())}}
 
 
-def _plan_leftovers(ctx: BuildContext) -> pa.Table:
-    """Rows the plan did not need (over quota, or reserve never used to replace a failed translation)."""
-    plan = ctx.result(PlanResult).plan
-    tr = ctx.results.get("translate")
-    used = tr.used_inputs if isinstance(tr, TranslateResult) else set()
-    left = {r["id"]: r["role"] for r in plan.table.to_pylist()
-            if r["role"] in ("over_quota", "reserve") and r["id"] not in used}
-    if not left:
-        return REJECT_SCHEMA.empty_table()
-    recs = []
-    ids = pa.array(sorted(left), pa.string())
-    for p in parts(ctx.rows_dir):
-        t = pq.read_table(p, columns=["id", "origin_id", "source", "lang"])
-        for r in t.filter(pc.is_in(t["id"], value_set=ids)).to_pylist():
-            reason = "over_quota" if left[r["id"]] == "over_quota" else "reserve_unused"
-            recs.append(make_reject(r, "plan", reason, "not needed to meet the quotas"))
-    return rows_to_table(recs, REJECT_SCHEMA)
+def _write_rejects_task(job: dict) -> int:
+    """Every reject file, step after step, into one parquet file (streamed: a file at a time)."""
+    out = Path(job["out"])
+    tmp = out.with_name(out.name + ".tmp")
+    n = 0
+    with pq.ParquetWriter(tmp, REJECT_SCHEMA, compression="zstd") as w:
+        for f in job["files"]:
+            t = pq.read_table(f).cast(REJECT_SCHEMA)
+            w.write_table(t.sort_by("id"))
+            n += t.num_rows
+    tmp.replace(out)
+    return n
 
 
 def _finish(ctx: BuildContext, metrics: list, seconds: float) -> dict:
     folder, recipe = ctx.folder, ctx.recipe
-    plan = ctx.result(PlanResult).plan
+    plan = ctx.result(PlanResult)
     mix = ctx.result(MixResult)
     tr = ctx.results.get("translate")
     ocr = ctx.results.get("ocr")
     ocr_q = ocr.quotas if isinstance(ocr, OcrResult) else {}
 
-    rejects = pa.concat_tables(_rejects_of(ctx) + [_plan_leftovers(ctx)])
-    rejects = rejects.sort_by([("step", "ascending"), ("id", "ascending")])
+    # Rejects: counted and gathered into rejects.parquet by workers (grouped by step, each file by id).
+    files = _reject_files(ctx)
+    by_reason = tally(ctx.engine, files, ["step", "reason"])
     folder.shards.mkdir(parents=True, exist_ok=True)
-    write_table_atomic(rejects, folder.rejects)
+    n_rejects = ctx.engine.map_tasks(_write_rejects_task, [{"files": [str(f) for f in files],
+                                                            "out": str(folder.rejects)}])[0]
 
     # Counts as the shard writers tallied them while writing.
     by_lang, by_source, by_task = Counter(), Counter(), Counter()
@@ -206,15 +221,15 @@ def _finish(ctx: BuildContext, metrics: list, seconds: float) -> dict:
     tq = Counter(plan.quotas)
     tq.update(ocr_q)
     rej_summary: dict[str, dict[str, int]] = {}
-    for (s, r), n in sorted(Counter(zip(rejects["step"].to_pylist(), rejects["reason"].to_pylist())).items()):
+    for (s, r), n in sorted(by_reason.items()):
         rej_summary.setdefault(s, {})[r] = n
     ocr_written = sum(v for k, v in by_source.items() if k.startswith("ocr_synth"))
-    ocr_rejected = int(pc.sum(pc.equal(rejects["step"], "ocr")).as_py() or 0)    # rendered, not inputs
+    ocr_rejected = sum(rej_summary.get("ocr", {}).values())    # rendered, not inputs
     written_from_inputs = total - ocr_written - sum(mix.upsampled.values())
-    if read.rows_in != written_from_inputs + rejects.num_rows - ocr_rejected:
+    if read.rows_in != written_from_inputs + n_rejects - ocr_rejected:
         raise BuildAccountingError(
             f"the build's rows do not add up: {read.rows_in} inputs, {written_from_inputs} written and "
-            f"{rejects.num_rows - ocr_rejected} rejected; the row steps each balanced, so plan, translate or mix "
+            f"{n_rejects - ocr_rejected} rejected; the row steps each balanced, so plan, translate or mix "
             f"lost or duplicated rows (see {folder.steps})")
     manifest = Manifest.for_build(
         seed=recipe.seed, targets=output_targets(plan.quotas, ocr_q), quotas=tq,
@@ -223,7 +238,7 @@ def _finish(ctx: BuildContext, metrics: list, seconds: float) -> dict:
         versions=environment(),          # package versions and the lock file's sha256
         accounting={
             "inputs": read.rows_in, "written_from_inputs": written_from_inputs,
-            "rejected": rejects.num_rows - ocr_rejected, "generated_ocr": ocr_written, "rejected_ocr": ocr_rejected,
+            "rejected": n_rejects - ocr_rejected, "generated_ocr": ocr_written, "rejected_ocr": ocr_rejected,
             "upsampled": mix.upsampled,
             "translation_replaced": tr.replaced if isinstance(tr, TranslateResult) else {},
             "translation_stats": tr.stats if isinstance(tr, TranslateResult) else {},

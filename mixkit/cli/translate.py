@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         with Progress(console=console) as prog:
             try:
                 res = translate_file(str(input), [l for l in langs.split(",") if l.strip()], str(out), opts,
-                                     progress=prog.callback("translate"))
+                                     progress=prog.callback("translate"), say=console.print)
             except (TranslationModelError, ValueError, FileNotFoundError) as e:
                 prog.stop()
                 console.print(f"[red]error:[/red] {e}")

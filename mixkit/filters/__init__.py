@@ -18,6 +18,12 @@ of a caption sample) takes mixkit.core.schema.caption_of(row).
 
 Rejection reasons are stable names (rejects.parquet and `mixkit build --dry-run` count them):
 each filter declares its own (`reasons`); REJECT_REASONS has them all.
+
+A new filter is a Filter subclass in the module of its family (text.py for a check of the text);
+its recipe block, exemptions and reasons follow from the class. It runs in every build with its
+defaults, so check that the demo's shards stay byte-identical (or default it to enabled: False).
+Import it from its module: this package re-exports the built-in filters only. A new family module
+is one import line below, where its place sets the run order.
 """
 from mixkit.filters.base import FILTERS, Filter, FilterSwitch, Rejection
 # Importing a module registers its filters: this order is the order they run in.

@@ -28,7 +28,7 @@ def build_filters(options: FilterOptions) -> list[Filter]:
 class FilterStage(Stage):
     """Runs all enabled filters over a batch; the first failing filter rejects the row."""
 
-    resources = Resources(cpus=1, batch_size=512, actors=1)
+    resources = Resources(cpus=1, batch_size=512)      # workers: the cluster's CPUs (recipe `workers: {filter: ...}`)
 
     def __init__(self, options: FilterOptions, stage_name: str = "filter"):
         self.options = options

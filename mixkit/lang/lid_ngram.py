@@ -12,12 +12,15 @@ Each source's n-gram counts get a fixed share of a language's mass (SOURCE_WEIGH
 list does not drown the running text. Languages often typed without their diacritics (Yoruba,
 Vietnamese, Hausa, Igbo) also learn their text with the marks stripped.
 One model per script group, so a text is only compared with languages written in its script.
-Training takes about a second per process (cached). N-grams are 64-bit hash keys computed with
+Training takes about 4 s (most of it reading CLDR through Babel); the trained arrays are cached on disk
+($MIXKIT_CACHE_DIR/lid_ngram/<hash of the training inputs>, memory-mapped), so a process loads them. N-grams are 64-bit hash keys computed with
 numpy (no Python loop per character), looked up by binary search in the sorted vocabulary.
 """
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse
@@ -132,6 +135,16 @@ class NgramModel:
             sub = mat[rows] + ALPHA
             self.logp[rows] = np.log(sub / sub.sum(axis=0, keepdims=True))
 
+    @classmethod
+    def from_arrays(cls, langs: tuple[str, ...], keys: np.ndarray, logp: np.ndarray) -> "NgramModel":
+        """A trained model from its arrays (the on-disk cache): sorted n-gram keys, log P(n-gram | language)."""
+        if keys.ndim != 1 or logp.shape != (len(keys), len(langs)):
+            raise ValueError(f"n-gram model arrays do not fit: {keys.shape} keys, {logp.shape} log-probabilities, "
+                             f"{len(langs)} languages")
+        m = cls.__new__(cls)
+        m.langs, m.keys, m.logp = langs, keys, logp
+        return m
+
     def posteriors(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Posteriors [len(texts), len(langs)] and known n-gram counts for many texts at once: one
         numpy pass over all their code points (texts joined by NUL; n-grams across it dropped),
@@ -185,9 +198,11 @@ SOURCE_WEIGHTS = {"udhr": 1.0, "wordfreq": 1.0, "cldr": 0.3}
 WORDFREQ_WORDS = 5000
 # Languages often typed without their tone marks or diacritics: learned both ways (share of the plain copy).
 STRIPPED_TOO = {"yor_Latn": 0.7, "vie_Latn": 0.5, "hau_Latn": 0.5, "ibo_Latn": 0.7}
-# wordfreq's code where it is not the language's ISO 639-1 (its 'sh' mixes Bosnian, Croatian and Serbian: not used).
+# wordfreq's code where it is not the language's ISO 639-1. Its 'sh' (Serbo-Croatian in Latin letters) serves
+# Croatian and Bosnian alike, written the same (a close pair): without it the model, knowing Slovenian from a
+# word list and these two from the UDHR only, read their short texts as Slovenian. Serbian here is Cyrillic.
 _WORDFREQ = {"tgl_Latn": "fil", "nob_Latn": "nb", "zsm_Latn": "ms", "zho_Hant": None, "srp_Cyrl": None,
-             "hrv_Latn": None, "bos_Latn": None}
+             "hrv_Latn": "sh", "bos_Latn": "sh"}
 
 
 def strip_marks(text: str) -> str:
@@ -201,15 +216,11 @@ def strip_marks(text: str) -> str:
 @lru_cache(maxsize=None)
 def wordfreq_words(lang: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
     """(top words, frequencies) of a language from wordfreq; ((), ()) when it has no list."""
-    from mixkit.lang.languages import get
-
-    code = _WORDFREQ.get(lang, get(lang).iso1)
+    code = _wordfreq_code(lang)
     if not code:
         return (), ()
     import wordfreq
 
-    if code not in wordfreq.available_languages(wordlist="small"):
-        return (), ()
     # the table itself, in frequency bins of one centibel (word_frequency() would tokenise each word,
     # and needs MeCab for Japanese)
     words, freqs = [], []
@@ -242,15 +253,43 @@ def training_sources(lang: str) -> list[tuple[str, list[str], list[float] | None
     return out
 
 
+def _wordfreq_code(lang: str) -> str | None:
+    from mixkit.lang.languages import get
+
+    code = _WORDFREQ.get(lang, get(lang).iso1)
+    if not code:
+        return None
+    import wordfreq
+
+    return code if code in wordfreq.available_languages(wordlist="small") else None
+
+
+@lru_cache(maxsize=None)
+def source_names(lang: str) -> str:
+    """The names of the texts a language's profile learns from, joined by '+' (what `training_text` names),
+    without reading them: the language check names them per language, and reading CLDR takes Babel ~50 ms."""
+    from mixkit.lang import udhr
+    from ocr_synth.text_sources import cldr_locale
+
+    names = []
+    if udhr.split(lang)[0]:
+        names.append(f"udhr:{udhr.sources()[lang][0]}")
+    if _wordfreq_code(lang):
+        names.append("wordfreq")
+    locale = cldr_locale(lang)[0]
+    if locale:
+        names.append(f"cldr:{locale}")
+    return "+".join(names)
+
+
 def training_text(lang: str) -> tuple[list[str], str]:
     """(texts, source names joined by '+') a language's n-gram profile is trained on; ([], '') when none ships."""
     sources = [s for s in training_sources(lang) if "(no marks)" not in s[0]]
     return [t for _, ts, _, _ in sources for t in ts], "+".join(name for name, _, _, _ in sources)
 
 
-@lru_cache(maxsize=1)
-def group_models() -> dict[str, NgramModel]:
-    """One model per script group over the study's 100 languages (those with shipped text)."""
+def build_group_models() -> dict[str, NgramModel]:
+    """One model per script group over the study's 100 languages (those with shipped text), trained now."""
     from mixkit.lang.languages import centurio_languages
 
     by_group: dict[str, dict[str, list]] = {}
@@ -259,6 +298,92 @@ def group_models() -> dict[str, NgramModel]:
         if parts:
             by_group.setdefault(_script_group(L.script), {})[L.code] = parts
     return {g: NgramModel(t) for g, t in by_group.items()}
+
+
+@lru_cache(maxsize=1)
+def group_models() -> dict[str, NgramModel]:
+    """The trained models, from the on-disk cache when it holds this version (`model_cache_dir`), else
+    trained (about 4 s, most of it reading CLDR through Babel) and written there for the next process."""
+    folder = model_cache_dir()
+    cached = load_models(folder)
+    if cached is not None:
+        return cached
+    models = build_group_models()
+    if folder.exists():                  # unreadable (cut short, or written by hand): replace it
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+    save_models(models, folder)
+    return models
+
+
+# ---- on-disk cache: every Ray actor and audit worker would otherwise train the models again ----------
+def _cache_key() -> str:
+    """Hash of everything the models are trained from: this module's and the CLDR reader's code, the shipped
+    UDHR text and language table, and the versions of wordfreq, Babel and numpy."""
+    import hashlib
+    from importlib import metadata, resources
+
+    import ocr_synth.text_sources
+
+    h = hashlib.sha256()
+    for path in (__file__, ocr_synth.text_sources.__file__):
+        with open(path, "rb") as fh:
+            h.update(fh.read())
+    data = resources.files("mixkit").joinpath("data")
+    h.update(data.joinpath("languages.tsv").read_bytes())
+    for f in sorted(data.joinpath("udhr").iterdir(), key=lambda f: f.name):
+        h.update(f.name.encode() + b"\0" + f.read_bytes())
+    for dist in ("wordfreq", "babel", "numpy"):
+        h.update(f"{dist}={metadata.version(dist)}".encode())
+    return h.hexdigest()[:20]
+
+
+def model_cache_dir() -> Path:
+    """$MIXKIT_CACHE_DIR/lid_ngram/<hash of the training inputs>, else under ~/.cache/mixkit."""
+    base = os.environ.get("MIXKIT_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "mixkit")
+    return Path(base) / "lid_ngram" / _cache_key()
+
+
+def save_models(models: dict[str, NgramModel], folder: Path) -> bool:
+    """Write the models (one .npy per array) to a temporary folder beside `folder`, then rename it into place:
+    a reader never sees half a cache, and of two processes writing at once one wins. False when the cache
+    cannot be written (read-only home): the models then live in memory only."""
+    import json
+    import shutil
+    import tempfile
+
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+    except OSError:
+        return False
+    try:
+        index = {}
+        for i, (group, m) in enumerate(sorted(models.items())):
+            np.save(tmp / f"{i}.keys.npy", m.keys)
+            np.save(tmp / f"{i}.logp.npy", m.logp)
+            index[group] = {"file": i, "langs": list(m.langs)}
+        (tmp / "index.json").write_text(json.dumps(index), encoding="utf-8")
+        os.rename(tmp, folder)
+        return True
+    except OSError:                       # another process renamed its copy first, or the disk is full
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def load_models(folder: Path) -> dict[str, NgramModel] | None:
+    """The cached models, memory-mapped (processes on one machine share the pages); None when absent or unreadable."""
+    import json
+
+    try:
+        index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+        return {group: NgramModel.from_arrays(tuple(e["langs"]), np.load(folder / f"{e['file']}.keys.npy", mmap_mode="r"),
+                                              np.load(folder / f"{e['file']}.logp.npy", mmap_mode="r"))
+                for group, e in index.items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def model_for_script(script: str) -> NgramModel | None:

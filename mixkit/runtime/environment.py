@@ -1,8 +1,8 @@
 """What a build ran with: package versions, and the dependency lock they were installed from.
 
 `environment()` goes into the build manifest: byte-identical shards hold only for fixed library
-versions, so a manifest names the versions and the sha256 of requirements/lock.txt (the file
-`make install` installs from and `make lock` refreshes).
+versions, so a manifest names the versions and the sha256 of the lock of the running Python
+(requirements/lock-pyX.Y.txt: the file `make install` installs from and `make lock` refreshes).
 
 `python -m mixkit.runtime.environment --check` (run by `make install`) fails when the lock no longer
 covers pyproject.toml (someone added a dependency without `make lock`) or when the installed
@@ -17,7 +17,15 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-LOCK_NAME = "requirements/lock.txt"
+LOCK_PYTHONS = ("3.11", "3.12", "3.13")    # one lock per Python (Makefile: LOCK_PYTHONS)
+
+
+def lock_name(python: str | None = None) -> str:
+    """requirements/lock-pyX.Y.txt of `python` ("3.12"), default the running one."""
+    return f"requirements/lock-py{python or '%d.%d' % sys.version_info[:2]}.txt"
+
+
+LOCK_NAME = lock_name()
 ROOT = Path(__file__).resolve().parents[2]
 LOCK_FILE = ROOT / LOCK_NAME           # these two exist in a repository checkout only
 PYPROJECT = ROOT / "pyproject.toml"
@@ -94,26 +102,40 @@ def declared_requirements(pyproject: Path = PYPROJECT, extras: tuple[str, ...] =
     return list(project.get("dependencies", [])) + [r for e in extras for r in optional.get(e, [])]
 
 
-def uncovered_requirements(pins: dict[str, str], requirements: list[str]) -> list[str]:
-    """Requirements that the lock does not pin, or pins at a version outside the declared range."""
-    from packaging.requirements import Requirement
+def unmet(requirements: list[str], versions: dict[str, str], marker_env: dict | None = None) -> list[tuple]:
+    """(Requirement, the version `versions` has or None) for each requirement whose markers apply
+    (evaluated in `marker_env` over this interpreter's, extra "") and that `versions` do not satisfy."""
+    try:
+        from packaging.requirements import Requirement
+    except ImportError:                                 # an environment without `packaging`: pip's copy
+        from pip._vendor.packaging.requirements import Requirement
 
+    env = {"extra": "", **(marker_env or {})}
     out = []
     for spec in requirements:
         req = Requirement(spec)
-        if req.marker and not req.marker.evaluate({"extra": ""}):
+        if req.marker and not req.marker.evaluate(env):
             continue
-        pinned = pins.get(normalize(req.name))
-        if pinned is None:
-            out.append(f"{req.name}{req.specifier}: not in the lock")
-        elif not req.specifier.contains(pinned, prereleases=True):
-            out.append(f"{req.name}{req.specifier}: the lock pins {pinned}")
+        have = versions.get(normalize(req.name))
+        if have is None or not req.specifier.contains(have, prereleases=True):
+            out.append((req, have))
     return out
+
+
+def uncovered_requirements(pins: dict[str, str], requirements: list[str], python: str | None = None) -> list[str]:
+    """Requirements that the lock does not pin, or pins at a version outside the declared range
+    (markers evaluated for `python`, "3.12", default the running one)."""
+    env = {"python_version": python, "python_full_version": python + ".0"} if python else {}
+    return [f"{req.name}{req.specifier}: " + ("not in the lock" if pinned is None else f"the lock pins {pinned}")
+            for req, pinned in unmet(requirements, pins, env)]
 
 
 def check(lock: Path = LOCK_FILE) -> list[str]:
     """Problems that make this environment differ from what the lock promises (empty: none)."""
     if not Path(lock).is_file():
+        if Path(lock) == LOCK_FILE and Path(lock).parent.is_dir():
+            return [f"{LOCK_NAME}: no lock for Python {sys.version.split()[0]} (locks: {', '.join(LOCK_PYTHONS)}); "
+                    "use one of those Pythons, or `make install-into-env` for an environment of your own"]
         return [f"{lock}: no such file (a repository checkout has it; `make lock` writes it)"]
     pins = read_lock(lock)
     problems = [f"pyproject.toml: {p}" for p in uncovered_requirements(pins, declared_requirements())]

@@ -27,9 +27,11 @@ def mark_done(directory: Path) -> None:
     (Path(directory) / DONE).write_text("ok\n")
 
 
-def write_table_atomic(table: pa.Table, path: Path) -> None:
+def write_table_atomic(table: pa.Table, path: Path, **options) -> None:
+    """`options` (pyarrow.parquet.write_table's) replace the defaults."""
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp, compression="zstd", row_group_size=256)   # small groups: bounded reads
+    pq.write_table(table, tmp, **{"compression": "zstd", "row_group_size": 256,   # small groups: bounded reads
+                                  **options})
     os.replace(tmp, path)
 
 

@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mixkit.runtime.workers import Workers
+
 
 @dataclass(frozen=True)
 class Resources:
     cpus: float = 1.0
     gpus: float = 0.0
     batch_size: int = 256     # rows per process_batch call
-    actors: int = 1           # size of the Ray actor pool running this stage
+    actors: int | None = None  # a fixed pool size; None: as many as the cluster holds (see runtime.workers)
+
+    def workers(self) -> Workers:
+        """This declaration as a worker spec (a recipe's `workers.<step>` entry goes over it)."""
+        spec = {"cpus": self.cpus, "gpus": self.gpus}
+        if self.actors is not None:
+            spec["count"] = self.actors
+        return Workers.model_validate(spec)
 
 
 @dataclass

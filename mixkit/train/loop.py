@@ -157,6 +157,43 @@ def with_dummy_image(b: dict, built) -> dict:
             "pixel_values": torch.zeros(views, 3, size, size)}
 
 
+def optimizer_step(wrapped, micro: list[dict], optimizer, scheduler, cfg: TrainConfig, d: Dist, n_global: float,
+                   autocast, touch=()) -> tuple[float, torch.Tensor]:
+    """One optimizer step over the micro-batches of an accumulation window (the loop's step, and
+    benchmarks/bench_gpu.py's): forward under `autocast`, summed token loss over the window's
+    global token count, backward (gradients synchronised on the last micro-batch only), clipping
+    at optim.clip_grad, AdamW and schedule step. Returns (this rank's summed token loss, grad norm)."""
+    loss_sum_local = 0.0
+    for i, b in enumerate(micro):
+        last = i == len(micro) - 1
+        sync = contextlib.nullcontext() if last or not hasattr(wrapped, "no_sync") else wrapped.no_sync()
+        with sync:
+            tok_loss = summed_token_loss(wrapped, b, d.device, autocast)
+            loss = tok_loss * d.world / max(n_global, 1.0)
+            if b["pixel_values"] is None and touch:
+                # text-only batch: a zero-weighted touch gives the image-side parameters a (zero)
+                # gradient, so every DDP bucket is reduced (cheaper than find_unused_parameters)
+                loss = loss + 0.0 * sum(p.sum() for p in touch)
+            loss.backward()
+        loss_sum_local += float(tok_loss.detach())
+    grad_norm = torch.nn.utils.clip_grad_norm_([p for p in wrapped.parameters() if p.requires_grad],
+                                               cfg.optim.clip_grad)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss_sum_local, grad_norm
+
+
+def precision_context(cfg: TrainConfig, device: torch.device):
+    """bf16 autocast (run.precision bf16, or auto on CUDA), else no autocast: a context factory."""
+    use_bf16 = cfg.run.precision == "bf16" or (cfg.run.precision == "auto" and device.type == "cuda")
+    return (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
+
+
+def make_scheduler(optimizer, cfg: TrainConfig):
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(cfg.optim.max_steps, cfg.optim.warmup_ratio))
+
+
 # -- data position -------------------------------------------------------------------------
 @dataclass
 class DataPosition:
@@ -287,8 +324,7 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
     n_total = sum(p.numel() for p in model.parameters())
     wrapped = wrap(model, cfg, d)
     optimizer = make_optimizer(wrapped, cfg, d.device)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, cosine_with_warmup(cfg.optim.max_steps,
-                                                                                cfg.optim.warmup_ratio))
+    scheduler = make_scheduler(optimizer, cfg)
     step, pos = 0, DataPosition()
     ck = latest_checkpoint(out) if cfg.run.resume else None
     if ck is not None:
@@ -313,8 +349,7 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
         print(f"training stage {cfg.training_stage}: {n_trainable:,} trainable of {n_total:,} params, "
               f"{len(urls)} shards, world {d.world}, device {d.device}", flush=True)
 
-    use_bf16 = cfg.run.precision == "bf16" or (cfg.run.precision == "auto" and d.device.type == "cuda")
-    autocast = (lambda: torch.autocast(d.device.type, dtype=torch.bfloat16)) if use_bf16 else contextlib.nullcontext
+    autocast = precision_context(cfg, d.device)
     peak = peak_flops(d.device)
     # one process needs no touch: AdamW simply skips parameters without gradient
     fsdp = cfg.run.distributed == "fsdp2" and d.world > 1
@@ -331,26 +366,8 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
         data_wait = time.perf_counter() - t_wait
         n_local = sum(target_tokens(b) for b in micro)
         n_global = _all_reduce([float(n_local)], d)[0]
-        loss_sum_local = 0.0
-        for i, b in enumerate(micro):
-            if dummy_image and b["pixel_values"] is None:
-                b = with_dummy_image(b, built)
-            last = i == len(micro) - 1
-            sync = contextlib.nullcontext() if last or not hasattr(wrapped, "no_sync") else wrapped.no_sync()
-            with sync:
-                tok_loss = summed_token_loss(wrapped, b, d.device, autocast)
-                loss = tok_loss * d.world / max(n_global, 1.0)
-                if b["pixel_values"] is None and touch:
-                    # text-only batch: a zero-weighted touch gives the image-side parameters a (zero)
-                    # gradient, so every DDP bucket is reduced (cheaper than find_unused_parameters)
-                    loss = loss + 0.0 * sum(p.sum() for p in touch)
-                loss.backward()
-            loss_sum_local += float(tok_loss.detach())
-        grad_norm = torch.nn.utils.clip_grad_norm_([p for p in wrapped.parameters() if p.requires_grad],
-                                                   cfg.optim.clip_grad)
-        optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
+        fed = [with_dummy_image(b, built) if dummy_image and b["pixel_values"] is None else b for b in micro]
+        loss_sum_local, grad_norm = optimizer_step(wrapped, fed, optimizer, scheduler, cfg, d, n_global, autocast, touch)
         step += 1
 
         seq_lens = [int(x) for b in micro for x in b["attention_mask"].sum(1)]

@@ -10,6 +10,7 @@ are `masked_scatter`ed into the positions of `image_token_index`; a count mismat
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,7 +158,7 @@ def assemble(vision, llm, tokenizer, cfg: TrainConfig) -> torch.nn.Module:
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     meta = [n for n, p in model.named_parameters() if p.is_meta]
-    if meta:
+    if meta and not next(llm.parameters()).is_meta:     # build(device="meta") makes shapes only
         raise RuntimeError(f"parameters left uninitialised after assembly: {meta[:5]}")
     return model
 
@@ -206,13 +207,17 @@ def apply_training_mode(model, cfg: TrainConfig):
     return model
 
 
-def build(cfg: TrainConfig, work_dir: str | Path) -> Assembled:
+def build(cfg: TrainConfig, work_dir: str | Path, device: str | torch.device | None = None) -> Assembled:
+    """device: create every tensor there (`torch.device` context) instead of on the CPU: a 7B
+    model with random weights (presets) is built on the GPU in seconds, and "meta" builds the
+    shapes alone. Checkpoints (from_pretrained) load as transformers places them."""
     dtype = DTYPES[cfg.model.dtype]
     tok = load_tokenizer(cfg, work_dir)
-    vision, proc = _vision(cfg, dtype)
-    llm = _llm(cfg, dtype, vocab_needed=len(tok))
-    model = assemble(vision, llm, tok, cfg)
-    model = apply_training_mode(model, cfg)
+    with torch.device(device) if device is not None else contextlib.nullcontext():
+        vision, proc = _vision(cfg, dtype)
+        llm = _llm(cfg, dtype, vocab_needed=len(tok))
+        model = assemble(vision, llm, tok, cfg)
+        model = apply_training_mode(model, cfg)
     vcfg = vision.config
     spec = ImageSpec(size=vcfg.image_size, mean=tuple(proc.image_mean), std=tuple(proc.image_std),
                      seq_len=(vcfg.image_size // vcfg.patch_size) ** 2, grid=cfg.model.multiscale_grid)

@@ -10,8 +10,7 @@ Adding a row-level stage is one class plus one list entry:
         name = "no_dogs"
         def process_batch(self, rows): ...     # return StageOutput(kept, rejected)
 
-    steps = default_steps()
-    steps.insert(2, StageStep("no_dogs", lambda recipe: NoDogs()))   # after the filters
+    steps = insert_after(default_steps(), "dedup", StageStep("no_dogs", lambda recipe: NoDogs()))
     build(recipe, "runs/x", steps=steps)
 
 Row steps (read, filter, any StageStep) each leave the current rows as parquet partitions in
@@ -30,9 +29,19 @@ from mixkit.build.steps.translate import Translate, TranslateResult
 
 __all__ = ["BuildContext", "BuildStep", "Dedup", "DedupResult", "Mix", "MixResult", "Ocr", "OcrResult", "PlanResult",
            "PlanStep", "ReadSources", "RowsResult", "StageStep", "StepResult", "Translate", "TranslateResult",
-           "default_steps", "filter_step"]
+           "default_steps", "filter_step", "insert_after"]
 
 
 def default_steps() -> list[BuildStep]:
     """The build, in order. Insert a StageStep to add a row-level stage (see the module doc)."""
     return [ReadSources(), filter_step(), Dedup(), PlanStep(), Translate(), Ocr(), Mix()]
+
+
+def insert_after(steps: list[BuildStep], name: str, step: BuildStep) -> list[BuildStep]:
+    """`steps` with `step` right after the step called `name` ("read", "filter", "dedup", ...), by name
+    so that it stays in place when the default list changes. Changes `steps` and returns it."""
+    names = [s.name for s in steps]
+    if name not in names:
+        raise ValueError(f"no build step named {name!r} to put {step.name!r} after; the steps are {', '.join(names)}")
+    steps.insert(names.index(name) + 1, step)
+    return steps

@@ -1,6 +1,7 @@
 """What every step shares: the context, the step base class, the result base class."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,17 +12,46 @@ import pyarrow.parquet as pq
 from mixkit.build.folder import BuildFolder
 from mixkit.build.recipe import Recipe
 from mixkit.core.schema import REJECT_SCHEMA
-from mixkit.runtime.partitions import parts, rejects_table
+from mixkit.runtime.partitions import parts
 
 ROWS_PER_PART = 2000
+# A shuffle block (engine.group_apply batches its items up to these): small rows (ids, keys,
+# entries) by count, sample rows by bytes.
+SHUFFLE_ROWS = 500_000
+SHUFFLE_BYTES = 256 << 20
 
 
 def empty_rejects() -> pa.Table:
     return REJECT_SCHEMA.empty_table()
 
 
-def count_rows(directory: Path) -> int:
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in parts(directory))
+def count_rows(directory: Path, prefix: str = "part-") -> int:
+    return file_rows(parts(directory, prefix))
+
+
+def file_rows(files: list[Path]) -> int:
+    """Rows in parquet files, from their footers (no data read)."""
+    return sum(rows_of(files))
+
+
+def rows_of(files: list[Path]) -> list[int]:
+    return [pq.ParquetFile(p).metadata.num_rows for p in files]
+
+
+def _tally_task(job: tuple[str, list[str]]) -> list[list]:
+    path, columns = job
+    t = pq.read_table(path, columns=columns)
+    return [[g[c] for c in columns] + [g["count_all"]] for g in t.group_by(columns).aggregate([([], "count_all")]).to_pylist()]
+
+
+def tally(engine, files: list[Path], columns: list[str]) -> Counter:
+    """How many rows of `files` have each combination of `columns` (counted by workers, one task
+    per file): e.g. rejects by (step, reason)."""
+    out: Counter = Counter()
+    for rows in engine.map_tasks(_tally_task, [(str(p), columns) for p in files]):
+        for *key, n in rows:
+            out[tuple(key)] += n
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,9 +98,17 @@ class StepResult:
     rows_in: int = 0
     rows_out: int = 0
 
+    def reject_files(self) -> list[Path]:
+        """Parquet files (REJECT_SCHEMA) of the rows this step removed, with step and reason."""
+        return []
+
+    def rejected(self) -> int:
+        return file_rows(self.reject_files())
+
     def rejects(self) -> pa.Table:
-        """The reject records this step produced (rows it removed, with step and reason)."""
-        return empty_rejects()
+        """The reject records in one table (tests, small builds; a build counts them in workers)."""
+        tables = [pq.read_table(p) for p in self.reject_files()]
+        return pa.concat_tables(tables).cast(REJECT_SCHEMA) if tables else empty_rejects()
 
     def accounting_problem(self) -> str | None:
         """Why this step's rows do not add up (rows lost or made from nothing), or None."""
@@ -82,11 +120,11 @@ class RowsResult(StepResult):
     """A row step's result: its kept rows are in `dir` (part-*.parquet), its rejects beside them."""
     dir: Path | None = None
 
-    def rejects(self) -> pa.Table:
-        return rejects_table(self.dir)
+    def reject_files(self) -> list[Path]:
+        return parts(self.dir, "rejects-") if self.dir else []
 
     def accounting_problem(self) -> str | None:
-        rejected = self.rejects().num_rows
+        rejected = self.rejected()
         if self.rows_in != self.rows_out + rejected:
             return (f"{self.rows_in} rows in, {self.rows_out} kept and {rejected} rejected: "
                     f"{self.rows_in - self.rows_out - rejected:+d} rows unaccounted for")

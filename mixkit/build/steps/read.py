@@ -1,11 +1,19 @@
 """read: the recipe's sources into parquet partitions, one task per source file (or per limited source)."""
 from __future__ import annotations
 
+import math
+import shutil
+import zlib
+from functools import partial
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mixkit.build.steps.base import ROWS_PER_PART, BuildContext, BuildStep, RowsResult, count_rows
+from mixkit.build.steps.base import (ROWS_PER_PART, SHUFFLE_ROWS, BuildContext, BuildStep, RowsResult, count_rows,
+                                     rows_of)
 from mixkit.core.schema import REJECT_SCHEMA, make_reject, rows_to_table
 from mixkit.runtime.partitions import is_done, mark_done, parts, write_table_atomic
 
@@ -80,29 +88,66 @@ class ReadSources(BuildStep):
             if jobs:
                 ctx.engine.map_tasks(_read_task, jobs,
                                      on_done=lambda n, t: ctx.progress.update("read sources", n, t))
-            _reject_duplicate_ids(d)
+            _reject_duplicate_ids(ctx, d)
             mark_done(d)
         ctx.rows_dir = d
         res = RowsResult(dir=d, rows_out=count_rows(d))
-        res.rows_in = res.rows_out + res.rejects().num_rows
+        res.rows_in = res.rows_out + res.rejected()
         return res
 
 
-def _reject_duplicate_ids(d: Path) -> None:
-    """Two records that normalise to the same id (same source, origin id, lang, task): keep the first."""
-    seen: set[str] = set()
-    extra: list[dict] = []
-    for p in parts(d):
-        ids = pq.read_table(p, columns=["id"])["id"].to_pylist()      # ids only: images stay on disk
-        dup = set()
-        for i, x in enumerate(ids):
-            if x in seen:
-                dup.add(i)
-            seen.add(x)
-        if dup:
-            rows = pq.read_table(p).to_pylist()
-            extra += [make_reject(rows[i], "read", "duplicate_id", "another record of this source has the same id")
-                      for i in sorted(dup)]
-            write_table_atomic(rows_to_table([r for i, r in enumerate(rows) if i not in dup]), p)
-    if extra:
-        write_table_atomic(rows_to_table(extra, REJECT_SCHEMA), d / "rejects-zz-duplicate-ids.parquet")
+ID_GROUP_ROWS = 500_000         # ids compared in one worker
+
+
+def _id_rows(item: tuple[str, int], groups: int) -> pa.Table:
+    """A partition's ids with their place (partition, row) and their group (a hash of the id)."""
+    path, part = item
+    ids = pq.read_table(path, columns=["id"])["id"]
+    g = [zlib.crc32(i.encode("utf-8")) % groups for i in ids.to_pylist()]
+    return pa.table({"g": pa.array(g, pa.int64()), "id": ids, "part": pa.array([part] * len(ids), pa.int32()),
+                     "row": pa.array(range(len(ids)), pa.int32())})
+
+
+def _later_copies(table: pa.Table, out_dir: str) -> dict:
+    """Rows whose id an earlier row (in partition order, then row order) already has -> a file."""
+    t = table.sort_by([("id", "ascending"), ("part", "ascending"), ("row", "ascending")])
+    ids = t["id"].to_numpy(zero_copy_only=False)
+    later = np.flatnonzero(ids[1:] == ids[:-1]) + 1
+    if not len(later):
+        return {"parts": []}
+    dup = t.take(pa.array(later)).select(["part", "row"])
+    write_table_atomic(dup, Path(out_dir) / f"g-{int(t['g'][0].as_py()):06d}.parquet")
+    return {"parts": sorted(set(dup["part"].to_pylist()))}
+
+
+def _drop_copies(job: dict) -> None:
+    """One partition without its later copies of an id, each a reject (written first: rerunnable)."""
+    path = Path(job["path"])
+    rows = pq.read_table(path)
+    drop = set()
+    for f in job["dup_files"]:
+        t = pq.read_table(f)
+        drop |= set(t.filter(pc.equal(t["part"], job["part"]))["row"].to_pylist())
+    if not drop:
+        return
+    rej = [make_reject(r, "read", "duplicate_id", "another record of this source has the same id")
+           for i, r in enumerate(rows.drop_columns(["images"]).to_pylist()) if i in drop]
+    write_table_atomic(rows_to_table(rej, REJECT_SCHEMA), path.with_name(f"rejects-dupid-{path.stem}.parquet"))
+    keep = pa.array([i not in drop for i in range(rows.num_rows)])
+    write_table_atomic(rows.filter(keep), path)
+
+
+def _reject_duplicate_ids(ctx: BuildContext, d: Path) -> None:
+    """Two records that normalise to the same id (same source, origin id, lang, task): keep the
+    first. Ids meet by hash group in workers (a shuffle); only partitions with a copy are rewritten."""
+    src = parts(d)
+    rows = rows_of(src)
+    groups = max(1, math.ceil(sum(rows) / ID_GROUP_ROWS))
+    (d / "dupids").mkdir(exist_ok=True)
+    found = ctx.engine.group_apply([(str(p), i) for i, p in enumerate(src)], partial(_id_rows, groups=groups), "g",
+                                   partial(_later_copies, out_dir=str(d / "dupids")), scratch=d / "shuffle",
+                                   groups=groups, weights=rows, batch_weight=SHUFFLE_ROWS)
+    affected = sorted({p for r in found for p in r["parts"]})
+    dup_files = [str(f) for f in sorted((d / "dupids").glob("g-*.parquet"))]
+    ctx.engine.map_tasks(_drop_copies, [{"path": str(src[p]), "part": p, "dup_files": dup_files} for p in affected])
+    shutil.rmtree(d / "dupids")

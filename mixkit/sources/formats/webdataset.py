@@ -8,6 +8,7 @@ import os
 from typing import Iterator
 
 from mixkit.core.shard_format import SampleError, TarSample, iter_tar
+from mixkit.sources.base import SourceFormat
 from mixkit.sources.records import Pair, ReadContext, Reject, check_image, normalise, reject
 
 
@@ -46,3 +47,6 @@ def read(ctx: ReadContext, batch_rows: int = 0) -> Iterator[Pair]:
             # A refused member name never becomes an id: the reject is keyed by file and position.
             yield None, reject(ctx, f"{ctx.base}:{item.reason}@{n}", ctx.lang, item.reason,
                                f"{ctx.file}: {item.detail}")
+
+
+FORMAT = SourceFormat("webdataset", (".tar", ".tar.gz", ".tgz"), read, priority=50)

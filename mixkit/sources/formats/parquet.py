@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from mixkit.core import storage
+from mixkit.sources.base import SourceFormat
 from mixkit.sources.records import Pair, ReadContext, SourceError, normalise_batches
 
 
@@ -19,3 +20,6 @@ def read(ctx: ReadContext, batch_rows: int) -> Iterator[Pair]:
             raise SourceError(f"source {ctx.source!r}: {ctx.file} is not a readable parquet file ({e}); "
                               "re-export it or remove it from the source") from e
         yield from normalise_batches(ctx, pf.iter_batches(batch_size=batch_rows), ctx.base)
+
+
+FORMAT = SourceFormat("parquet", (".parquet",), read, priority=10)

@@ -6,6 +6,7 @@ import os
 from typing import Any, Iterable, Iterator
 
 from mixkit.core import storage
+from mixkit.sources.base import SourceFormat
 from mixkit.sources.records import Pair, ReadContext, SourceError, normalise_batches
 
 
@@ -50,3 +51,6 @@ def _read_dir(ctx: ReadContext, batch_rows: int) -> Iterator[Pair]:
         label = f"{ctx.base}/{name}" if name else ctx.base
         tables = d.with_format("arrow").iter(batch_size=batch_rows)
         yield from normalise_batches(ctx, (t for t in tables), label)
+
+
+FORMAT = SourceFormat("hf", (".arrow",), read, priority=40, is_dataset_dir=is_dataset_dir)

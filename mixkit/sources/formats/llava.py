@@ -7,7 +7,8 @@ import json
 from typing import Iterator
 
 from mixkit.core import storage
-from mixkit.sources import jsonl
+from mixkit.sources.base import SourceFormat
+from mixkit.sources.formats import jsonl
 from mixkit.sources.records import Pair, ReadContext, normalise, reject
 
 
@@ -33,3 +34,6 @@ def read(ctx: ReadContext, batch_rows: int = 0) -> Iterator[Pair]:
         data = data[lists[0]] if lists else [data]
     for i, rec in enumerate(data):
         yield normalise(ctx, rec, f"{ctx.base}:{i}", f"item {i}")
+
+
+FORMAT = SourceFormat("llava", (".json",), read, priority=30)

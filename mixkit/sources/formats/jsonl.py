@@ -11,6 +11,7 @@ import json
 from typing import Any, Iterator, NamedTuple
 
 from mixkit.core import storage
+from mixkit.sources.base import SourceFormat
 from mixkit.sources.records import Pair, ReadContext, normalise, reject
 
 BOM = b"\xef\xbb\xbf"
@@ -49,3 +50,6 @@ def read(ctx: ReadContext, batch_rows: int = 0) -> Iterator[Pair]:
             yield None, reject(ctx, fallback, ctx.lang, line.reason, f"{ctx.file} {pos}: {line.detail}")
         else:
             yield normalise(ctx, line.record, fallback, pos)
+
+
+FORMAT = SourceFormat("jsonl", (".jsonl", ".jsonlines", ".ndjson"), read, priority=20)

@@ -30,6 +30,16 @@ def ray_engine():
 
 
 @pytest.fixture(scope="session")
+def demo_build(ray_engine, tmp_path_factory):
+    """recipes/demo.yaml built once on disk: the reference other builds are compared with."""
+    from mixkit.build.recipe import load_recipe
+    from mixkit.build.runner import build
+
+    return build(load_recipe(ROOT / "recipes" / "demo.yaml"), tmp_path_factory.mktemp("demo"), progress=False,
+                 engine=ray_engine)
+
+
+@pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
 

@@ -209,3 +209,123 @@ def test_a_recipe_source_on_a_missing_bucket_or_protocol_names_the_url(s3_env, t
             check_sources_exist(r)
         msg = str(e.value)
         assert msg.startswith(f"{recipe}:") and "sources.0.path" in msg and url in msg and says in msg, msg
+
+
+# -- builds -------------------------------------------------------------------------------------
+
+DEMO = ROOT / "recipes" / "demo.yaml"
+
+
+def _build_cli(args: list[str], env: dict, **kw):
+    """`mixkit build` in its own process (its own Ray), as a user runs it."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "mixkit.cli", "build", str(DEMO), *args, "--quiet"],
+                            env=dict(os.environ, PYTHONUNBUFFERED="1", **env), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def _bucket_files(fs, prefix: str) -> dict[str, tuple[str, object]]:
+    """Every object under a prefix: (sha256, last modified)."""
+    import hashlib
+
+    fs.invalidate_cache()
+    return {p[len(prefix) + 1:]: (hashlib.sha256(fs.cat_file(p)).hexdigest(), fs.info(p)["LastModified"])
+            for p in fs.find(prefix)}
+
+
+@pytest.mark.slow
+def test_a_demo_build_to_s3_is_killed_resumes_and_equals_the_local_build(demo_build, s3_env, tmp_path):
+    """`mixkit build recipes/demo.yaml --out s3://mix/demo`, killed (SIGKILL, every process) once
+    the filter step is done, then rerun: the bucket's shards and rejects are the local build's
+    bytes. A shard deleted from the bucket (with its sidecar) is written again alone. The bucket is
+    audited and the tiny model trains from it."""
+    import hashlib
+    import signal
+    import time
+
+    import s3fs
+
+    from mixkit.build.folder import default_work_dir
+
+    s3 = s3_env
+    url = "s3://mix/demo"
+    work = default_work_dir(url)                 # under this session's $MIXKIT_CACHE_DIR
+    proc = _build_cli(["--out", url], s3.env(), start_new_session=True)
+    marker = work / "steps" / "02_filter" / "_SUCCESS"
+    deadline = time.time() + 300
+    while time.time() < deadline and not marker.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the build ended before the kill: " + proc.stdout.read()
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "s3:").exists() and not (ROOT / "s3:").exists()      # was a local folder `s3:/mix/demo`
+
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    assert not fs.exists("mix/demo/shards/manifest.json")           # no commit yet
+    done = _build_cli(["--out", url], s3.env())
+    log, _ = done.communicate(timeout=900)
+    assert done.returncode == 0, log
+    assert f"work folder: {work}" in log and f"manifest: {url}/shards/manifest.json" in log
+
+    local = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(demo_build.shards_dir.iterdir())
+             if p.suffix in (".tar", ".parquet")}
+    bucket = _bucket_files(fs, "mix/demo")
+    assert {k.split("/")[-1]: v[0] for k, v in bucket.items() if k.startswith("shards/") and
+            not k.endswith(".json")} == local                                  # shards and rejects, byte for byte
+    assert sorted(k for k in bucket if not k.startswith("shards/")) == ["recipe.sha256"] + [
+        f"steps/07_mix/sidecars/shard-{i:05d}.json" for i in range(len(demo_build.manifest["shards"]))]
+    manifest = json.loads(fs.cat_file("mix/demo/shards/manifest.json"))
+    assert manifest["shards"] == demo_build.manifest["shards"] and manifest["counts"] == demo_build.manifest["counts"]
+
+    # a shard lost from the bucket (with its sidecar): the rerun writes that one again, nothing else
+    fs.rm(["mix/demo/shards/shard-00001.tar", "mix/demo/steps/07_mix/sidecars/shard-00001.json"])
+    again = _build_cli(["--out", url], s3.env())
+    log, _ = again.communicate(timeout=900)
+    assert again.returncode == 0, log
+    after = _bucket_files(fs, "mix/demo")
+    assert {k: v[0] for k, v in after.items() if k != "shards/manifest.json"} == \
+        {k: v[0] for k, v in bucket.items() if k != "shards/manifest.json"}
+    kept = [k for k in bucket if k.endswith(".tar") and "00001" not in k]
+    assert kept and all(after[k][1] == bucket[k][1] for k in kept)             # not rewritten
+    steps = json.loads(fs.cat_file("mix/demo/shards/manifest.json"))["steps"]
+    assert all(s["resumed"] for s in steps) and "(resumed)" in log
+
+    # the bucket, audited and trained from directly
+    from mixkit.audit import audit_shards
+    from mixkit.train import train
+    from mixkit.train.config import load_config
+
+    res = audit_shards(f"{url}/shards", targets=manifest["targets"]["by_lang"], progress=False, workers=1).to_dict()
+    assert res["errors"] == [] and res["total_samples"] == manifest["counts"]["total"]
+    assert res["manifest_check"]["matches"]
+    cfg = load_config(TINY)
+    cfg.optim.max_steps, cfg.run.log_every, cfg.run.save_every = 3, 1, 100
+    summary = train(cfg, shards=f"{url}/shards/shard-*.tar", out_dir=str(tmp_path / "run"), max_steps=3)
+    assert summary["steps"] == 3 and sum(summary["samples_by_lang"].values()) > 0
+
+
+def test_a_build_to_a_missing_bucket_or_with_wrong_credentials_is_one_line_and_loses_nothing(s3, tmp_path):
+    import s3fs
+
+    from mixkit.build.folder import default_work_dir
+
+    url = "s3://mix/kept"
+    old = {k: os.environ.get(k) for k in s3.env()}
+    os.environ.update(s3.env())
+    try:
+        s3fs.S3FileSystem.clear_instance_cache()
+        storage.write_text(f"{url}/shards/manifest.json", "{}\n")           # what an earlier build left
+        for out, env, says in (("s3://nobucket/demo", s3.env(), "error: s3://nobucket/demo: bucket 'nobucket' does not exist"),
+                               (url, s3.env(secret_key="wrong"), f"error: {url}: access denied")):
+            res = _cli(["build", str(DEMO), "--out", out, "--quiet"], env)
+            _one_line_error(res, says)
+            assert not default_work_dir(out).exists()                        # stopped before any work
+        s3fs.S3FileSystem.clear_instance_cache()
+        assert storage.find(url) == [f"{url}/shards/manifest.json"]
+        assert storage.read_text(f"{url}/shards/manifest.json") == "{}\n"
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+        s3fs.S3FileSystem.clear_instance_cache()

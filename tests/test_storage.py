@@ -174,3 +174,16 @@ def test_a_second_server_beside_the_first_shares_no_port(s3, tmp_path):
     finally:
         other.stop()
     assert other.proc.poll() is not None                   # stopped: its process is gone
+
+
+def test_an_object_written_elsewhere_after_a_listing_is_read(s3_env):
+    """s3fs keeps a folder's listing and answered "not found" from it for an object another
+    process (a worker writing a shard's sidecar) wrote since."""
+    import s3fs
+
+    storage.write_text("s3://mix/listed/a.json", "a")
+    assert storage.list_files("s3://mix/listed") == ["s3://mix/listed/a.json"]
+    s3fs.S3FileSystem(skip_instance_cache=True).pipe_file("mix/listed/b.json", b"b")   # another client
+    assert storage.read_text("s3://mix/listed/b.json") == "b"
+    with storage.open_read("s3://mix/listed/b.json") as f:
+        assert f.read() == b"b"

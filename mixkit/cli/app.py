@@ -75,7 +75,7 @@ def build(
 
     folder = BuildFolder.of(out, work if work is not None else r.output.work)
     if folder.out != str(folder.root):
-        console.print(f"work folder: {folder.root}", highlight=False)
+        console.print(f"work folder: {folder.root}", highlight=False, soft_wrap=True)   # a path stays whole
     try:
         try:
             res = run_build(r, out, address=address, progress=not quiet, dry_run=dry_run, backend=backend,
@@ -129,9 +129,9 @@ def build(
                   + f"  (peak driver memory {max((s['driver_peak_rss_mb'] for s in m.get('steps', [])), default=0):.0f} MB)")
     shards = str(res.shards_dir)
     console.print(f"shards:   {shards}/shard-*.tar\nmanifest: {shards}/manifest.json\n"
-                  f"rejects:  {shards}/rejects.parquet", highlight=False)
+                  f"rejects:  {shards}/rejects.parquet", highlight=False, soft_wrap=True)
     if ray_log:
-        console.print(f"Ray log:  {ray_log}")
+        console.print(f"Ray log:  {ray_log}", highlight=False, soft_wrap=True)
 
 
 def _stop_ray():

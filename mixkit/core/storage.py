@@ -180,6 +180,13 @@ def _errors(url: str):
 # Read
 # ---------------------------------------------------------------------------------------------
 
+def _forget_listing(fs, path: str) -> None:
+    """s3fs answers "not found" from its cached listing of the folder, without asking the server,
+    for an object another process wrote after this one listed the folder (a shard's sidecar
+    written by a worker): forget that listing before opening."""
+    fs.invalidate_cache(path.rsplit("/", 1)[0] if "/" in path else path)
+
+
 def open_read(url: str | os.PathLike, block_size: int = READ_BLOCK) -> IO[bytes]:
     """A buffered binary reader (with peek). Remote files are streamed in `block_size` range
     requests as they are read, never downloaded whole first."""
@@ -188,6 +195,7 @@ def open_read(url: str | os.PathLike, block_size: int = READ_BLOCK) -> IO[bytes]
         return open(local_path(url), "rb")
     fs, path = filesystem(url)
     with _errors(url):
+        _forget_listing(fs, path)
         f = fs.open(path, "rb", block_size=block_size, cache_type="readahead")
     return io.BufferedReader(f, buffer_size=1 << 20)
 
@@ -199,6 +207,7 @@ def read_bytes(url: str | os.PathLike) -> bytes:
             return f.read()
     fs, path = filesystem(url)
     with _errors(url):
+        _forget_listing(fs, path)
         return fs.cat_file(path)
 
 

@@ -330,3 +330,29 @@ def test_a_build_to_a_missing_bucket_or_with_wrong_credentials_is_one_line_and_l
         for k, v in old.items():
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
         s3fs.S3FileSystem.clear_instance_cache()
+
+
+def test_a_url_out_works_in_the_cache_and_its_stamp_refuses_another_recipe(s3_env, tmp_path, monkeypatch):
+    from mixkit.build.folder import BuildFolder
+
+    monkeypatch.setenv("MIXKIT_CACHE_DIR", str(tmp_path / "cache"))
+    f = BuildFolder.of("s3://mix/stamped")
+    assert f.root.parent == tmp_path / "cache" / "builds" and f.shards == "s3://mix/stamped/shards"
+    assert f.published(f.step_dir(7, "mix"), "sidecars") == "s3://mix/stamped/steps/07_mix/sidecars"
+    assert BuildFolder.of("s3://mix/stamped/").root == f.root                       # one URL, one work folder
+    local = BuildFolder.of(tmp_path / "runs")
+    assert local.root == tmp_path / "runs" and local.out == str(tmp_path / "runs")  # as before: one folder
+    assert local.published(local.step_dir(7, "mix"), "sidecars") == str(tmp_path / "runs/steps/07_mix/sidecars")
+    f.claim("a" * 64)
+    assert storage.read_text("s3://mix/stamped/recipe.sha256") == "a" * 64 + "\n"
+    with pytest.raises(RuntimeError, match=r"^s3://mix/stamped holds a build of a different recipe"):
+        BuildFolder.of("s3://mix/stamped", tmp_path / "elsewhere").claim("b" * 64)   # the work folder is new
+
+
+def test_the_recipe_names_the_work_folder_and_the_build_prints_it(s3, tmp_path):
+    recipe = tmp_path / "demo.yaml"
+    text = (ROOT / "recipes" / "demo.yaml").read_text().replace("demo_data/", str(ROOT / "recipes" / "demo_data") + "/")
+    recipe.write_text(text.replace("output:\n", f"output:\n  work: {tmp_path / 'work'}\n"))
+    res = _cli(["build", str(recipe), "--out", "s3://nobucket/demo", "--quiet"], s3.env())
+    _one_line_error(res, "error: s3://nobucket/demo: bucket 'nobucket' does not exist")
+    assert f"work folder: {tmp_path / 'work'}" in res.stdout and not (tmp_path / "work").exists()

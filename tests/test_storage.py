@@ -187,3 +187,14 @@ def test_an_object_written_elsewhere_after_a_listing_is_read(s3_env):
     assert storage.read_text("s3://mix/listed/b.json") == "b"
     with storage.open_read("s3://mix/listed/b.json") as f:
         assert f.read() == b"b"
+
+
+def test_many_small_files_read_at_once_in_order(s3_env, tmp_path):
+    names = [f"s-{i:03d}.json" for i in range(40)]
+    for base in ("s3://mix/many", str(tmp_path)):
+        for i, n in enumerate(names):
+            storage.write_text(storage.join(base, n), str(i))
+        assert storage.read_many([storage.join(base, n) for n in reversed(names)]) == \
+            [str(i).encode() for i in reversed(range(40))]
+    with pytest.raises(FileNotFoundError):
+        storage.read_many(["s3://mix/many/s-000.json", "s3://mix/many/nope.json"])

@@ -396,7 +396,7 @@ class Mix(BuildStep):
                 scratch=d / "shuffle", groups=n_shards - len(done),
                 partitions=min(n_shards - len(done), max(1, math.ceil(sum(sizes) / SHUFFLE_BYTES))),
                 weights=sizes, batch_weight=SHUFFLE_BYTES, on_group=lambda n, t: ctx.progress.update("write shards", n, t))
-        res.shards = [json.loads(storage.read_text(p)) for p in side]
+        res.shards = [json.loads(b) for b in storage.read_many(side)]
         res.rows_out = sum(i["samples"] for i in res.shards)
         mark_done(d)
         return res

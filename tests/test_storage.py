@@ -198,3 +198,30 @@ def test_many_small_files_read_at_once_in_order(s3_env, tmp_path):
             [str(i).encode() for i in reversed(range(40))]
     with pytest.raises(FileNotFoundError):
         storage.read_many(["s3://mix/many/s-000.json", "s3://mix/many/nope.json"])
+
+
+def test_a_writer_killed_mid_upload_leaves_no_object(s3_env):
+    """SIGKILL after a part of a multipart upload went out: no object under the name, only an
+    unfinished upload (invisible; a bucket lifecycle rule clears those)."""
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import os, sys, time\n"
+            "from mixkit.core import storage\n"
+            "w = storage.AtomicWrite('s3://mix/killed/big.bin')\n"
+            "w.write(os.urandom(storage.WRITE_BLOCK + 1000))\n"      # the first part is uploaded here
+            "print('written', flush=True)\n"
+            "time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    try:
+        assert proc.stdout.readline().strip() == "written"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert not storage.exists("s3://mix/killed/big.bin") and _objects("s3://mix/killed") == []
+    pending = [u for u in _pending_uploads() if u["Key"] == "killed/big.bin"]
+    assert len(pending) == 1                                     # the part went out; never completed
+    fsspec.filesystem("s3").call_s3("abort_multipart_upload", Bucket="mix", Key="killed/big.bin",
+                                    UploadId=pending[0]["UploadId"])

@@ -349,6 +349,15 @@ def test_a_url_out_works_in_the_cache_and_its_stamp_refuses_another_recipe(s3_en
         BuildFolder.of("s3://mix/stamped", tmp_path / "elsewhere").claim("b" * 64)   # the work folder is new
 
 
+def test_a_build_into_a_folder_of_another_recipe_is_one_line(tmp_path):
+    out = tmp_path / "other"
+    out.mkdir()
+    (out / "recipe.sha256").write_text("b" * 64 + "\n")
+    res = _cli(["build", str(ROOT / "recipes" / "demo.yaml"), "--out", str(out), "--quiet"], {})
+    _one_line_error(res, f"error: {out} holds a build of a different recipe (sha256 bbbbbbbbbbbb…)")
+    assert sorted(p.name for p in out.iterdir()) == ["recipe.sha256"]     # nothing written
+
+
 def test_the_recipe_names_the_work_folder_and_the_build_prints_it(s3, tmp_path):
     recipe = tmp_path / "demo.yaml"
     text = (ROOT / "recipes" / "demo.yaml").read_text().replace("demo_data/", str(ROOT / "recipes" / "demo_data") + "/")

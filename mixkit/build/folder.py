@@ -36,6 +36,10 @@ def default_work_dir(out: str | os.PathLike) -> Path:
     return Path(cache_dir("builds", hashlib.sha256(url.encode()).hexdigest()[:16]))
 
 
+class BuildFolderError(RuntimeError):
+    """The folder (or URL) holds a build of another recipe: one line, rerunning cannot help."""
+
+
 @dataclass(frozen=True)
 class BuildFolder:
     root: Path                          # the work folder: steps/, logs/
@@ -104,14 +108,14 @@ class BuildFolder:
         (in the work folder or at `out`). A URL is first checked to be writable: wrong credentials
         or a missing bucket stop here, in one line (storage.StorageError), before any work."""
         storage.check_writable(self.out)
-        self.steps.mkdir(parents=True, exist_ok=True)
         stamps = [str(self.recipe_stamp)]
         if self.out != str(self.root):
             stamps.append(storage.join(self.out, "recipe.sha256"))
         for stamp in stamps:
             if storage.exists(stamp) and storage.read_text(stamp).strip() != recipe_sha256:
                 held = storage.read_text(stamp).strip()[:12]
-                raise RuntimeError(f"{storage.display(storage.parent(stamp))} holds a build of a different recipe "
+                raise BuildFolderError(f"{storage.display(storage.parent(stamp))} holds a build of a different recipe "
                                    f"(sha256 {held}…); use a new --out (and --work) or delete this one")
+        self.steps.mkdir(parents=True, exist_ok=True)
         for stamp in stamps:
             storage.write_text(stamp, recipe_sha256 + "\n")

@@ -149,8 +149,8 @@ def build(recipe: Recipe, out_dir: str | Path, *, address: str | None = None, pr
     `out_dir`: a folder or a URL (s3://bucket/demo, any fsspec URL): shards, their sidecars,
     rejects.parquet and manifest.json are published there, each object under its final name only
     when complete, the manifest last. `work`: the folder of the steps' partitions and markers
-    (default: out_dir itself, or for a URL the recipe's `work:`, else a folder of the cache,
-    mixkit.build.folder.default_work_dir). `steps`: the step list (default:
+    (default: the recipe's `output.work`, else out_dir itself, or for a URL a folder of the
+    cache, mixkit.build.folder.default_work_dir). `steps`: the step list (default:
     mixkit.build.steps.default_steps()). `backend`: "ray" (a local Ray, or the cluster at
     `address`) or "local" (worker processes, no Ray).
     """

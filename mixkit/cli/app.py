@@ -41,7 +41,7 @@ def build(
 ) -> None:
     """Build a recipe into WebDataset shards at the recipe's language ratios (resumes a stopped build)."""
     from mixkit.build.runner import achieved_table, build as run_build
-    from mixkit.build.folder import BuildFolder
+    from mixkit.build.folder import BuildFolder, BuildFolderError
     from mixkit.build.plan import PlanError, quotas, target_shares
     from mixkit.build.recipe import RecipeError
 
@@ -83,7 +83,7 @@ def build(
         finally:
             _stop_ray()               # build() closes the Ray it started; this covers an interrupted start
             ray_log = folder.ray_log if folder.ray_log.exists() else None
-    except (RayConnectError, StorageError) as e:      # rerunning cannot help: say what to set, in one line
+    except (RayConnectError, StorageError, BuildFolderError) as e:   # rerunning cannot help: one line
         err.print(f"[bold red]error:[/] {e}", highlight=False)
         raise typer.Exit(2)
     except (PlanError, RecipeError) as e:

@@ -383,8 +383,11 @@ class Mix(BuildStep):
         n_shards = cuts.num_rows
         shards_dir = ctx.folder.shards
         storage.makedirs(shards_dir)
+        # a shard is done when its sidecar and the shard itself are there (one listing of each, not
+        # a request per shard; a shard deleted from a bucket under a kept sidecar is written again)
         side = [storage.join(sidecars, f"shard-{s:05d}.json") for s in range(n_shards)]
-        written = set(storage.list_files(sidecars, (".json",)))       # one listing, not a request per shard
+        written = set(storage.list_files(sidecars, (".json",))) & {
+            storage.join(sidecars, storage.name(p)[:-len(".tar")] + ".json") for p in storage.list_files(shards_dir, (".tar",))}
         done = [s for s in range(n_shards) if side[s] in written]
         if len(done) < n_shards:
             ctx.engine.group_apply(

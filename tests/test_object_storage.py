@@ -365,3 +365,5 @@ def test_the_recipe_names_the_work_folder_and_the_build_prints_it(s3, tmp_path):
     res = _cli(["build", str(recipe), "--out", "s3://nobucket/demo", "--quiet"], s3.env())
     _one_line_error(res, "error: s3://nobucket/demo: bucket 'nobucket' does not exist")
     assert f"work folder: {tmp_path / 'work'}" in res.stdout and not (tmp_path / "work").exists()
+    res = _cli(["build", str(recipe), "--out", "s3://mix/demo", "--work", "s3://mix/work"], s3.env())
+    _one_line_error(res, "error: --work s3://mix/work: the work folder must be on a filesystem")

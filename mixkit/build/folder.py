@@ -58,6 +58,9 @@ class BuildFolder:
             out = storage.local_path(out)
         if work is None:
             work = default_work_dir(out) if storage.is_remote(out) else out
+        elif storage.is_remote(work):
+            raise BuildFolderError(f"--work {storage.display(work)}: the work folder must be on a filesystem (a local "
+                                   f"or shared disk); only --out may be a URL")
         return cls(Path(storage.local_path(os.fspath(work))), out)
 
     @property

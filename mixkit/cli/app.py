@@ -32,7 +32,7 @@ def _load(recipe_path: Path):
 def build(
     recipe: Path = typer.Argument(..., help="YAML recipe"),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="build folder or URL (s3://bucket/demo): shards/, manifest.json, steps/ for resume; required unless --plan-only"),
-    work: Optional[Path] = typer.Option(None, "--work", help="the steps' working folder (default: --out, or for a URL --out a folder under $MIXKIT_CACHE_DIR/builds); on a cluster, storage every node sees"),
+    work: Optional[str] = typer.Option(None, "--work", help="the steps' working folder (default: --out, or for a URL --out a folder under $MIXKIT_CACHE_DIR/builds); on a cluster, storage every node sees"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (ray://head:10001 or HOST:PORT); default: a local Ray"),
     dry_run: bool = typer.Option(False, "--dry-run", help="read, filter and dedup; print what would be removed; write no shards"),
     plan_only: bool = typer.Option(False, "--plan-only", help="print the quotas the recipe asks for, without touching data"),
@@ -73,7 +73,11 @@ def build(
     from mixkit.core.storage import StorageError
     from mixkit.runtime.ray_connect import RayConnectError
 
-    folder = BuildFolder.of(out, work if work is not None else r.output.work)
+    try:
+        folder = BuildFolder.of(out, work if work is not None else r.output.work)
+    except BuildFolderError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False)
+        raise typer.Exit(2)
     if folder.out != str(folder.root):
         console.print(f"work folder: {folder.root}", highlight=False, soft_wrap=True)   # a path stays whole
     try:

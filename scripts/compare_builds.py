@@ -2,19 +2,19 @@
 which sources the differing ones come from (e.g. after a refactor, or a library upgrade).
 
     python scripts/compare_builds.py runs/before runs/after
+    python scripts/compare_builds.py runs/demo s3://bucket/demo     # a build folder may be a URL
 """
 from __future__ import annotations
 
 import sys
 from collections import Counter
-from pathlib import Path
-
+from mixkit.core import storage
 from mixkit.core.shard_format import TarSample, expand_shards, iter_tar
 
 
 def samples(build_dir: str) -> dict[str, TarSample]:
     out = {}
-    for path in expand_shards(str(Path(build_dir) / "shards")):
+    for path in expand_shards(storage.join(build_dir, "shards")):
         for s in iter_tar(path):
             if isinstance(s, TarSample):
                 out[s.key] = s

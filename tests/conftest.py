@@ -30,5 +30,43 @@ def ray_engine():
 
 
 @pytest.fixture(scope="session")
+def demo_build(ray_engine, tmp_path_factory):
+    """recipes/demo.yaml built once on disk: the reference other builds are compared with."""
+    from mixkit.build.recipe import load_recipe
+    from mixkit.build.runner import build
+
+    return build(load_recipe(ROOT / "recipes" / "demo.yaml"), tmp_path_factory.mktemp("demo"), progress=False,
+                 engine=ray_engine)
+
+
+@pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory):
+    """A real S3 server (SeaweedFS) on 127.0.0.1 for the whole session, with bucket `mix`."""
+    from s3_server import S3Server
+
+    server = S3Server(tmp_path_factory.mktemp("seaweedfs")).start()
+    yield server
+    server.stop()
+
+
+def _forget_filesystems() -> None:
+    """fsspec keeps one filesystem per set of options, holding the credentials it was made with:
+    a test that changes the environment must not meet another test's instance."""
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.fixture
+def s3_env(s3, monkeypatch):
+    """The server's credentials and endpoint in this process's environment, as a user sets them."""
+    for k, v in s3.env().items():
+        monkeypatch.setenv(k, v)
+    _forget_filesystems()
+    yield s3
+    _forget_filesystems()

@@ -29,13 +29,6 @@ def _shard_hashes(shards: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(shards.glob("shard-*.tar"))}
 
 
-@pytest.fixture(scope="module")
-def demo_build(ray_engine, tmp_path_factory):
-    out = tmp_path_factory.mktemp("demo")
-    res = build(load_recipe(DEMO), out, progress=False, engine=ray_engine)
-    return res
-
-
 def test_demo_reaches_target_shares(demo_build):
     m = demo_build.manifest
     total = m["counts"]["total"]

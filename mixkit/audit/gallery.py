@@ -21,6 +21,7 @@ from collections import defaultdict
 
 import xxhash
 
+from mixkit.core import storage
 from mixkit.core.text import error_text
 from mixkit.core.shard_format import SampleError, TarSample, is_image_member, iter_tar
 
@@ -150,7 +151,7 @@ def attach_thumbnails(gallery: dict[str, list[dict]], px: int = THUMB_PX) -> dic
     for shard, keys in sorted(wanted.items()):
         at = {e["key"]: e["at"] for items in gallery.values() for e in items if e["shard"] == shard and e.get("at")}
         try:
-            with open(shard, "rb") as fh:
+            with storage.open_read(shard, block_size=1 << 20) as fh:     # a few seeks: small range requests
                 for key in sorted(at):
                     data = _read_at(fh, *at[key])
                     if data is not None:

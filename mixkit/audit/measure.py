@@ -30,7 +30,6 @@ Undeclared samples are always run through LID.
 """
 from __future__ import annotations
 
-import os
 from array import array
 from collections import Counter
 from functools import lru_cache
@@ -39,6 +38,7 @@ import xxhash
 
 from mixkit.audit.columns import GroupCounts, LangCounts, Sample
 from mixkit.audit.gallery import GalleryPicker
+from mixkit.core import storage
 from mixkit.core.schema import text_of_messages
 from mixkit.core.shard_format import (SAFETY_REASONS, TEXT_MEMBERS, SampleError, TarProblem, TarSample, iter_tar,
                                       sample_format_of)
@@ -243,12 +243,12 @@ class ShardMeasure:
     # -- the tar -----------------------------------------------------------------------------
     def run(self) -> dict:
         try:
-            fh = open(self.path, "rb")
+            fh = storage.open_read(self.path)           # a URL is streamed, never downloaded whole
+            self.bytes = storage.size(self.path)
         except OSError as e:
             self.error("", f"cannot open shard: {e.strerror or e}")
             return self.result()
         with fh:
-            self.bytes = os.fstat(fh.fileno()).st_size
             self._stream(fh)
         return self.result()
 

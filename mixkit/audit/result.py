@@ -61,6 +61,7 @@ from pathlib import Path
 from mixkit.audit.columns import GroupCounts, LangCounts, LangView, lang_entry, share
 from mixkit.audit.gallery import attach_thumbnails, merge_gallery
 from mixkit.audit.measure import LID_SAMPLING, TOKENISATION, UND, language_or_none
+from mixkit.core import storage
 from mixkit.core.shard_format import Manifest
 from mixkit.lang import languages
 
@@ -167,18 +168,18 @@ def merge(parts: list[dict], targets: dict[str, float] | None, meta: dict) -> di
     }
 
 
-def manifest_check(manifest: Path | None, by_lang: dict[str, dict], total: int) -> dict | None:
+def manifest_check(manifest: str | None, by_lang: dict[str, dict], total: int) -> dict | None:
     if manifest is None:
         return None
     try:
         counts = Manifest.read(manifest).counts
     except ValueError:
-        return {"path": str(manifest), "error": "unreadable manifest.json", "matches": False}
+        return {"path": storage.display(manifest), "error": "unreadable manifest.json", "matches": False}
     exp = counts.by_lang
     got = {k: r["samples"] for k, r in by_lang.items() if r["samples"]}
     mism = {k: {"manifest": exp.get(k, 0), "audit": got.get(k, 0)}
             for k in sorted(set(exp) | set(got)) if exp.get(k, 0) != got.get(k, 0)}
-    return {"path": str(manifest), "total_manifest": counts.total, "total_audit": total, "by_lang_mismatches": mism,
+    return {"path": storage.display(manifest), "total_manifest": counts.total, "total_audit": total, "by_lang_mismatches": mism,
             "matches": not mism and counts.total == total}
 
 

@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
+from mixkit.core import storage
 from mixkit.core.shard_format import MANIFEST_NAME, Manifest, expand_shards
 from mixkit.lang import languages
 
 
-def find_manifest(paths: list[str]) -> Path | None:
-    """manifest.json in the directory holding all the shards, if there is one."""
-    dirs = {os.path.dirname(os.path.abspath(p)) for p in paths}
+def find_manifest(paths: list[str]) -> str | None:
+    """manifest.json in the directory (or URL prefix) holding all the shards, if there is one."""
+    dirs = {storage.parent(p) for p in paths}
     if len(dirs) == 1:
-        m = Path(dirs.pop()) / MANIFEST_NAME
-        if m.is_file():
+        m = storage.join(dirs.pop(), MANIFEST_NAME)
+        if storage.exists(m):
             return m
     return None
 
@@ -40,5 +40,5 @@ def resolve_targets(shards: str | list, recipe: str | os.PathLike | None = None)
     if m is not None:
         t = targets_from_manifest(m)
         if t:
-            return t, f"manifest:{m}"
+            return t, f"manifest:{storage.display(m)}"
     return None, None

@@ -7,21 +7,65 @@
 <out>/shards/shard-NNNNN.tar   the output, plus manifest.json and rejects.parquet beside them
 <out>/logs/                    Ray's own logs (the terminal shows only mixkit's messages)
 ```
-Nothing else in mixkit spells these names: steps ask the BuildFolder for theirs.
+Two roots. `work` holds the steps and logs (parquet partitions, markers, renames into place: a
+local or shared disk). `out` holds what a build publishes: shards, their sidecars (the mix step's
+mark that a shard is finished), rejects.parquet, manifest.json and the recipe stamp; `out` may be a
+URL (s3://bucket/demo), written through mixkit.core.storage. Without --work they are the same
+folder; a URL --out works in $MIXKIT_CACHE_DIR/builds/<hash of the URL>. Nothing else in mixkit
+spells these names: steps ask the BuildFolder for theirs.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from mixkit.core import storage
+
+
+def cache_dir(*names: str) -> str:
+    """$MIXKIT_CACHE_DIR/<names>, else ~/.cache/mixkit/<names>: what builds share or keep aside."""
+    base = os.environ.get("MIXKIT_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "mixkit")
+    return os.path.join(base, *names)
+
+
+def default_work_dir(out: str | os.PathLike) -> Path:
+    """The work folder of a build whose --out is a URL: local, one per URL."""
+    url = storage.display(os.fspath(out)).rstrip("/")
+    return Path(cache_dir("builds", hashlib.sha256(url.encode()).hexdigest()[:16]))
+
+
+class BuildFolderError(RuntimeError):
+    """The folder (or URL) holds a build of another recipe: one line, rerunning cannot help."""
+
 
 @dataclass(frozen=True)
 class BuildFolder:
-    root: Path
+    root: Path                          # the work folder: steps/, logs/
+    out: str = ""                       # where outputs are published (a path or a URL); "" = root
 
     def __post_init__(self):
         object.__setattr__(self, "root", Path(self.root))
+        object.__setattr__(self, "out", os.fspath(self.out) if self.out else str(self.root))
+
+    @classmethod
+    def of(cls, out: str | os.PathLike, work: str | os.PathLike | None = None) -> "BuildFolder":
+        """The folder of a build to `out` (a path or a URL), working in `work` (default: `out`
+        itself when local, a folder of the cache for a URL)."""
+        out = os.fspath(out)
+        if not storage.is_remote(out):
+            out = storage.local_path(out)
+        if work is None:
+            work = default_work_dir(out) if storage.is_remote(out) else out
+        elif storage.is_remote(work):
+            raise BuildFolderError(f"--work {storage.display(work)}: the work folder must be on a filesystem (a local "
+                                   f"or shared disk); only --out may be a URL")
+        return cls(Path(storage.local_path(os.fspath(work))), out)
+
+    @property
+    def remote(self) -> bool:
+        return storage.is_remote(self.out)
 
     @property
     def steps(self) -> Path:
@@ -31,17 +75,22 @@ class BuildFolder:
         """steps/NN_name: NN is the step's 1-based position in the build's step list."""
         return self.steps / f"{position:02d}_{name}"
 
-    @property
-    def shards(self) -> Path:
-        return self.root / "shards"
+    def published(self, step_dir: Path, *names: str) -> str:
+        """The place of a step's sub-folder on the `out` side (the mix step's shard sidecars):
+        <out>/steps/NN_step/<names>, the same path as in the work folder when they are one."""
+        return storage.join(self.out, *Path(step_dir).relative_to(self.root).parts, *names)
 
     @property
-    def manifest(self) -> Path:
-        return self.shards / "manifest.json"
+    def shards(self) -> str:
+        return storage.join(self.out, "shards")
 
     @property
-    def rejects(self) -> Path:
-        return self.shards / "rejects.parquet"
+    def manifest(self) -> str:
+        return storage.join(self.shards, "manifest.json")
+
+    @property
+    def rejects(self) -> str:
+        return storage.join(self.shards, "rejects.parquet")
 
     @property
     def recipe_stamp(self) -> Path:
@@ -58,12 +107,18 @@ class BuildFolder:
         return self.logs / LOG_NAME
 
     def claim(self, recipe_sha256: str) -> None:
-        """Create the folder for this recipe, or refuse one that holds a build of another recipe."""
+        """Create the folder for this recipe, or refuse one that holds a build of another recipe
+        (in the work folder or at `out`). A URL is first checked to be writable: wrong credentials
+        or a missing bucket stop here, in one line (storage.StorageError), before any work."""
+        storage.check_writable(self.out)
+        stamps = [str(self.recipe_stamp)]
+        if self.out != str(self.root):
+            stamps.append(storage.join(self.out, "recipe.sha256"))
+        for stamp in stamps:
+            if storage.exists(stamp) and storage.read_text(stamp).strip() != recipe_sha256:
+                held = storage.read_text(stamp).strip()[:12]
+                raise BuildFolderError(f"{storage.display(storage.parent(stamp))} holds a build of a different recipe "
+                                   f"(sha256 {held}…); use a new --out (and --work) or delete this one")
         self.steps.mkdir(parents=True, exist_ok=True)
-        stamp = self.recipe_stamp
-        if stamp.exists() and stamp.read_text().strip() != recipe_sha256:
-            raise RuntimeError(f"{self.root} holds a build of a different recipe (sha256 "
-                               f"{stamp.read_text().strip()[:12]}…); use a new --out folder or delete this one")
-        tmp = stamp.with_name(stamp.name + ".tmp")
-        tmp.write_text(recipe_sha256 + "\n")
-        os.replace(tmp, stamp)
+        for stamp in stamps:
+            storage.write_text(stamp, recipe_sha256 + "\n")

@@ -14,6 +14,7 @@ from typing import Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mixkit.core import storage
 from mixkit.lang import languages
 from mixkit.dedup import DedupOptions
 from mixkit.runtime.workers import Workers
@@ -87,6 +88,10 @@ class StepOptions(_Strict):
 class OutputSpec(_Strict):
     samples_per_shard: int = Field(default=1000, ge=1)
     max_shard_mb: float = Field(default=256, gt=0)
+    # The steps' working folder (partitions, markers); --work overrides it. Default: the --out
+    # folder, or for a URL --out a folder under $MIXKIT_CACHE_DIR/builds. A cluster needs a
+    # folder every node sees.
+    work: str | None = None
 
 
 class Recipe(_Strict):
@@ -247,17 +252,19 @@ def load_recipe(path: str | Path) -> Recipe:
             errors = kept or errors
         lines = sorted({_format_error(path, root, er) for er in errors})
         raise RecipeError("invalid recipe:\n  " + "\n  ".join(lines)) from None
-    for i, src in enumerate(recipe.sources):
-        p = Path(src.path)
-        if not p.is_absolute():
-            src.path = str((path.parent / p))
-        if src.image_root and not Path(src.image_root).is_absolute():
-            src.image_root = str(path.parent / src.image_root)
+    def beside_recipe(p: str) -> str:
+        """A relative path is relative to the recipe file; a URL (s3://...) is taken as it is."""
+        return p if storage.is_remote(p) or Path(storage.local_path(p)).is_absolute() else str(path.parent / p)
+
+    for src in recipe.sources:
+        src.path = beside_recipe(src.path)
+        if src.image_root:
+            src.image_root = beside_recipe(src.image_root)
     tr = recipe.steps.translate
     for attr in ("phrasebook", "cache_dir"):
         v = getattr(tr, attr)
-        if v and not Path(v).is_absolute():
-            setattr(tr, attr, str(path.parent / v))
+        if v:
+            setattr(tr, attr, beside_recipe(v))
     recipe.path = path
     recipe.sha256 = hashlib.sha256(raw).hexdigest()
     return recipe
@@ -294,12 +301,15 @@ def check_sources_exist(recipe: Recipe) -> None:
 
     root = yaml.compose(recipe.path.read_text(encoding="utf-8")) if recipe.path else None
     for i, src in enumerate(recipe.sources):
+        hint = " (paths are relative to the recipe file)"
         try:
             files = list_source_files(src.path, src.format)
         except SourceError as e:
             files, why = [], str(e)
+        except storage.StorageError as e:     # names the URL and the credentials, bucket or package
+            files, why, hint = [], str(e), ""
         else:
-            why = f"no files match {src.path}"
+            why = f"no files match {storage.display(src.path)}"
         if not files:
             line, _ = _node_line(root, ("sources", i, "path"))
-            raise RecipeError(f"{recipe.path}:{line}: sources.{i}.path: {why} (paths are relative to the recipe file)")
+            raise RecipeError(f"{recipe.path}:{line}: sources.{i}.path: {why}{hint}")

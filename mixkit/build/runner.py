@@ -24,6 +24,7 @@ from mixkit.build.folder import BuildFolder
 from mixkit.build.plan import output_targets
 from mixkit.runtime.progress import Progress
 from mixkit.build.recipe import Recipe, check_sources_exist, check_workers
+from mixkit.core import storage
 from mixkit.core.schema import REJECT_SCHEMA
 from mixkit.core.shard_format import Manifest
 
@@ -34,13 +35,15 @@ class BuildAccountingError(RuntimeError):
 
 @dataclass
 class BuildResult:
-    out_dir: Path
+    out_dir: Path | str                 # a URL when the build published to object storage
     manifest: dict
     plan_table: dict = field(default_factory=dict)
+    work_dir: Path | None = None        # steps/ and logs/ (out_dir itself unless --work or a URL)
 
     @property
-    def shards_dir(self) -> Path:
-        return BuildFolder(self.out_dir).shards
+    def shards_dir(self) -> Path | str:
+        shards = storage.join(self.out_dir, "shards")
+        return shards if storage.is_remote(shards) else Path(shards)
 
 
 @dataclass
@@ -140,13 +143,18 @@ def make_engine(address: str | None = None, log_dir: Path | None = None, backend
 
 def build(recipe: Recipe, out_dir: str | Path, *, address: str | None = None, progress: bool = True,
           dry_run: bool = False, engine=None, steps: list[BuildStep] | None = None,
-          backend: str = "ray") -> BuildResult:
+          backend: str = "ray", work: str | Path | None = None) -> BuildResult:
     """Build the recipe into out_dir (resuming whatever an earlier run finished).
 
-    `steps`: the step list (default: mixkit.build.steps.default_steps()). `backend`: "ray" (a
-    local Ray, or the cluster at `address`) or "local" (worker processes, no Ray).
+    `out_dir`: a folder or a URL (s3://bucket/demo, any fsspec URL): shards, their sidecars,
+    rejects.parquet and manifest.json are published there, each object under its final name only
+    when complete, the manifest last. `work`: the folder of the steps' partitions and markers
+    (default: the recipe's `output.work`, else out_dir itself, or for a URL a folder of the
+    cache, mixkit.build.folder.default_work_dir). `steps`: the step list (default:
+    mixkit.build.steps.default_steps()). `backend`: "ray" (a local Ray, or the cluster at
+    `address`) or "local" (worker processes, no Ray).
     """
-    folder = BuildFolder(Path(out_dir))
+    folder = BuildFolder.of(out_dir, work if work is not None else recipe.output.work)
     check_sources_exist(recipe)
     folder.claim(recipe.sha256)
     steps = list(steps or default_steps())
@@ -162,13 +170,17 @@ def build(recipe: Recipe, out_dir: str | Path, *, address: str | None = None, pr
         ctx = BuildContext(recipe=recipe, engine=engine, folder=folder, progress=prog)
         metrics = run_steps(ctx, steps)
         if dry_run:
-            return BuildResult(folder.root, _dry_run_summary(ctx))
+            return BuildResult(_result_dir(folder), _dry_run_summary(ctx), work_dir=folder.root)
         manifest = _finish(ctx, metrics, time.time() - t0)
     finally:
         prog.stop()
         if started is not None:
             started.close()          # Ray's logs went to <out>/logs/ray.log; stderr is the caller's again
-    return BuildResult(folder.root, manifest, ctx.result(PlanResult).describe())
+    return BuildResult(_result_dir(folder), manifest, ctx.result(PlanResult).describe(), folder.root)
+
+
+def _result_dir(folder: BuildFolder) -> Path | str:
+    return folder.out if folder.remote else Path(folder.out)
 
 
 def _reject_files(ctx: BuildContext) -> list[Path]:
@@ -182,16 +194,15 @@ def _dry_run_summary(ctx: BuildContext) -> dict:
 
 
 def _write_rejects_task(job: dict) -> int:
-    """Every reject file, step after step, into one parquet file (streamed: a file at a time)."""
-    out = Path(job["out"])
-    tmp = out.with_name(out.name + ".tmp")
+    """Every reject file, step after step, into one parquet file (streamed: a file at a time),
+    published whole (a path or a URL: mixkit.core.storage.AtomicWrite)."""
     n = 0
-    with pq.ParquetWriter(tmp, REJECT_SCHEMA, compression="zstd") as w:
-        for f in job["files"]:
-            t = pq.read_table(f).cast(REJECT_SCHEMA)
-            w.write_table(t.sort_by("id"))
-            n += t.num_rows
-    tmp.replace(out)
+    with storage.AtomicWrite(job["out"]) as out:
+        with pq.ParquetWriter(out, REJECT_SCHEMA, compression="zstd") as w:
+            for f in job["files"]:
+                t = pq.read_table(f).cast(REJECT_SCHEMA)
+                w.write_table(t.sort_by("id"))
+                n += t.num_rows
     return n
 
 
@@ -206,9 +217,9 @@ def _finish(ctx: BuildContext, metrics: list, seconds: float) -> dict:
     # Rejects: counted and gathered into rejects.parquet by workers (grouped by step, each file by id).
     files = _reject_files(ctx)
     by_reason = tally(ctx.engine, files, ["step", "reason"])
-    folder.shards.mkdir(parents=True, exist_ok=True)
+    storage.makedirs(folder.shards)
     n_rejects = ctx.engine.map_tasks(_write_rejects_task, [{"files": [str(f) for f in files],
-                                                            "out": str(folder.rejects)}])[0]
+                                                            "out": folder.rejects}])[0]
 
     # Counts as the shard writers tallied them while writing.
     by_lang, by_source, by_task = Counter(), Counter(), Counter()

@@ -31,7 +31,8 @@ def _load(recipe_path: Path):
 @app.command()
 def build(
     recipe: Path = typer.Argument(..., help="YAML recipe"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="build folder (shards/, manifest.json, steps/ for resume); required unless --plan-only"),
+    out: Optional[str] = typer.Option(None, "--out", "-o", help="build folder or URL (s3://bucket/demo): shards/, manifest.json, steps/ for resume; required unless --plan-only"),
+    work: Optional[str] = typer.Option(None, "--work", help="the steps' working folder (default: --out, or for a URL --out a folder under $MIXKIT_CACHE_DIR/builds); on a cluster, storage every node sees"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (ray://head:10001 or HOST:PORT); default: a local Ray"),
     dry_run: bool = typer.Option(False, "--dry-run", help="read, filter and dedup; print what would be removed; write no shards"),
     plan_only: bool = typer.Option(False, "--plan-only", help="print the quotas the recipe asks for, without touching data"),
@@ -40,7 +41,7 @@ def build(
 ) -> None:
     """Build a recipe into WebDataset shards at the recipe's language ratios (resumes a stopped build)."""
     from mixkit.build.runner import achieved_table, build as run_build
-    from mixkit.build.folder import BuildFolder
+    from mixkit.build.folder import BuildFolder, BuildFolderError
     from mixkit.build.plan import PlanError, quotas, target_shares
     from mixkit.build.recipe import RecipeError
 
@@ -69,15 +70,24 @@ def build(
     if out is None:
         err.print("[bold red]error:[/] --out is required (the build folder), e.g. --out runs/demo")
         raise typer.Exit(2)
+    from mixkit.core.storage import StorageError
     from mixkit.runtime.ray_connect import RayConnectError
 
     try:
+        folder = BuildFolder.of(out, work if work is not None else r.output.work)
+    except BuildFolderError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False)
+        raise typer.Exit(2)
+    if folder.out != str(folder.root):
+        console.print(f"work folder: {folder.root}", highlight=False, soft_wrap=True)   # a path stays whole
+    try:
         try:
-            res = run_build(r, out, address=address, progress=not quiet, dry_run=dry_run, backend=backend)
+            res = run_build(r, out, address=address, progress=not quiet, dry_run=dry_run, backend=backend,
+                            work=folder.root)
         finally:
             _stop_ray()               # build() closes the Ray it started; this covers an interrupted start
-            ray_log = BuildFolder(out).ray_log if BuildFolder(out).ray_log.exists() else None
-    except RayConnectError as e:      # rerunning cannot help: say what to set, in one line
+            ray_log = folder.ray_log if folder.ray_log.exists() else None
+    except (RayConnectError, StorageError, BuildFolderError) as e:   # rerunning cannot help: one line
         err.print(f"[bold red]error:[/] {e}", highlight=False)
         raise typer.Exit(2)
     except (PlanError, RecipeError) as e:
@@ -85,6 +95,9 @@ def build(
         raise typer.Exit(2)
     except Exception as e:  # noqa: BLE001 - errors raised inside Ray workers arrive wrapped
         root = _root_cause(e)
+        if isinstance(root, StorageError):            # met inside a worker: the same one line
+            err.print(f"[bold red]error:[/] {root}", highlight=False)
+            raise typer.Exit(2)
         if root is e and not type(e).__module__.startswith("ray"):
             raise
         err.print(f"[bold red]error[/] ({type(root).__name__}): {root}\n"
@@ -118,10 +131,11 @@ def build(
     console.print("steps:    " + ", ".join(f"{s['name']} {s['seconds']:.1f}s" + (" (resumed)" if s["resumed"] else "")
                                          for s in m.get("steps", []))
                   + f"  (peak driver memory {max((s['driver_peak_rss_mb'] for s in m.get('steps', [])), default=0):.0f} MB)")
-    console.print(f"shards:   {res.shards_dir}/shard-*.tar\nmanifest: {res.shards_dir / 'manifest.json'}\n"
-                  f"rejects:  {res.shards_dir / 'rejects.parquet'}")
+    shards = str(res.shards_dir)
+    console.print(f"shards:   {shards}/shard-*.tar\nmanifest: {shards}/manifest.json\n"
+                  f"rejects:  {shards}/rejects.parquet", highlight=False, soft_wrap=True)
     if ray_log:
-        console.print(f"Ray log:  {ray_log}")
+        console.print(f"Ray log:  {ray_log}", highlight=False, soft_wrap=True)
 
 
 def _stop_ray():

@@ -29,6 +29,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
 
         from mixkit.audit import audit_shards, resolve_targets
+        from mixkit.core.storage import StorageError
 
         console, err = Console(), Console(stderr=True, soft_wrap=True)
         if not console.is_terminal:     # piped / CI logs: rich would squeeze the table into 80 columns
@@ -36,7 +37,7 @@ def register(app: typer.Typer) -> None:
         spec = shards[0] if len(shards) == 1 else shards
         try:
             targets, target_source = resolve_targets(spec, recipe)
-        except (FileNotFoundError, ValueError) as e:        # RecipeError / UnknownLanguageError are ValueErrors
+        except (FileNotFoundError, ValueError, StorageError) as e:   # RecipeError / UnknownLanguageError are ValueErrors; StorageError: credentials, bucket
             err.print(f"[bold red]error:[/] {e}")
             raise typer.Exit(2)
         if max_deviation is not None and targets is None:
@@ -46,7 +47,7 @@ def register(app: typer.Typer) -> None:
         try:
             res = audit_shards(spec, targets=targets, lid_model=str(lid_model) if lid_model else None,
                                workers=workers, progress=not quiet)
-        except (FileNotFoundError, ValueError) as e:
+        except (FileNotFoundError, ValueError, StorageError) as e:
             err.print(f"[bold red]error:[/] {e}")
             raise typer.Exit(2)
         res.data["target_source"] = target_source

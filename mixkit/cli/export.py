@@ -21,12 +21,13 @@ def register(app: typer.Typer) -> None:
         """Export shards for other trainers (LLaVA, LLaMA-Factory, prismatic, Hugging Face datasets)."""
         from rich.console import Console
 
+        from mixkit.core.storage import StorageError
         from mixkit.export import export_shards
 
-        console, err = Console(), Console(stderr=True)
+        console, err = Console(), Console(stderr=True, soft_wrap=True)   # an error stays one line
         try:
             res = export_shards(shards, out, format=format, progress=not quiet)
-        except (FileNotFoundError, FileExistsError, ValueError) as e:
+        except (FileNotFoundError, FileExistsError, ValueError, StorageError) as e:
             err.print(f"[bold red]error:[/] {e}")
             raise typer.Exit(2)
         console.print(res.summary())

@@ -31,9 +31,10 @@ def register(app: typer.Typer) -> None:
         """Train SigLIP + MLP projector + LLM (LoRA) on mixkit shards; writes checkpoints and a final model."""
         from rich.console import Console
 
+        from mixkit.core.storage import StorageError
         from mixkit.train.config import ConfigError, load_config
 
-        console, err = Console(), Console(stderr=True)
+        console, err = Console(), Console(stderr=True, soft_wrap=True)   # an error stays one line
         overrides = {}
         if shards:
             overrides["data"] = {"shards": list(shards)}
@@ -58,7 +59,7 @@ def register(app: typer.Typer) -> None:
             from mixkit.train.loop import train
 
             summary = train(cfg, max_steps=max_steps)
-        except (ConfigError, FileNotFoundError) as e:
+        except (ConfigError, FileNotFoundError, StorageError) as e:     # StorageError: credentials, bucket
             err.print(f"[bold red]error:[/] {e}")
             raise typer.Exit(2)
         console.print(f"[green]trained {summary['steps']} steps[/]: loss {summary['first_loss']:.3f} -> "

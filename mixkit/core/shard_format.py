@@ -22,7 +22,8 @@ silently:
     far apart are two samples (readers downstream report `duplicate_id`);
   * a tar cut short or with a corrupt header ends with TarProblem broken_tar naming the
     sample being read (not yielded: it may have lost members); the samples before it were.
-`expand_shards` turns a directory, glob, brace pattern or list into shard paths.
+`expand_shards` turns a directory, glob, brace pattern or list into shard paths (or URLs:
+anything mixkit.core.storage opens, streamed).
 
 The build manifest (manifest.json beside the shards) is one typed schema, `Manifest`, written
 by `mixkit build` and `mixkit ocr` and read by `mixkit audit`.
@@ -36,8 +37,9 @@ import tarfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterator
+
+from mixkit.core import storage
 
 # ---------------------------------------------------------------------------------------------
 # Images and text members
@@ -307,14 +309,14 @@ def _open_stream(fh, name: str) -> tarfile.TarFile:
 
 def iter_tar(source: str | os.PathLike | Any, *, read: Callable[[str], bool] | None = None,
              name: str | None = None) -> Iterator[TarSample | TarProblem]:
-    """Stream a tar (path or binary file object; gzip/bz2/xz detected) as samples and problems.
+    """Stream a tar (path, URL or binary file object; gzip/bz2/xz detected) as samples and problems.
 
     `read(ext)` says which members to read; the others are skipped without reading and kept as
     None in `TarSample.members` (the audit reads json and captions only). Default: all.
     """
     if isinstance(source, (str, os.PathLike)):
-        label = str(source)
-        with open(source, "rb") as fh:
+        label = storage.display(source)
+        with storage.open_read(source) as fh:          # a URL is streamed, never fetched whole
             yield from _iter_stream(fh, name or label, read)
     else:
         yield from _iter_stream(source, name or getattr(source, "name", "<stream>"), read)
@@ -406,31 +408,37 @@ def _kind(m: tarfile.TarInfo) -> str:
             tarfile.FIFOTYPE: "fifo"}.get(m.type, f"member of tar type {m.type!r}")
 
 
+SHARD_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+
+
 def expand_shards(shards: str | os.PathLike | list) -> list[str]:
-    """Shard paths from a directory (its *.tar, *.tar.gz, *.tgz, sorted), a glob, brace
-    notation ('data/{00000..00999}.tar') or a list of any of these. Brace-expanded names are
-    kept even when missing (the audit reports them); a pattern that matches nothing raises."""
+    """Shard paths or URLs from a directory (its *.tar, *.tar.gz, *.tgz, sorted; on object
+    storage a prefix), a glob, brace notation ('data/{00000..00999}.tar',
+    's3://bucket/mix/shard-{00000..00099}.tar') or a list of any of these. Brace-expanded names
+    are kept even when missing (the audit reports them); a pattern that matches nothing raises."""
     from braceexpand import braceexpand   # a webdataset dependency
 
     items = [shards] if isinstance(shards, (str, os.PathLike)) else list(shards)
     out: list[str] = []
     for item in items:
-        item = str(item)
-        if os.path.isdir(item):
-            found = sorted(p for ext in ("*.tar", "*.tar.gz", "*.tgz") for p in _glob.glob(os.path.join(item, ext)))
+        item = os.fspath(item)
+        plain = not _glob.has_magic(item) and "{" not in item
+        if plain and storage.is_dir(item):
+            found = [p for p in storage.list_files(item, SHARD_SUFFIXES) if not storage.name(p).startswith(".")]
             if not found:
-                raise FileNotFoundError(f"no *.tar shards in directory {item}")
+                raise FileNotFoundError(f"no *.tar shards in directory {storage.display(item)}")
             out.extend(found)
             continue
         expanded = list(braceexpand(item))
         for pat in expanded:
             if _glob.has_magic(pat):
-                hits = sorted(_glob.glob(pat))
+                hits = storage.glob(pat)
                 if not hits:
-                    raise FileNotFoundError(f"no shard matches {pat!r}")
+                    raise FileNotFoundError(f"no shard matches {storage.display(pat)!r}")
                 out.extend(hits)
-            elif len(expanded) == 1 and not os.path.exists(pat):
-                raise FileNotFoundError(f"shard not found: {pat}")
+            elif len(expanded) == 1 and not storage.exists(pat):
+                storage.raise_if_no_bucket(pat)
+                raise FileNotFoundError(f"shard not found: {storage.display(pat)}")
             else:
                 out.append(pat)
     if not out:
@@ -498,7 +506,7 @@ class Manifest:
         accounting, engine, environment, steps ... (written as top-level keys)."""
         return cls(kind="build", seed=int(seed), targets_by_lang=dict(targets), quotas=counts_dict(quotas),
                    counts=Counts.of(by_lang, by_source, by_task),
-                   shards=[ShardInfo(Path(s["path"]).name, int(s["samples"]), int(s["bytes"]), s["sha256"]) for s in shards],
+                   shards=[ShardInfo(storage.name(s["path"]), int(s["samples"]), int(s["bytes"]), s["sha256"]) for s in shards],
                    rejects_by_step={st: counts_dict(r) for st, r in sorted(rejects_by_step.items())}, sections=sections)
 
     @property
@@ -543,33 +551,35 @@ class Manifest:
             rejects_by_lang=dict(rejects.get("by_lang") or {}),
             sections=doc)
 
-    def write(self, out_dir: str | os.PathLike) -> Path:
+    def write(self, out_dir: str | os.PathLike) -> str:
         return write_manifest(out_dir, self.to_dict())
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> "Manifest":
-        """A manifest.json file (or the folder holding one); ValueError when it is not one."""
-        path = Path(path)
-        if path.is_dir():
-            path = path / MANIFEST_NAME
+        """A manifest.json file (or the folder holding one; a path or URL); ValueError when it is not one."""
+        path = os.fspath(path)
+        if storage.name(path) != MANIFEST_NAME and storage.is_dir(path):
+            path = storage.join(path, MANIFEST_NAME)
+        shown = storage.display(path)
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = json.loads(storage.read_text(path))
+        except storage.StorageError:
+            raise
         except (OSError, ValueError) as e:
-            raise ValueError(f"{path}: not a readable manifest ({e})") from e
+            raise ValueError(f"{shown}: not a readable manifest ({e})") from e
         if not isinstance(doc, dict):
-            raise ValueError(f"{path}: a manifest must be a JSON object")
+            raise ValueError(f"{shown}: a manifest must be a JSON object")
         try:
             return cls.from_dict(doc)
         except (KeyError, TypeError, ValueError, AttributeError) as e:
-            raise ValueError(f"{path}: not a mixkit manifest ({type(e).__name__}: {e})") from e
+            raise ValueError(f"{shown}: not a mixkit manifest ({type(e).__name__}: {e})") from e
 
 
-def write_manifest(out_dir: str | os.PathLike, manifest: dict | Manifest) -> Path:
-    """Write manifest.json atomically (sorted keys, so equal builds give equal manifests)."""
+def write_manifest(out_dir: str | os.PathLike, manifest: dict | Manifest) -> str:
+    """Write manifest.json into a folder or URL, atomically (sorted keys, so equal builds give
+    equal manifests); returns its path. Written last by a build: its presence is the commit."""
     if isinstance(manifest, Manifest):
         manifest = manifest.to_dict()
-    path = Path(out_dir) / MANIFEST_NAME
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    path = storage.join(out_dir, MANIFEST_NAME)
+    storage.write_text(path, json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
     return path

@@ -11,9 +11,9 @@ import io
 import os
 import tarfile
 from collections import Counter
-from pathlib import Path
 from typing import Iterable
 
+from mixkit.core import storage
 from mixkit.core.shard_format import counts_dict, sample_members, write_manifest  # noqa: F401 (re-exported)
 
 
@@ -45,17 +45,18 @@ class _HashingFile(io.RawIOBase):
 
 
 class ShardWriter:
-    """Write rows into shard-00000.tar, shard-00001.tar, ... under out_dir.
+    """Write rows into shard-00000.tar, shard-00001.tar, ... under out_dir (a folder or a URL).
 
-    Each shard is written to `NAME.tar.tmp` and renamed when complete, so a killed build never
+    Each shard appears under its name only when complete (storage.AtomicWrite: `NAME.tar.tmp`
+    renamed on disk; on object storage the upload is completed only then), so a killed build never
     leaves a truncated `.tar` behind. `close()` returns one dict per shard: path, samples, bytes,
     sha256. `counts` tallies samples by lang, source and task.
     """
 
     def __init__(self, out_dir: str | os.PathLike, *, max_samples: int = 1000, max_bytes: int = 256 << 20,
                  prefix: str = "shard", start_index: int = 0):
-        self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.out_dir = os.fspath(out_dir)
+        storage.makedirs(self.out_dir)
         self.max_samples, self.max_bytes, self.prefix = max_samples, max_bytes, prefix
         self.index = start_index
         self.infos: list[dict] = []
@@ -64,7 +65,7 @@ class ShardWriter:
 
     def _open(self) -> None:
         self._name = f"{self.prefix}-{self.index:05d}.tar"
-        self._fh = open(self.out_dir / (self._name + ".tmp"), "wb")
+        self._fh = storage.AtomicWrite(storage.join(self.out_dir, self._name))
         self._hf = _HashingFile(self._fh)
         self._samples = 0
         self._size = 0
@@ -74,8 +75,7 @@ class ShardWriter:
             return
         # End of archive as tarfile writes it: two zero blocks, padded to a full record.
         self._hf.write(b"\0" * (_padded(self._size) - self._size))
-        self._fh.close()      # the rename below is what makes a shard visible: never half-written
-        os.replace(self.out_dir / (self._name + ".tmp"), self.out_dir / self._name)
+        self._fh.commit()     # what makes a shard visible: never half-written
         self.infos.append({"path": self._name, "samples": self._samples, "bytes": self._hf.n,
                            "sha256": self._hf.sha.hexdigest()})
         self._hf = None
@@ -118,7 +118,6 @@ class ShardWriter:
     def __exit__(self, exc_type, *_):
         if exc_type is None:
             self.close()
-        elif self._hf is not None:            # leave no half-written temp file behind
+        elif self._hf is not None:            # leave no half-written shard (or temp file) behind
             self._hf = None
-            self._fh.close()
-            (self.out_dir / (self._name + ".tmp")).unlink(missing_ok=True)
+            self._fh.discard()

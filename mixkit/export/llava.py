@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from mixkit.core import storage
 from mixkit.core.shard_format import TarSample, image_ext
 from mixkit.export.base import ExportResult, ExportWriter
 
@@ -83,7 +84,7 @@ def _safe_key(key: str) -> str:
 
 def _shard_stem(path: str) -> str:
     """A shard's file name without its tar suffix, as one safe folder name."""
-    name = Path(path).name
+    name = storage.name(path)                       # a path or a URL
     for suffix in (".tar.gz", ".tgz", ".tar"):
         if name.lower().endswith(suffix):
             name = name[:-len(suffix)]

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+from mixkit.core import storage
 from mixkit.core.schema import image_count
 from mixkit.core.shard_format import SampleError, TarSample, expand_shards, iter_tar
 from mixkit.export.base import ExportResult
@@ -20,7 +21,8 @@ from mixkit.export.formats import FORMATS
 
 def export_shards(shards: str | os.PathLike | list, out_dir: str | os.PathLike, *, format: str,
                   progress: bool = False) -> ExportResult:
-    """Write the samples of `shards` (dir, glob, brace pattern or list) to `out_dir` as `format`."""
+    """Write the samples of `shards` (dir, glob, brace pattern or list; paths or URLs) to `out_dir`
+    (a local folder) as `format`."""
     if format not in FORMATS:
         raise ValueError(f"unknown export format {format!r}; use one of {', '.join(FORMATS)}")
     paths = expand_shards(shards)
@@ -46,10 +48,12 @@ def export_shards(shards: str | os.PathLike | list, out_dir: str | os.PathLike, 
 def _samples(path: str, res: ExportResult, seen: set[str]) -> Iterator[tuple[TarSample, dict]]:
     """Readable mixkit samples of one shard; the rest counted in res.skipped by reason."""
     try:
-        fh = open(path, "rb")
+        fh = storage.open_read(path)                  # a URL is streamed, never downloaded whole
+    except storage.StorageError:
+        raise                                         # credentials or bucket: every shard would fail
     except OSError as e:
         res.skipped["unreadable_shard"] += 1
-        res.errors.append(f"{path}: {e.strerror or e}")
+        res.errors.append(f"{storage.display(path)}: {e.strerror or e}")
         return
     with fh:
         yield from _readable(iter_tar(fh, name=path), res, seen)

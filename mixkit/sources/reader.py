@@ -6,19 +6,22 @@ import glob as globlib
 import os
 from typing import Iterator
 
+from mixkit.core import storage
 from mixkit.lang import languages
 from mixkit.sources.formats import FORMATS, check_format, dataset_dir_format, detect_format
 from mixkit.sources.records import ReadContext, SourceError
 
 
 def _expand(path: str) -> list[tuple[str, bool]]:
-    """(existing path, came from a pattern) for each expansion of braces and globs."""
+    """(existing path, came from a pattern) for each expansion of braces and globs. A URL's glob
+    matches objects (mixkit.core.storage), a local one files and directories."""
     import braceexpand  # a webdataset dependency; expands 'data/{00000..00009}.tar'
     out: list[tuple[str, bool]] = []
-    for p in braceexpand.braceexpand(os.path.expanduser(path)):
+    remote = storage.is_remote(path)
+    for p in braceexpand.braceexpand(path if remote else os.path.expanduser(storage.local_path(path))):
         if globlib.has_magic(p):
-            out.extend((g, True) for g in globlib.glob(p, recursive=True))
-        elif os.path.exists(p):
+            out.extend((g, True) for g in (storage.glob(p) if remote else globlib.glob(p, recursive=True)))
+        elif storage.exists(p):
             out.append((p, False))
     return out
 
@@ -29,7 +32,8 @@ def _matches(path: str, fmt: str | None) -> bool:
 
 
 def list_source_files(path: str, format: str | None = None, *, source: str = "") -> list[str]:
-    """Files of a source: `path` is a file, a directory, a glob or WebDataset brace notation.
+    """Files of a source: `path` is a file, a directory, a glob or WebDataset brace notation, on
+    disk or at a URL (s3://, gs://, hf://, file://: anything mixkit.core.storage opens).
 
     A directory is searched recursively for files of `format` (or of any known format when
     format is None/'auto'); a dataset directory (HF save_to_disk) is one entry. A file named
@@ -38,6 +42,12 @@ def list_source_files(path: str, format: str | None = None, *, source: str = "")
     fmt = check_format(format, source)
     files: set[str] = set()
     for p, from_pattern in _expand(path):
+        if storage.is_remote(p):
+            if not from_pattern and storage.is_dir(p):      # a prefix: every object under it of the format
+                files.update(f for f in storage.find(p) if _matches(f, fmt))
+            elif _matches(p, fmt) or (fmt is not None and not from_pattern):   # glob hits are objects
+                files.add(p)
+            continue
         if os.path.isdir(p):
             for root, dirs, names in os.walk(p):
                 dirs.sort()
@@ -51,11 +61,13 @@ def list_source_files(path: str, format: str | None = None, *, source: str = "")
         elif os.path.isfile(p) and (_matches(p, fmt) or (fmt is not None and not from_pattern)):
             files.add(p)
     if not files:
+        storage.raise_if_no_bucket(path)
         what = f"{fmt} files" if fmt else "files of a known format (" + ", ".join(FORMATS) + ")"
+        where = ("the URL" if storage.is_remote(path) else
+                 f"the path (relative paths are relative to the working directory {os.getcwd()!r})")
         raise SourceError(
-            f"source {source!r}: no files match {path!r} (looked for {what}); check the path "
-            f"(relative paths are relative to the working directory {os.getcwd()!r}), the glob "
-            f"or brace pattern, and the source's `format:`")
+            f"source {source!r}: no files match {storage.display(path)!r} (looked for {what}); check {where}, "
+            f"the glob or brace pattern, and the source's `format:`")
     return sorted(files)
 
 
@@ -69,7 +81,7 @@ def read_source_file(file: str, *, source: str, format: str | None, task: str, l
     paths (default: the file's directory, then the cwd).
     """
     fmt = check_format(format, source) or detect_format(file)
-    if not os.path.exists(file):
+    if not storage.exists(file):
         raise SourceError(f"source {source!r}: {file!r} does not exist; check the source's path")
     try:
         ctx = ReadContext(file, source, task, lang, image_root)

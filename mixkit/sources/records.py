@@ -24,6 +24,7 @@ import os
 import re
 from typing import Any, Iterable, Iterator
 
+from mixkit.core import storage
 from mixkit.core.schema import IMAGE_TOKEN, ROLE_NAMES, image_count, make_id, make_reject, make_row, schema_role
 from mixkit.core.shard_format import TAR_REJECT_REASONS, image_ext
 from mixkit.lang import languages
@@ -128,8 +129,14 @@ def check_image(data: bytes, what: str) -> bytes:
 
 
 def _load_path(ctx: ReadContext, p: str, what: str) -> bytes:
-    cands = [p] if os.path.isabs(p) else [os.path.join(d, p) for d in ctx.dirs] + [p]
+    absolute = os.path.isabs(p) or storage.is_remote(p)
+    cands = [p] if absolute else [storage.join(d, p) for d in ctx.dirs] + [p]
     for c in cands:
+        if storage.is_remote(c):             # beside a source on object storage: one GET, no HEAD first
+            try:
+                return check_image(storage.read_bytes(c), f"{what} {p!r}")
+            except (FileNotFoundError, IsADirectoryError):
+                continue
         if os.path.isfile(c):
             with open(c, "rb") as fh:
                 return check_image(fh.read(), f"{what} {p!r}")

@@ -16,6 +16,7 @@ import functools
 import io
 import json
 import logging
+import os
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from mixkit.core import storage
 from mixkit.core.schema import image_count
 from mixkit.core.shard_format import IMAGE_EXTS, SampleError, TarSample, iter_tar  # noqa: F401 (IMAGE_EXTS: API)
 from mixkit.train.config import DataConfig
@@ -34,7 +36,8 @@ log = logging.getLogger("mixkit.train.data")
 
 
 def expand_shards(patterns: list[str] | str) -> list[str]:
-    """Directories, globs, plain paths and brace patterns (`shard-{00000..00009}.tar`) -> sorted
+    """Directories, globs, plain paths, brace patterns (`shard-{00000..00009}.tar`) and URLs of
+    any of them (s3://bucket/mix/shard-*.tar: streamed, never downloaded whole) -> sorted
     unique list (mixkit.core.shard_format.expand_shards, the one place that resolves shard lists)."""
     from mixkit.core.shard_format import expand_shards as resolve
 
@@ -42,6 +45,12 @@ def expand_shards(patterns: list[str] | str) -> list[str]:
         return sorted(dict.fromkeys(resolve(patterns)))
     except FileNotFoundError as e:
         raise FileNotFoundError(f"{e}; pass --shards 'DIR/*.tar'") from None
+
+
+def same_file_key(url: str) -> str:
+    """One key per file whatever the spelling: the real path of a local shard (./x, absolute
+    paths, links alike), the URL (without credentials) of a remote one."""
+    return storage.display(url) if storage.is_remote(url) else os.path.realpath(storage.local_path(url))
 
 
 @dataclass

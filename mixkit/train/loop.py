@@ -28,7 +28,7 @@ import yaml
 
 from mixkit.train.checkpoint import latest_checkpoint, load_checkpoint, load_trainable_file, save_checkpoint
 from mixkit.train.config import ConfigError, TrainConfig
-from mixkit.train.data import ShardStream, expand_shards, make_loader
+from mixkit.train.data import ShardStream, expand_shards, make_loader, same_file_key
 from mixkit.train.encode import IGNORE
 from mixkit.train.handoff import TRAINABLE, gather, kept_names, load_trainable, tensors_per_part
 from mixkit.train.loss import summed_token_loss, target_tokens
@@ -302,7 +302,7 @@ def train(cfg: TrainConfig, *, shards: list[str] | str | None = None, out_dir: s
         (out / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False, allow_unicode=True))
     urls = expand_shards(cfg.data.shards)
     val_urls = expand_shards(cfg.data.val_shards) if cfg.data.val_shards else []
-    real = lambda us: {os.path.realpath(u): u for u in us}     # noqa: E731 (./x, abs paths, links alike)
+    real = lambda us: {same_file_key(u): u for u in us}        # noqa: E731 (./x, abs paths, links alike)
     val_real = real(val_urls)
     overlap = sorted(val_real[r] for r in set(val_real) & set(real(urls)))
     if overlap:

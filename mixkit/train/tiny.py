@@ -139,8 +139,9 @@ def write_tiny_shards(out_dir: str | Path, n: int = 140, samples_per_shard: int 
 
 def write_rows(out_dir: str | Path, rows: list[dict], samples_per_shard: int = 20, prefix: str = "shard") -> list[str]:
     """Schema rows -> WebDataset shards through mixkit's own ShardWriter (the shard format's writer)."""
+    from mixkit.core import storage
     from mixkit.core.shard_writer import ShardWriter
 
     with ShardWriter(out_dir, max_samples=samples_per_shard, max_bytes=1 << 62, prefix=prefix) as w:
         w.write_all(rows)
-    return [str(Path(out_dir) / info["path"]) for info in w.infos]
+    return [storage.join(out_dir, info["path"]) for info in w.infos]

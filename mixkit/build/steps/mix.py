@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from mixkit.build.plan import repeat_hash, repeats, unit_hash, upsample_deficits, upsample_id
 from mixkit.build.steps.base import SHUFFLE_BYTES, SHUFFLE_ROWS, BuildContext, BuildStep, StepResult
 from mixkit.build.steps.plan import PlanResult
+from mixkit.core import storage
 from mixkit.core.schema import REJECT_SCHEMA, SCHEMA, make_reject, rows_to_table
 from mixkit.core.shard_format import counts_dict, sample_members
 from mixkit.core.shard_writer import ShardWriter
@@ -310,7 +311,9 @@ def _shard_rows(origin: dict, seed: int, repeat_plan: dict[str, list], first_h: 
 
 
 def _write_shard(table: pa.Table, out_dir: str, sidecars: str, expected: list[int]) -> dict:
-    """One shard, its rows in shuffle order, and its sidecar (counts; the manifest reads it)."""
+    """One shard, its rows in shuffle order, and its sidecar (counts; the manifest reads it),
+    written after the shard: its presence says the shard is complete. Both are published beside
+    each other (a folder or a URL), each under its final name only when whole."""
     s = int(table["shard"][0].as_py())
     if table.num_rows != expected[s]:
         raise RuntimeError(f"shard {s}: {table.num_rows} rows arrived, the cut gave it {expected[s]}")
@@ -320,10 +323,7 @@ def _write_shard(table: pa.Table, out_dir: str, sidecars: str, expected: list[in
         w.write(r)
     info = w.close()[0]
     info["counts"] = {k: counts_dict(v) for k, v in w.counts.items()}
-    side = Path(sidecars) / f"shard-{s:05d}.json"
-    tmp = side.with_suffix(".tmp")
-    tmp.write_text(json.dumps(info, sort_keys=True))
-    tmp.replace(side)
+    storage.write_text(storage.join(sidecars, f"shard-{s:05d}.json"), json.dumps(info, sort_keys=True))
     return {"shard": s}
 
 
@@ -335,8 +335,10 @@ class Mix(BuildStep):
         plan = ctx.result(PlanResult)
         tr = ctx.results.get("translate")
         ocr = ctx.results.get("ocr")
-        for sub in ("entries", "leftovers", "ranges", "sidecars"):
+        for sub in ("entries", "leftovers", "ranges"):
             (d / sub).mkdir(parents=True, exist_ok=True)
+        sidecars = ctx.folder.published(d, "sidecars")     # beside the shards they mark
+        storage.makedirs(sidecars)
         paths = [(p, plan.part(p)) for p in parts(ctx.rows_dir)]
         paths += [(p, None) for out in (tr.out_dirs if tr else []) for p in parts(out)]
         paths += [(p, None) for p in (parts(ocr.out_dir) if ocr else [])]
@@ -380,20 +382,25 @@ class Mix(BuildStep):
         # 5. rows to their shards; shards written by an earlier run are kept
         n_shards = cuts.num_rows
         shards_dir = ctx.folder.shards
-        shards_dir.mkdir(parents=True, exist_ok=True)
-        done = [s for s in range(n_shards) if (d / "sidecars" / f"shard-{s:05d}.json").exists()]
+        storage.makedirs(shards_dir)
+        # a shard is done when its sidecar and the shard itself are there (one listing of each, not
+        # a request per shard; a shard deleted from a bucket under a kept sidecar is written again)
+        side = [storage.join(sidecars, f"shard-{s:05d}.json") for s in range(n_shards)]
+        written = set(storage.list_files(sidecars, (".json",))) & {
+            storage.join(sidecars, storage.name(p)[:-len(".tar")] + ".json") for p in storage.list_files(shards_dir, (".tar",))}
+        done = [s for s in range(n_shards) if side[s] in written]
         if len(done) < n_shards:
             ctx.engine.group_apply(
                 [vars(o) for o in origins],
                 partial(_shard_rows, seed=recipe.seed, repeat_plan=rplan, first_h=cuts["first_h"].to_pylist(),
                         first_id=cuts["first_id"].to_pylist(), done=done), "shard",
-                partial(_write_shard, out_dir=str(shards_dir), sidecars=str(d / "sidecars"),
+                partial(_write_shard, out_dir=shards_dir, sidecars=sidecars,
                         expected=cuts["samples"].to_pylist()),
                 scratch=d / "shuffle", groups=n_shards - len(done),
                 partitions=min(n_shards - len(done), max(1, math.ceil(sum(sizes) / SHUFFLE_BYTES))),
                 weights=sizes, batch_weight=SHUFFLE_BYTES, nbytes=sum(sizes),
                 on_group=lambda n, t: ctx.progress.update("write shards", n, t))
-        res.shards = [json.loads((d / "sidecars" / f"shard-{s:05d}.json").read_text()) for s in range(n_shards)]
+        res.shards = [json.loads(b) for b in storage.read_many(side)]
         res.rows_out = sum(i["samples"] for i in res.shards)
         mark_done(d)
         return res

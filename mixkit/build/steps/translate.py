@@ -45,10 +45,9 @@ class TranslateResult(StepResult):
 def default_translation_cache() -> str:
     """Shared across builds (a rebuild or another recipe translates nothing twice):
     $MIXKIT_CACHE_DIR/translation, else ~/.cache/mixkit/translation."""
-    import os
+    from mixkit.build.folder import cache_dir
 
-    base = os.environ.get("MIXKIT_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "mixkit")
-    return os.path.join(base, "translation")
+    return cache_dir("translation")
 
 
 def _inputs_task(job: dict) -> int:

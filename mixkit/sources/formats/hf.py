@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any, Iterable, Iterator
 
+from mixkit.core import storage
 from mixkit.sources.base import SourceFormat
 from mixkit.sources.records import Pair, ReadContext, SourceError, normalise_batches
 
@@ -25,7 +26,8 @@ def read(ctx: ReadContext, batch_rows: int) -> Iterator[Pair]:
 def _read_arrow_file(ctx: ReadContext, batch_rows: int) -> Iterator[Pair]:
     import pyarrow as pa
 
-    src = pa.memory_map(ctx.file)
+    # a URL through a seekable stream (open_file reads the footer first); a local file mapped
+    src = pa.PythonFile(storage.open_read(ctx.file), mode="r") if storage.is_remote(ctx.file) else pa.memory_map(ctx.file)
     try:  # HF datasets writes the IPC stream format; other tools the file format.
         reader: Any = pa.ipc.open_stream(src)
         batches: Iterable = reader

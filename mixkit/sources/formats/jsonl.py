@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, Iterator, NamedTuple
 
+from mixkit.core import storage
 from mixkit.sources.base import SourceFormat
 from mixkit.sources.records import Pair, ReadContext, normalise, reject
 
@@ -25,7 +26,7 @@ class JsonLine(NamedTuple):
 
 def json_lines(path: str) -> Iterator[JsonLine]:
     """Every non-blank line of a JSON Lines file, parsed, or with the reason it could not be."""
-    with open(path, "rb") as fh:
+    with storage.open_read(path) as fh:         # a path or a URL (streamed)
         for n, raw in enumerate(fh, 1):         # a binary file splits at newline bytes only
             if n == 1 and raw.startswith(BOM):
                 raw = raw[len(BOM):]

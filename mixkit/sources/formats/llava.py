@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Iterator
 
+from mixkit.core import storage
 from mixkit.sources.base import SourceFormat
 from mixkit.sources.formats import jsonl
 from mixkit.sources.records import Pair, ReadContext, normalise, reject
@@ -17,7 +18,7 @@ def read(ctx: ReadContext, batch_rows: int = 0) -> Iterator[Pair]:
         return
     # Loading the list whole holds text only (images are paths). surrogateescape keeps a bad
     # byte local to the record that holds it.
-    with open(ctx.file, "rb") as fh:
+    with storage.open_read(ctx.file) as fh:
         text = fh.read().removeprefix(jsonl.BOM).decode("utf-8", errors="surrogateescape")
     try:
         data = json.loads(text)

@@ -193,6 +193,25 @@ def test_shortfall_upsamples_with_counted_distinct_repeats(ray_engine, tmp_path)
     assert len(keys) == 200
 
 
+def test_a_build_leaves_running_the_ray_this_process_already_had(ray_engine, tmp_path):
+    """A notebook (or this test session) that runs Ray keeps it: build() and the `mixkit build`
+    command join it and stop only a Ray they started (they used to shut it down, and the next Ray
+    call auto-connected to whatever address /tmp/ray/ray_current_cluster named)."""
+    import ray
+    from typer.testing import CliRunner
+
+    from mixkit.cli import app
+
+    recipe = _english_german_recipe(tmp_path)
+    node = ray.get_runtime_context().get_node_id()
+    build(load_recipe(recipe), tmp_path / "api", progress=False)          # no engine given: build() makes one
+    assert ray.is_initialized() and ray.get_runtime_context().get_node_id() == node
+    res = CliRunner().invoke(app, ["build", str(recipe), "--out", str(tmp_path / "cli"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert ray.is_initialized() and ray.get_runtime_context().get_node_id() == node
+    assert list(ray_engine.map_ordered(abs, [-1, -2])) == [1, 2]               # the session's engine still works
+
+
 def test_cli_build_errors_name_the_problem(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\ntotal: 10\nenglish_share: 0.5\nlanguages: [eng_Latn, deu_Latm]\n"

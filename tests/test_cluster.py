@@ -10,6 +10,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,7 @@ def token_cluster(user_home):
         yield f"127.0.0.1:{port}"
     finally:
         _stop_cluster(port)
+        _forget_cluster(port)
 
 
 def test_local_build_terminal_holds_no_ray_log_lines(local_build):
@@ -123,6 +125,17 @@ def test_a_wrong_address_fails_at_once_with_one_line(tmp_path):
     lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
     assert res.returncode == 2 and len(lines) == 1, res.stdout
     assert "no Ray cluster answers at 127.0.0.1:" in lines[0] and "ray start --head" in lines[0]
+
+
+def _forget_cluster(port: str) -> None:
+    """`ray start --head` records its address in /tmp/ray/ray_current_cluster, where any later
+    `ray.init()` without an address (Ray's auto-init too) would try to join this dead cluster."""
+    current = Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster"
+    try:
+        if current.read_text().strip().endswith(f":{port}"):
+            current.unlink()
+    except OSError:
+        pass
 
 
 def _stop_cluster(port: str) -> None:

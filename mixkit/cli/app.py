@@ -80,12 +80,14 @@ def build(
         raise typer.Exit(2)
     if folder.out != str(folder.root):
         console.print(f"work folder: {folder.root}", highlight=False, soft_wrap=True)   # a path stays whole
+    ray_before = "ray" in sys.modules and sys.modules["ray"].is_initialized()   # not ours to stop
     try:
         try:
             res = run_build(r, out, address=address, progress=not quiet, dry_run=dry_run, backend=backend,
                             work=folder.root)
         finally:
-            _stop_ray()               # build() closes the Ray it started; this covers an interrupted start
+            if not ray_before:
+                _stop_ray()           # build() closes the Ray it started; this covers an interrupted start
             ray_log = folder.ray_log if folder.ray_log.exists() else None
     except (RayConnectError, StorageError, BuildFolderError) as e:   # rerunning cannot help: one line
         err.print(f"[bold red]error:[/] {e}", highlight=False)

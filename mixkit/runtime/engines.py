@@ -165,6 +165,8 @@ class Engine(_Executor):
         from mixkit.runtime.ray_connect import join_ray
 
         self.ray = ray
+        # a Ray this process already runs (a notebook's, a test session's) is joined and left running
+        self._owns_ray = not ray.is_initialized()
         self.log_file = join_ray(address or os.environ.get("RAY_ADDRESS"), num_cpus=num_cpus, quiet=quiet,
                                  log_dir=log_dir)
         ctx = ray.data.DataContext.get_current()
@@ -213,7 +215,7 @@ class Engine(_Executor):
         """Shut Ray down while its output still goes to the build's log, then give the terminal back."""
         from mixkit.runtime.ray_connect import release_terminal
 
-        if self.ray.is_initialized():
+        if self._owns_ray and self.ray.is_initialized():
             self.ray.shutdown()
         release_terminal()
 

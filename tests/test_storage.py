@@ -225,3 +225,39 @@ def test_a_writer_killed_mid_upload_leaves_no_object(s3_env):
     assert len(pending) == 1                                     # the part went out; never completed
     fsspec.filesystem("s3").call_s3("abort_multipart_upload", Bucket="mix", Key="killed/big.bin",
                                     UploadId=pending[0]["UploadId"])
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_folder_of_partitions_works_the_same_on_disk_and_in_a_bucket(where, s3_env, tmp_path):
+    """What the build's steps do with their folder (storage.path): join, write atomically, list,
+    mark done, read back, remove; the same calls on a Path and on a URLPath."""
+    import pyarrow as pa
+
+    from mixkit.runtime.partitions import is_done, mark_done, parts, read_table, write_table_atomic
+
+    root = storage.path(str(tmp_path / "w") if where == "local" else "s3://mix/paths-test/w")
+    d = root / "steps" / "02_filter"
+    d.mkdir(parents=True, exist_ok=True)
+    assert not is_done(d) and parts(d) == []
+    for i in (1, 0):
+        write_table_atomic(pa.table({"id": [f"r{i}", "x"]}), d / f"part-{i:05d}.parquet")
+    (d / "stats.json").write_text('{"rows": 4}\n')
+    mark_done(d)
+    assert is_done(d) and [p.name for p in parts(d)] == ["part-00000.parquet", "part-00001.parquet"]
+    assert read_table(parts(d)[1], columns=["id"])["id"].to_pylist() == ["r1", "x"]
+    assert sorted(p.name for p in d.iterdir()) == ["_SUCCESS", "part-00000.parquet", "part-00001.parquet",
+                                                    "stats.json"]
+    assert sorted(p.name for p in root.glob("steps/*")) == ["02_filter"] and (root / "steps").is_dir()
+    assert (d / "stats.json").read_text() == '{"rows": 4}\n' and (d / "stats.json").stem == "stats"
+    assert d.relative_to(root).parts == ("steps", "02_filter") and d.parent.parent == root
+    assert storage.path(str(d)) == d and str(d / "a" / "b.parquet").endswith("02_filter/a/b.parquet")
+    (d / "stats.json").unlink()
+    assert not (d / "stats.json").exists() and not (d / "nothing").exists()
+    storage.remove_tree(root)
+    if where == "local":
+        assert not root.exists()
+    else:                       # no object left (SeaweedFS keeps empty folder entries; S3 has none)
+        assert storage.find(root) == []
+        assert isinstance(d, storage.URLPath) and "s3://mix/paths-test/w/steps/02_filter" == str(d)
+        with pytest.raises(ValueError, match="AtomicWrite"):
+            d.joinpath("x").open("wb")

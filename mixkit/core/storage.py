@@ -27,6 +27,7 @@ import io
 import os
 import re
 from contextlib import contextmanager
+from pathlib import Path
 from typing import IO
 
 # Bytes fetched per request when streaming a remote file: big enough that a request's latency
@@ -48,6 +49,12 @@ class StorageError(OSError):
 # Names
 # ---------------------------------------------------------------------------------------------
 
+def _str(path) -> str:
+    """A path, os.PathLike or URLPath as its string (a URLPath is not os.PathLike, on purpose:
+    open() or Path() must never take a URL for a local name)."""
+    return path.url if isinstance(path, URLPath) else os.fspath(path)
+
+
 def protocol(path: str | os.PathLike) -> str:
     """"s3", "gs", "hf", ... for a URL; "" for a local path (file:// included)."""
     m = _URL.match(str(path))
@@ -62,19 +69,19 @@ def is_remote(path: str | os.PathLike) -> bool:
 
 def local_path(path: str | os.PathLike) -> str:
     """A local path as a plain path (file:///x -> /x)."""
-    s = os.fspath(path)
+    s = _str(path)
     m = _URL.match(s)
     return s[len(m.group(0)):] if m and m.group(1).lower() in ("file", "local") else s
 
 
 def display(path: str | os.PathLike) -> str:
     """The path or URL as it may be printed or recorded: without a user:password@ part."""
-    return _USERINFO.sub(r"\1", os.fspath(path))
+    return _USERINFO.sub(r"\1", _str(path))
 
 
 def join(base: str | os.PathLike, *names: str) -> str:
     """base/name/...: '/' on URLs, os.path.join on local paths."""
-    base = os.fspath(base)
+    base = _str(base)
     if not is_remote(base):
         return os.path.join(local_path(base), *names)
     return "/".join([base.rstrip("/"), *(n.strip("/") for n in names)])
@@ -82,15 +89,149 @@ def join(base: str | os.PathLike, *names: str) -> str:
 
 def name(path: str | os.PathLike) -> str:
     """The last component (file name) of a path or URL."""
-    return os.fspath(path).rstrip("/").rsplit("/", 1)[-1]
+    return _str(path).rstrip("/").rsplit("/", 1)[-1]
 
 
 def parent(path: str | os.PathLike) -> str:
-    s = os.fspath(path)
+    s = _str(path)
     if not is_remote(s):
         return os.path.dirname(os.path.abspath(local_path(s)))
     head, _, _ = s.rstrip("/").rpartition("/")
     return head
+
+
+def path(location: "str | os.PathLike | URLPath") -> "Path | URLPath":
+    """A folder or file to work in, as a path object: `pathlib.Path` for the local disk (file://
+    included), `URLPath` for a URL. The build's steps, partitions and markers are written through
+    this, so one code path serves a local disk, a shared disk and object storage."""
+    if isinstance(location, URLPath):
+        return location
+    s = os.fspath(location)
+    return URLPath(s) if is_remote(s) else Path(local_path(s))
+
+
+class URLPath:
+    """The part of `pathlib.Path` mixkit's steps use, for a URL (s3://bucket/build/steps/...).
+
+    Object storage has no folders: `mkdir` does nothing and a "folder" exists while objects are
+    under its prefix. Writes are atomic per object (`write_bytes`, `atomic_write`); there is no
+    rename. Every listing and existence check asks the server (what another worker wrote since
+    is seen). Not os.PathLike on purpose: open() or Path() would take the URL for a local name."""
+
+    __slots__ = ("url",)
+
+    def __init__(self, url: str):
+        self.url = url if url.endswith("://") else url.rstrip("/")
+
+    # names
+    def __str__(self) -> str:
+        return self.url
+
+    def __repr__(self) -> str:
+        return f"URLPath({display(self.url)!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, URLPath) and other.url == self.url
+
+    def __lt__(self, other: "URLPath") -> bool:
+        return self.url < other.url
+
+    def __hash__(self) -> int:
+        return hash(self.url)
+
+    def __truediv__(self, name: "str | os.PathLike") -> "URLPath":
+        return URLPath(join(self.url, *str(name).split("/")))
+
+    def joinpath(self, *names: str) -> "URLPath":
+        return URLPath(join(self.url, *names))
+
+    @property
+    def name(self) -> str:
+        return name(self.url)
+
+    @property
+    def suffix(self) -> str:
+        n = self.name
+        i = n.rfind(".")
+        return n[i:] if 0 < i < len(n) - 1 else ""
+
+    @property
+    def stem(self) -> str:
+        return self.name[: len(self.name) - len(self.suffix)]
+
+    @property
+    def parent(self) -> "URLPath":
+        return URLPath(parent(self.url))
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        head = _URL.match(self.url).group(0)
+        return (head, *self.url[len(head):].split("/"))
+
+    def with_name(self, new: str) -> "URLPath":
+        return self.parent / new
+
+    def with_suffix(self, suffix: str) -> "URLPath":
+        return self.parent / (self.stem + suffix)
+
+    def relative_to(self, other: "URLPath") -> Path:
+        base = str(other).rstrip("/") + "/"
+        if not self.url.startswith(base):
+            raise ValueError(f"{display(self.url)} is not under {display(str(other))}")
+        return Path(self.url[len(base):])
+
+    # the filesystem
+    def exists(self) -> bool:
+        return exists(self.url)              # an object, or a prefix with objects under it
+
+    def is_dir(self) -> bool:
+        return is_dir(self.url)
+
+    def is_file(self) -> bool:
+        return exists(self.url) and not is_dir(self.url)
+
+    def mkdir(self, parents: bool = False, exist_ok: bool = False) -> None:
+        """Nothing to create: a prefix exists when something is written under it."""
+
+    def iterdir(self):
+        return iter(URLPath(u) for u in list_entries(self.url))
+
+    def glob(self, pattern: str):
+        """Entries directly under this prefix whose name matches `pattern` (fnmatch; one level)."""
+        import fnmatch
+
+        if "/" in pattern:
+            head, rest = pattern.split("/", 1)
+            return iter([q for d in self.glob(head) for q in d.glob(rest)])
+        return iter(URLPath(u) for u in list_entries(self.url) if fnmatch.fnmatchcase(name(u), pattern))
+
+    def stat(self):
+        return os.stat_result((0, 0, 0, 0, 0, 0, size(self.url), 0, 0, 0))
+
+    def read_bytes(self) -> bytes:
+        return read_bytes(self.url)
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        return read_bytes(self.url).decode(encoding)
+
+    def write_bytes(self, data: bytes) -> int:
+        write_bytes(self.url, data)
+        return len(data)
+
+    def write_text(self, text: str, encoding: str = "utf-8") -> int:
+        write_bytes(self.url, text.encode(encoding))
+        return len(text)
+
+    def open(self, mode: str = "rb"):
+        if mode in ("r", "rt"):
+            return io.TextIOWrapper(open_read(self.url), encoding="utf-8")
+        if mode == "rb":
+            return open_read(self.url)
+        raise ValueError(f"URLPath.open({mode!r}): write through storage.AtomicWrite (an object appears only "
+                         f"when complete)")
+
+    def unlink(self, missing_ok: bool = False) -> None:
+        remove(self.url, missing_ok=missing_ok)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,7 +294,7 @@ def raise_if_no_bucket(url: str | os.PathLike) -> None:
     """Where a lookup found nothing: a StorageError when the reason is that the bucket of `url`
     does not exist (object stores answer "no such key" for keys of a missing bucket). One request,
     only on that failure path."""
-    url = os.fspath(url)
+    url = _str(url)
     if protocol(url) not in _BUCKET_PROTOCOLS:
         return
     fs, path = filesystem(url)
@@ -190,7 +331,7 @@ def _forget_listing(fs, path: str) -> None:
 def open_read(url: str | os.PathLike, block_size: int = READ_BLOCK) -> IO[bytes]:
     """A buffered binary reader (with peek). Remote files are streamed in `block_size` range
     requests as they are read, never downloaded whole first."""
-    url = os.fspath(url)
+    url = _str(url)
     if not is_remote(url):
         return open(local_path(url), "rb")
     fs, path = filesystem(url)
@@ -201,7 +342,7 @@ def open_read(url: str | os.PathLike, block_size: int = READ_BLOCK) -> IO[bytes]
 
 
 def read_bytes(url: str | os.PathLike) -> bytes:
-    url = os.fspath(url)
+    url = _str(url)
     if not is_remote(url):
         with open(local_path(url), "rb") as f:
             return f.read()
@@ -232,7 +373,7 @@ def read_text(url: str | os.PathLike) -> str:
 
 
 def exists(url: str | os.PathLike) -> bool:
-    url = os.fspath(url)
+    url = _str(url)
     if not is_remote(url):
         return os.path.exists(local_path(url))
     fs, path = filesystem(url)
@@ -243,7 +384,7 @@ def exists(url: str | os.PathLike) -> bool:
 
 def is_dir(url: str | os.PathLike) -> bool:
     """A local directory, or a prefix that holds objects on object storage."""
-    url = os.fspath(url)
+    url = _str(url)
     if not is_remote(url):
         return os.path.isdir(local_path(url))
     fs, path = filesystem(url)
@@ -253,7 +394,7 @@ def is_dir(url: str | os.PathLike) -> bool:
 
 
 def size(url: str | os.PathLike) -> int:
-    url = os.fspath(url)
+    url = _str(url)
     if not is_remote(url):
         return os.path.getsize(local_path(url))
     fs, path = filesystem(url)
@@ -272,7 +413,7 @@ def glob(pattern: str | os.PathLike) -> list[str]:
     from braceexpand import braceexpand   # a webdataset dependency
     import glob as _glob
 
-    pattern = os.fspath(pattern)
+    pattern = _str(pattern)
     out: set[str] = set()
     for pat in braceexpand(pattern):
         if not is_remote(pat):
@@ -299,7 +440,7 @@ def _url_of(like: str, fs, path: str) -> str:
 def list_files(directory: str | os.PathLike, suffixes: tuple[str, ...] = ()) -> list[str]:
     """Files directly in a directory (or under a prefix), sorted; only those ending in one of
     `suffixes` when given. A missing directory lists as empty."""
-    directory = os.fspath(directory)
+    directory = _str(directory)
     if not is_remote(directory):
         d = local_path(directory)
         if not os.path.isdir(d):
@@ -319,13 +460,32 @@ def list_files(directory: str | os.PathLike, suffixes: tuple[str, ...] = ()) -> 
     return [_url_of(directory, fs, p) for p in files if not suffixes or p.endswith(suffixes)]
 
 
+def list_entries(directory: "str | os.PathLike | URLPath") -> list[str]:
+    """Files and folders (prefixes) directly in a directory, sorted; a missing one lists as empty."""
+    directory = _str(directory)
+    if not is_remote(directory):
+        d = local_path(directory)
+        return [os.path.join(d, n) for n in sorted(os.listdir(d))] if os.path.isdir(d) else []
+    fs, path = filesystem(directory)
+    with _errors(directory):
+        fs.invalidate_cache(path)
+        try:
+            entries = fs.ls(path, detail=False)
+        except FileNotFoundError as e:
+            if "bucket" in str(e).lower():
+                raise
+            return []
+    return [_url_of(directory, fs, p.rstrip("/")) for p in sorted(entries) if p.rstrip("/") != path.rstrip("/")]
+
+
 def find(directory: str | os.PathLike) -> list[str]:
     """Every file under a remote prefix, at any depth, sorted (a walk of a local tree: os.walk)."""
-    directory = os.fspath(directory)
+    directory = _str(directory)
     fs, path = filesystem(directory)
     with _errors(directory):
         fs.invalidate_cache()
-        return [_url_of(directory, fs, p) for p in sorted(fs.find(path))]
+        found = fs.find(path, detail=True)        # files only: some servers list folder entries too
+        return [_url_of(directory, fs, p) for p, info in sorted(found.items()) if info.get("type") != "directory"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,7 +494,7 @@ def find(directory: str | os.PathLike) -> list[str]:
 
 def makedirs(url: str | os.PathLike) -> None:
     """Create a local directory (with parents). Object storage has no directories: nothing to do."""
-    url = os.fspath(url)
+    url = _str(url)
     if not is_remote(url):
         os.makedirs(local_path(url), exist_ok=True)
 
@@ -348,7 +508,7 @@ class AtomicWrite:
     """
 
     def __init__(self, url: str | os.PathLike):
-        self.url = os.fspath(url)
+        self.url = _str(url)
         self.remote = is_remote(self.url)
         if self.remote:
             fs, path = filesystem(self.url)
@@ -417,7 +577,7 @@ class AtomicWrite:
 
 def write_bytes(url: str | os.PathLike, data: bytes) -> None:
     """Write a whole file atomically (one PUT on object storage; tmp + rename on disk)."""
-    url = os.fspath(url)
+    url = _str(url)
     if not is_remote(url):
         with AtomicWrite(url) as f:
             f.write(data)
@@ -432,7 +592,7 @@ def write_text(url: str | os.PathLike, text: str) -> None:
 
 
 def remove(url: str | os.PathLike, missing_ok: bool = True) -> None:
-    url = os.fspath(url)
+    url = _str(url)
     if not is_remote(url):
         try:
             os.unlink(local_path(url))
@@ -453,7 +613,7 @@ def remove_tree(url: str | os.PathLike) -> None:
     """Delete a directory (every object under a prefix); nothing when it does not exist."""
     import shutil
 
-    url = os.fspath(url)
+    url = _str(url)
     if not is_remote(url):
         shutil.rmtree(local_path(url), ignore_errors=True)
         return
@@ -467,7 +627,7 @@ def remove_tree(url: str | os.PathLike) -> None:
 def check_writable(url: str | os.PathLike) -> None:
     """Fail early, in one line, when `url` cannot be written (credentials, bucket, package):
     writes and deletes one small probe object under it."""
-    url = os.fspath(url)
+    url = _str(url)
     if not is_remote(url):
         makedirs(url)
         return

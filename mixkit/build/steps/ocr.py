@@ -72,5 +72,6 @@ class Ocr(BuildStep):
             mark_done(d / "in")
         ctx.engine.run_stage(OcrRenderStage(opts), d / "in", d / "out",
                              on_partition=lambda n, t: ctx.progress.update("ocr", n, t))
+        mark_done(d)                  # the step's own mark: a rerun reports it resumed, as every other step
         return OcrResult(rows_in=count_rows(d / "in"), rows_out=count_rows(d / "out"), quotas=q, skipped=skipped,
                          text_reuse=reuse, out_dir=d / "out")

@@ -74,11 +74,13 @@ def run_partition(stage: Stage, path: Path, out_dir: Path) -> tuple[int, int]:
 
 def _pending(stage: Stage, in_dir: Path, out_dir: Path) -> tuple[list[Path], list[Path]]:
     inputs = parts(in_dir)
-    return inputs, [p for p in inputs if not (out_dir / p.name).exists()]
+    written = {p.name for p in parts(out_dir)}          # one listing, not a request per partition
+    return inputs, [p for p in inputs if p.name not in written]
 
 
 def _check_outputs(stage: Stage, inputs: list[Path], out_dir: Path) -> None:
-    missing = [p.name for p in inputs if not (out_dir / p.name).exists()]
+    written = {p.name for p in parts(out_dir)}
+    missing = [p.name for p in inputs if p.name not in written]
     if missing:
         raise RuntimeError(f"stage {stage.name}: no output for {missing[:3]}")
     mark_done(out_dir)

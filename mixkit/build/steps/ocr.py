@@ -67,7 +67,8 @@ class Ocr(BuildStep):
                 seen = before.setdefault(job["lang"], Counter())
                 job["before"] = dict(seen)
                 seen.update(counts)
-            ctx.engine.map_tasks(_write_jobs, [j for j in jobs if not storage.path(j["out"]).exists()],
+            written = {p.name for p in parts(d / "in")}
+            ctx.engine.map_tasks(_write_jobs, [j for j in jobs if storage.name(j["out"]) not in written],
                                  on_done=lambda n, t: ctx.progress.update("ocr: jobs", n, t))
             mark_done(d / "in")
         ctx.engine.run_stage(OcrRenderStage(opts), d / "in", d / "out",

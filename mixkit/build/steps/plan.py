@@ -308,8 +308,9 @@ class PlanStep(BuildStep):
                                partial(_write_plan_part, names=names, out_dir=str(d / "parts")),
                                scratch=d / "shuffle", groups=len(names), weights=rows_of(group_files),
                                batch_weight=SHUFFLE_ROWS)
+        planned = {p.name for p in parts(d / "parts", "")}
         for name in names:                 # a partition with no rows left still gets its (empty) plan
-            if not (d / "parts" / name).exists():
+            if name not in planned:
                 write_table_atomic(PLAN_SCHEMA.empty_table(), d / "parts" / name)
         return {"rows": sum(counts.values()), "counts": counts, "targets": t.to_dict(), "shortfall": shortfall,
                 "roles": {r: dict(sorted(v.items())) for r, v in sorted(roles.items())}, "groups": len(groups)}

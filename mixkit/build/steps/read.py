@@ -67,6 +67,8 @@ class ReadSources(BuildStep):
             from mixkit.sources import list_source_files
 
             d.mkdir(parents=True, exist_ok=True)
+            present = sorted(d.iterdir())               # one listing (object storage: one request)
+            names = {p.name for p in present}
             jobs = []
             for i, src in enumerate(ctx.recipe.sources):
                 files = list_source_files(src.path, None if src.format == "auto" else src.format)
@@ -74,10 +76,11 @@ class ReadSources(BuildStep):
                 groups = [files] if src.limit else [[f] for f in files]
                 for j, g in enumerate(groups):
                     tag = f"s{i:03d}-f{j:05d}"
-                    if (d / f"{tag}.done").exists():
+                    if f"{tag}.done" in names:
                         continue
-                    for stale in d.glob(f"part-{tag}-*"):      # what a killed task of it wrote
-                        stale.unlink(missing_ok=True)
+                    for stale in present:                      # what a killed task of it wrote
+                        if stale.name.startswith(f"part-{tag}-"):
+                            stale.unlink(missing_ok=True)
                     jobs.append({"out_dir": str(d), "tag": tag, "files": g, "source": src.name,
                                  "format": src.format, "task": src.task, "lang": src.lang,
                                  "image_root": src.image_root, "limit": src.limit})

@@ -69,6 +69,10 @@ class ReadSources(BuildStep):
             d.mkdir(parents=True, exist_ok=True)
             present = sorted(d.iterdir())               # one listing (object storage: one request)
             names = {p.name for p in present}
+            by_tag: dict[str, list] = {}                # part-<tag>-NNNNN.parquet[.tmp] by its task's tag
+            for p in present:
+                if p.name.startswith("part-"):
+                    by_tag.setdefault(p.name[5:].rsplit("-", 1)[0], []).append(p)
             jobs = []
             for i, src in enumerate(ctx.recipe.sources):
                 files = list_source_files(src.path, None if src.format == "auto" else src.format)
@@ -78,9 +82,8 @@ class ReadSources(BuildStep):
                     tag = f"s{i:03d}-f{j:05d}"
                     if f"{tag}.done" in names:
                         continue
-                    for stale in present:                      # what a killed task of it wrote
-                        if stale.name.startswith(f"part-{tag}-"):
-                            stale.unlink(missing_ok=True)
+                    for stale in by_tag.get(tag, ()):          # what a killed task of it wrote
+                        stale.unlink(missing_ok=True)
                     jobs.append({"out_dir": str(d), "tag": tag, "files": g, "source": src.name,
                                  "format": src.format, "task": src.task, "lang": src.lang,
                                  "image_root": src.image_root, "limit": src.limit})

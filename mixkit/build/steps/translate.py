@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from mixkit.build.steps.base import BuildContext, BuildStep, StepResult, count_rows, tally
 from mixkit.build.steps.plan import PlanResult
+from mixkit.core import storage
 from mixkit.core.shard_format import counts_dict
 from mixkit.runtime.partitions import is_done, mark_done, parts, write_table_atomic
 
@@ -101,8 +102,7 @@ class Translate(BuildStep):
 
             seed_cache_from_phrasebook(opts.phrasebook, cache_dir, opts)
         stats_dir = self.dir / "stats"
-        if stats_dir.exists():                # counters are per run: a rerun reports its own calls
-            shutil.rmtree(stats_dir)
+        storage.remove_tree(stats_dir)        # counters are per run: a rerun reports its own calls
         stage = TranslateStage(opts, cache_dir=cache_dir, stats_dir=str(stats_dir))
         stage.threads = max(1, int(ctx.engine.spec(stage.resources.workers()).cpus))
         rows_parts = parts(ctx.rows_dir)

@@ -440,3 +440,27 @@ def test_a_stage_on_a_bucket_cache_rereads_its_files_and_sums_its_stats(s3_env):
     assert second.run(_rows(12)).kept == out.kept
     assert second.stats()["cache_hits"] == s1["unique_segments"]
     assert prepare_cache(url) == {"converted": 0}                       # no old layout in a bucket: nothing said
+
+
+def test_translate_file_with_its_cache_in_a_bucket_and_a_dry_run_written_to_one(s3_env, tmp_path):
+    import pyarrow.parquet as pq
+
+    from mixkit.core import storage
+    from mixkit.core.schema import rows_to_table
+    from translation.files import translate_file
+
+    src = tmp_path / "in.parquet"
+    pq.write_table(rows_to_table([dict(r, lang="eng_Latn", meta="{}") for r in _rows(5)]), src)
+    url = _bucket_dir("cache")
+    opts = TranslateOptions(model="identity", backend="identity", cache_dir=url)
+    res = translate_file(str(src), ["deu_Latn"], str(tmp_path / "out"), opts)
+    info = cache_files(url)
+    assert res["kept"] == 5 and info["loose_files"] == 0 and info["compacted_files"] == 1
+    assert info["entries"] == res["stats"]["unique_segments"] > 0
+    again = translate_file(str(src), ["deu_Latn"], str(tmp_path / "out2"), opts)
+    assert again["stats"]["cache_hits"] == again["stats"]["unique_segments"] and again["kept"] == 5
+    assert pq.read_table(tmp_path / "out2" / "translated.parquet").num_rows == 5
+    dry = translate_file(str(src), ["deu_Latn"], url + "-dry", opts, dry=True)
+    lines = storage.read_text(dry["paths"]["segments"]).splitlines()
+    assert dry["paths"]["segments"] == url + "-dry/segments.jsonl" and len(lines) == dry["messages"] == 10
+    assert json.loads(storage.read_text(url + "-dry/summary.json")) == dry["summary"]

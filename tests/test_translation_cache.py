@@ -447,6 +447,7 @@ def test_translate_file_with_its_cache_in_a_bucket_and_a_dry_run_written_to_one(
 
     from mixkit.core import storage
     from mixkit.core.schema import rows_to_table
+    from mixkit.runtime.partitions import read_table
     from translation.files import translate_file
 
     src = tmp_path / "in.parquet"
@@ -457,9 +458,11 @@ def test_translate_file_with_its_cache_in_a_bucket_and_a_dry_run_written_to_one(
     info = cache_files(url)
     assert res["kept"] == 5 and info["loose_files"] == 0 and info["compacted_files"] == 1
     assert info["entries"] == res["stats"]["unique_segments"] > 0
-    again = translate_file(str(src), ["deu_Latn"], str(tmp_path / "out2"), opts)
+    again = translate_file(str(src), ["deu_Latn"], url + "-out", opts)             # its output in the bucket too
     assert again["stats"]["cache_hits"] == again["stats"]["unique_segments"] and again["kept"] == 5
-    assert pq.read_table(tmp_path / "out2" / "translated.parquet").num_rows == 5
+    assert again["paths"]["translated"] == url + "-out/translated.parquet"
+    assert read_table(again["paths"]["translated"]).to_pylist() == pq.read_table(res["paths"]["translated"]).to_pylist()
+    assert _objects(url + "-out") == ["rejects.parquet", "translated.parquet"]        # its work folder is gone
     dry = translate_file(str(src), ["deu_Latn"], url + "-dry", opts, dry=True)
     lines = storage.read_text(dry["paths"]["segments"]).splitlines()
     assert dry["paths"]["segments"] == url + "-dry/segments.jsonl" and len(lines) == dry["messages"] == 10

@@ -334,3 +334,136 @@ def test_translate_file_converts_an_old_cache_and_leaves_it_compacted(tmp_path):
     assert info["entries"] == 50 + res["stats"]["unique_segments"]
     again = translate_file(str(src), ["deu_Latn"], str(tmp_path / "out2"), opts, say=said.append)
     assert again["stats"]["cache_hits"] == again["stats"]["unique_segments"] > 0
+
+
+# -- the same cache on object storage (a real S3 server: tests/s3_server.py) --------------------
+
+def _bucket_dir(name: str) -> str:
+    import uuid
+
+    return f"s3://mix/translation-cache-{uuid.uuid4().hex[:8]}/{name}"
+
+
+def _objects(root) -> list[str]:
+    """Every file under a cache folder, relative to it (a disk or a bucket)."""
+    from mixkit.core import storage
+
+    root = str(root).rstrip("/")
+    if storage.is_remote(root):
+        return [u[len(root) + 1:] for u in storage.find(root)]
+    return sorted(str(p.relative_to(root)) for p in Path(root).rglob("*") if p.is_file())
+
+
+def _same_cache_work(root, monkeypatch) -> dict:
+    """What the cache answers to one sequence of operations: writer processes, a reader from
+    before a compaction, a damaged file, compactions at both levels and split into parallel
+    tasks, a split folder left by a killed compaction; what it holds after each step."""
+    seen = {}
+    with mp.get_context("spawn").Pool(2) as pool:                       # two processes write
+        pool.map(_writer, [(str(root), w) for w in range(2)])
+    seen["written"] = cache_files(root)
+    seen["read by another process"] = found(root, 40)
+    fill(root, 9_000, start=40, flush_every=1_500)
+    reader = TranslationCache(root, "m", {})
+    seen["reader"] = len(reader.get_many([(E, D, f"sentence {i}") for i in range(100)]))   # lists the files
+    bad = f"{root}/v2/loose/20200101T000000000000Z-0123456789ab-n5.parquet"
+    from mixkit.core import storage
+
+    storage.write_bytes(bad, b"not parquet")                            # skipped with a warning
+    seen["before compaction"] = found(root, 9_040)
+    old_spill = f"{root}/v2/.compact-20200101T000000000000Z-0123456789ab/b0/x.parquet"
+    new_spill = f"{root}/v2/.compact-{tc._unique_suffix()}/b0/x.parquet"     # a running compaction's
+    storage.write_bytes(old_spill, b"left by a killed compaction")
+    storage.write_bytes(new_spill, b"in use")
+    rep = compact_cache(root)
+    seen["compaction"] = {k: rep[k] for k in ("loose_files", "entries_in", "level", "files_written",
+                                              "files_removed", "depth")}
+    seen["spill folders"] = (storage.exists(old_spill), storage.exists(new_spill))
+    storage.remove(new_spill)
+    storage.remove(bad)
+    seen["compacted"] = cache_files(root)
+    seen["reader after compaction"] = reader.get_many([(E, D, f"sentence {i}") for i in range(100, 9_040)])
+    seen["reopened"] = found(root, 9_040)
+    fill(root, 500, start=9_040)                                        # a few new: the 'recent' level
+    rep = compact_cache(root)
+    seen["recent"] = (rep["level"], rep["files_written"], cache_files(root))
+    fill(root, 6_000, start=9_540, flush_every=1_000)
+    monkeypatch.setattr(tc, "MERGE_BYTES", cache_files(root)["bytes"] // 5)     # split into tasks first
+    rep = compact_cache(root, LocalEngine(workers=2).map_tasks)
+    seen["split"] = {k: rep[k] for k in ("loose_files", "level", "files_written", "depth")}
+    seen["after split"] = cache_files(root)
+    seen["all"] = found(root, 15_540)
+    seen["no leftovers"] = [n for n in _objects(root) if ".compact-" in n or n.endswith(".tmp")]
+    seen["nothing new"] = compact_cache(root)["files_written"]
+    return seen
+
+
+def test_a_cache_in_a_bucket_answers_as_one_on_disk(s3_env, tmp_path, monkeypatch, caplog):
+    """cache_dir: s3://... (builds on machines that share no disk): every operation gives what
+    the same operations give on a disk (sizes aside: file names carry times and ids)."""
+    with caplog.at_level(logging.WARNING):
+        on_disk = _same_cache_work(tmp_path / "cache", monkeypatch)
+        assert caplog.text.count("unreadable") >= 1
+        caplog.clear()
+        monkeypatch.setattr(tc, "MERGE_BYTES", 64 << 20)
+        url = _bucket_dir("cache")
+        in_bucket = _same_cache_work(url, monkeypatch)
+        assert caplog.text.count("unreadable") >= 1
+    for seen in (on_disk, in_bucket):
+        for k, v in seen.items():
+            if isinstance(v, dict) and "bytes" in v:
+                v.pop("bytes")
+            if isinstance(v, tuple) and isinstance(v[-1], dict):
+                v[-1].pop("bytes")
+    assert in_bucket == on_disk
+    assert on_disk["all"] == expected(15_540) and len(on_disk["reader after compaction"]) == 8_940
+    assert on_disk["spill folders"] == (False, True) and on_disk["no leftovers"] == []
+    assert on_disk["compaction"]["level"] == "p" and on_disk["recent"][0] == "q" and on_disk["split"]["depth"] >= 2
+    stored = _objects(url)                     # in the bucket, not in a local folder named "s3:"
+    assert len([n for n in stored if n.startswith("v2/compact/p")]) == on_disk["after split"]["compacted_files"]
+    assert all(n.startswith("v2/compact/") for n in stored) and not Path("s3:").exists()
+
+
+def test_a_stage_on_a_bucket_cache_rereads_its_files_and_sums_its_stats(s3_env):
+    from translation.stage import collect_stats
+
+    url = _bucket_dir("cache")
+    opts = TranslateOptions(model="identity", backend="identity", batch_rows=4)
+    first = TranslateStage(opts, cache_dir=url, stats_dir=f"{url}-stats")
+    out = first.run(_rows(12))
+    s1 = first.stats()
+    assert len(out.kept) == 12 and s1["cache_hits"] == 2            # the prompt, from the first batch's file
+    info = cache_files(url)
+    assert info["loose_files"] == 3 and info["entries"] == s1["unique_segments"] - 2
+    assert collect_stats(f"{url}-stats") == s1                         # the worker's counters, in the bucket
+    second = TranslateStage(opts, cache_dir=url)
+    assert second.run(_rows(12)).kept == out.kept
+    assert second.stats()["cache_hits"] == s1["unique_segments"]
+    assert prepare_cache(url) == {"converted": 0}                       # no old layout in a bucket: nothing said
+
+
+def test_translate_file_with_its_cache_in_a_bucket_and_a_dry_run_written_to_one(s3_env, tmp_path):
+    import pyarrow.parquet as pq
+
+    from mixkit.core import storage
+    from mixkit.core.schema import rows_to_table
+    from mixkit.runtime.partitions import read_table
+    from translation.files import translate_file
+
+    src = tmp_path / "in.parquet"
+    pq.write_table(rows_to_table([dict(r, lang="eng_Latn", meta="{}") for r in _rows(5)]), src)
+    url = _bucket_dir("cache")
+    opts = TranslateOptions(model="identity", backend="identity", cache_dir=url)
+    res = translate_file(str(src), ["deu_Latn"], str(tmp_path / "out"), opts)
+    info = cache_files(url)
+    assert res["kept"] == 5 and info["loose_files"] == 0 and info["compacted_files"] == 1
+    assert info["entries"] == res["stats"]["unique_segments"] > 0
+    again = translate_file(str(src), ["deu_Latn"], url + "-out", opts)             # its output in the bucket too
+    assert again["stats"]["cache_hits"] == again["stats"]["unique_segments"] and again["kept"] == 5
+    assert again["paths"]["translated"] == url + "-out/translated.parquet"
+    assert read_table(again["paths"]["translated"]).to_pylist() == pq.read_table(res["paths"]["translated"]).to_pylist()
+    assert _objects(url + "-out") == ["rejects.parquet", "translated.parquet"]        # its work folder is gone
+    dry = translate_file(str(src), ["deu_Latn"], url + "-dry", opts, dry=True)
+    lines = storage.read_text(dry["paths"]["segments"]).splitlines()
+    assert dry["paths"]["segments"] == url + "-dry/segments.jsonl" and len(lines) == dry["messages"] == 10
+    assert json.loads(storage.read_text(url + "-dry/summary.json")) == dry["summary"]

@@ -2,7 +2,8 @@
 
 Key = sha256(model id, generation settings, source lang, target lang, source text). Files, not
 a database, so that many processes and Ray workers on several machines can share one path
-(NFS, Lustre, a mounted bucket). Layout under <cache_dir>/v2/:
+(NFS, Lustre, a mounted bucket) or one URL (s3://bucket/cache/translation, through
+mixkit.core.storage: machines that share no disk). Layout under <cache_dir>/v2/:
 
   loose/<stamp>-<uid>-n<rows>.parquet       what one writer process flushed at once (a worker
                                             flushes after each batch it translated something in)
@@ -17,7 +18,8 @@ a database, so that many processes and Ray workers on several machines can share
 
 What makes it safe on a shared file system without locks:
 - Every file has a unique name and one writer. It is written under a temporary name (`*.tmp`,
-  ignored by readers) and renamed into place in its own folder, so a reader sees whole files.
+  ignored by readers) and renamed into place in its own folder, so a reader sees whole files;
+  on object storage the upload is completed under its name (atomic per object: no rename).
 - Nothing is ever modified. Compaction writes the merged files first and only then deletes
   the files it has read, so every entry is in some live file at every moment; a compaction
   killed halfway leaves duplicates, which the next one merges.
@@ -50,7 +52,6 @@ import logging
 import math
 import os
 import re
-import shutil
 import time
 import uuid
 from collections import OrderedDict
@@ -63,7 +64,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mixkit.runtime.partitions import write_table_atomic
+from mixkit.core import storage
+from mixkit.core.storage import URLPath
+from mixkit.runtime.partitions import parquet_file, read_table, write_table_atomic
 
 VERSION = "v2"
 LEGACY = "v1"                      # one JSON file per entry (mixkit before the parquet cache)
@@ -77,6 +80,7 @@ RECENT_ENTRIES = 100_000           # values looked up or written lately, kept pe
 STALE_SECONDS = 6 * 3600           # temporary files older than this were left by a killed writer
 ROW_GROUP = 64                     # rows read for one hit
 OPEN_FILES = 256                   # files a process keeps open for reading
+OPEN_REMOTE_FILES = 64             # on object storage: files kept whole in memory (~1 MB each)
 
 SCHEMA = pa.schema([
     pa.field("key", pa.binary(32)),          # sha256 of model, settings, languages and text
@@ -104,9 +108,12 @@ def cache_key(model_id: str, settings: dict, src_lang: str, tgt_lang: str, text:
 
 # -- files and keys ----------------------------------------------------------------------------
 
+Where = Path | URLPath              # a cache folder or file: a local path or a URL (storage.path)
+
+
 @dataclass
 class CacheFile:
-    path: Path
+    path: Where
     rows: int
     size: int
     prefix: str = ""           # compacted files: the key prefix, in bits
@@ -117,26 +124,46 @@ def _unique_suffix() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + "-" + uuid.uuid4().hex[:12]
 
 
-def _scan(folder: Path, compacted: bool) -> list[CacheFile]:
+def _scan(folder: Where, compacted: bool) -> list[CacheFile]:
     pattern = COMPACT_NAME if compacted else LOOSE_NAME
+    out = []
+    for path, size in _sized_files(folder, pattern):
+        m = pattern.match(path.name)
+        if compacted:
+            out.append(CacheFile(path, int(m.group(3)), size, m.group(2), m.group(1)))
+        else:
+            out.append(CacheFile(path, int(m.group(1)), size))
+    return sorted(out, key=lambda f: f.path.name)
+
+
+def _sized_files(folder: Where, pattern: re.Pattern) -> list[tuple[Where, int]]:
+    """(path, bytes) of the files in `folder` whose name matches; none when it does not exist.
+    On a disk one scandir (and a stat per match); on object storage one listing request,
+    which brings the sizes."""
+    if isinstance(folder, URLPath):
+        fs, path = storage.filesystem(folder.url)
+        try:
+            fs.invalidate_cache(path)            # what other workers wrote since the last listing
+            entries = fs.ls(path, detail=True)
+        except FileNotFoundError:
+            storage.raise_if_no_bucket(folder)
+            return []
+        except Exception as e:  # noqa: BLE001 - botocore's errors are not OSErrors
+            raise storage.storage_error(folder.url, e) from e
+        return [(folder / name, int(e["size"])) for e in entries
+                if e.get("type") == "file" and pattern.match(name := e["name"].rstrip("/").rsplit("/", 1)[-1])]
     out = []
     try:
         entries = list(os.scandir(folder))
     except FileNotFoundError:
         return out
     for e in entries:
-        m = pattern.match(e.name)
-        if not m:
-            continue
-        try:
-            size = e.stat().st_size
-        except FileNotFoundError:          # compacted away since the listing
-            continue
-        if compacted:
-            out.append(CacheFile(Path(e.path), int(m.group(3)), size, m.group(2), m.group(1)))
-        else:
-            out.append(CacheFile(Path(e.path), int(m.group(1)), size))
-    return sorted(out, key=lambda f: f.path.name)
+        if pattern.match(e.name):
+            try:
+                out.append((Path(e.path), e.stat().st_size))
+            except FileNotFoundError:          # compacted away since the listing
+                continue
+    return out
 
 
 def _key_matrix(col) -> np.ndarray:
@@ -154,12 +181,17 @@ def _heads(m: np.ndarray) -> np.ndarray:
     return m[:, :8].copy().view(">u8").ravel().astype(np.uint64)
 
 
-def _read_heads(pf: pq.ParquetFile) -> np.ndarray:
-    """Heads of a file's key column (then closes it)."""
+def _read_heads(pf: pq.ParquetFile, close: bool = True) -> np.ndarray:
+    """Heads of a file's key column (then closes it, unless told not to)."""
     try:
         return _heads(_key_matrix(pf.read(columns=["key"], use_threads=False)["key"]))
     finally:
-        pf.close()
+        if close:
+            pf.close()
+
+
+def _in_memory(data: bytes) -> pq.ParquetFile:
+    return pq.ParquetFile(pa.BufferReader(data), pre_buffer=False)
 
 
 def _heads_of(keys: list[bytes]) -> np.ndarray:
@@ -170,7 +202,7 @@ def _row_group_starts(md: pq.FileMetaData) -> np.ndarray:
     return np.cumsum([0] + [md.row_group(g).num_rows for g in range(md.num_row_groups)])
 
 
-def _write(table: pa.Table, path: Path) -> None:
+def _write(table: pa.Table, path: Where) -> None:
     """Small row groups (a hit reads one), no statistics (nothing filters on them: a small
     footer); what a hit reads in LZ4 (decodes ~2.5x faster than zstd), the hashes as they are."""
     compression = {name: "zstd" for name in SCHEMA.names}
@@ -194,11 +226,11 @@ def _depth_for(entries: int) -> int:
     return int(math.floor(math.log2(entries / FILE_ENTRIES))) if entries >= 2 * FILE_ENTRIES else 0
 
 
-def _read_entries(path: Path, bucket: str = "") -> pa.Table | None:
+def _read_entries(path: Where, bucket: str = "") -> pa.Table | None:
     """The file's entries (only those whose key starts with `bucket`), or None when it has gone
     (another compaction took it) or cannot be read (then a warning: it is left alone)."""
     try:
-        t = pq.read_table(path).select(SCHEMA.names).cast(SCHEMA)
+        t = read_table(path).select(SCHEMA.names).cast(SCHEMA)
     except FileNotFoundError:
         return None
     except (pa.ArrowException, OSError, KeyError) as e:
@@ -235,10 +267,10 @@ class _LooseIndex:
     without opening every file (16 bytes an entry)."""
 
     def __init__(self):
-        self.paths: list[Path] = []
+        self.paths: list[Where] = []
         self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []    # heads, file ids, rows: by head
 
-    def add(self, path: Path, heads: np.ndarray) -> None:
+    def add(self, path: Where, heads: np.ndarray) -> None:
         order = np.argsort(heads, kind="stable")
         self.parts.append((heads[order], np.full(len(heads), len(self.paths), np.int32), order.astype(np.int32)))
         self.paths.append(path)
@@ -247,7 +279,7 @@ class _LooseIndex:
             order = np.argsort(heads, kind="stable")
             self.parts = [(heads[order], fids[order], rows[order])]
 
-    def find(self, q_heads: np.ndarray) -> list[tuple[int, Path, int]]:
+    def find(self, q_heads: np.ndarray) -> list[tuple[int, Where, int]]:
         """(query number, file, row) of each entry whose head equals a query's."""
         return [(i, self.paths[fids[j]], int(rows[j])) for heads, fids, rows in self.parts
                 for i, j in _positions(heads, q_heads)]
@@ -255,18 +287,23 @@ class _LooseIndex:
 
 class CacheFolder:
     """One process's access to a cache folder: lookups (one join per batch) and its own loose
-    files. Each process (Ray actor) opens its own; the folder is shared through files only."""
+    files. Each process (Ray actor) opens its own; the folder is shared through files only.
 
-    def __init__(self, cache_dir: str | os.PathLike, warn_unconverted: bool = True):
-        self.dir = Path(cache_dir)
+    The folder may be a URL (s3://...): then files are fetched whole (a compacted file is about
+    1 MB), all those a batch needs at once, and kept in memory (OPEN_REMOTE_FILES), so a batch
+    costs one round of concurrent requests, not one request per file and row group."""
+
+    def __init__(self, cache_dir: "str | os.PathLike | URLPath", warn_unconverted: bool = True):
+        self.dir = storage.path(cache_dir)
         self.root = self.dir / VERSION
+        self.remote = isinstance(self.dir, URLPath)
         self._buffer: dict[bytes, tuple] = {}
         self._recent: dict[bytes, tuple[str, bool]] = {}
-        self._file_index: OrderedDict[Path, tuple] = OrderedDict()      # compacted file -> keys, rows, footer
-        self._open: OrderedDict[Path, pq.ParquetFile] = OrderedDict()
+        self._file_index: OrderedDict[Where, tuple] = OrderedDict()     # compacted file -> keys, rows, footer
+        self._open: OrderedDict[Where, tuple[pq.ParquetFile, np.ndarray]] = OrderedDict()
         self._indexed = 0
         self._listed = False
-        self._compact: dict[int, dict[int, list[Path]]] = {}           # depth -> prefix code -> files
+        self._compact: dict[int, dict[int, list[Where]]] = {}          # depth -> prefix code -> files
         self._loose = _LooseIndex()
         self.files_written = 0
         if warn_unconverted:
@@ -308,9 +345,10 @@ class CacheFolder:
             loose = _scan(self.root / "loose", compacted=False)
             compact = _scan(self.root / "compact", compacted=True)
             index, vanished = _LooseIndex(), False
+            fetched = self._fetch_many([f.path for f in loose])
             for f in loose:
                 try:
-                    index.add(f.path, _read_heads(pq.ParquetFile(f.path, pre_buffer=False)))
+                    index.add(f.path, _read_heads(self._parquet(f.path, fetched.get(f.path))))
                 except FileNotFoundError:
                     vanished = True
                 except (pa.ArrowException, OSError) as e:
@@ -332,7 +370,7 @@ class CacheFolder:
         """(key, translation, truncated) of every stored entry with one of `keys`."""
         q_heads = _heads_of(keys)
         hits = self._loose.find(q_heads)                          # (query number, file, row)
-        per_file: dict[Path, list[np.ndarray]] = {}               # compacted file -> query numbers
+        per_file: dict[Where, list[np.ndarray]] = {}              # compacted file -> query numbers
         tops = (q_heads >> np.uint64(32)).astype(np.int64)
         for depth, by_code in self._compact.items():
             codes = tops >> (32 - depth)
@@ -341,6 +379,8 @@ class CacheFolder:
             for code, lo, hi in zip(uniq.tolist(), first, np.r_[first[1:], len(order)]):
                 for path in by_code.get(code, ()):
                     per_file.setdefault(path, []).append(order[lo:hi])
+        if self.remote:                   # every file this batch needs, in one round of requests
+            self._fetch(list(per_file) + [path for _, path, _ in hits])
         for path, parts in per_file.items():
             try:
                 heads, rows, _, _ = self._index_of(path)
@@ -355,7 +395,7 @@ class CacheFolder:
                 continue
             idx = np.concatenate(parts)
             hits += [(int(idx[i]), path, j if rows is None else int(rows[j])) for i, j in _positions(heads, q_heads[idx])]
-        by_file: dict[Path, list[tuple[int, int]]] = {}
+        by_file: dict[Where, list[tuple[int, int]]] = {}
         for i, path, row in hits:
             by_file.setdefault(path, []).append((i, row))
         out = []
@@ -365,16 +405,16 @@ class CacheFolder:
                     out.append(entry)
         return out
 
-    def _index_of(self, path: Path) -> tuple[np.ndarray, np.ndarray | None, pq.FileMetaData, np.ndarray]:
+    def _index_of(self, path: Where) -> tuple[np.ndarray, np.ndarray | None, pq.FileMetaData, np.ndarray]:
         """A compacted file's key heads (sorted), their rows (None: the file is sorted by key), its
         footer and row-group starts, kept per process (files never change) up to
         KEY_CACHE_ENTRIES keys."""
         if path in self._file_index:
             self._file_index.move_to_end(path)
             return self._file_index[path]
-        pf = pq.ParquetFile(path, pre_buffer=False)
+        pf = self._reader(path)[0] if self.remote else pq.ParquetFile(path, pre_buffer=False)
         md = pf.metadata
-        heads = _read_heads(pf)
+        heads = _read_heads(pf, close=not self.remote)          # in memory (remote): kept for the rows
         rows = None
         if len(heads) > 1 and bool((heads[1:] < heads[:-1]).any()):     # not written by compaction
             rows = np.argsort(heads, kind="stable").astype(np.int32)
@@ -386,20 +426,51 @@ class CacheFolder:
             self._indexed -= len(self._file_index.popitem(last=False)[1][0])
         return entry
 
-    def _reader(self, path: Path) -> tuple[pq.ParquetFile, np.ndarray]:
-        """An open file and its row-group starts, kept (OPEN_FILES at most): opening costs more
-        than reading a row group."""
+    def _reader(self, path: Where) -> tuple[pq.ParquetFile, np.ndarray]:
+        """An open file and its row-group starts, kept (OPEN_FILES at most; OPEN_REMOTE_FILES
+        whole files from object storage): opening costs more than reading a row group."""
         if path in self._open:
             self._open.move_to_end(path)
             return self._open[path]
-        indexed = self._file_index.get(path)
-        pf = pq.ParquetFile(path, metadata=indexed[2] if indexed else None, pre_buffer=False)
-        self._open[path] = (pf, indexed[3] if indexed else _row_group_starts(pf.metadata))
-        while len(self._open) > OPEN_FILES:
-            self._open.popitem(last=False)[1][0].close()
+        if self.remote:
+            self._keep_open(path, self._parquet(path))
+        else:
+            indexed = self._file_index.get(path)
+            self._keep_open(path, pq.ParquetFile(path, metadata=indexed[2] if indexed else None, pre_buffer=False))
         return self._open[path]
 
-    def _read_rows(self, path: Path, rows: list[int]) -> list[tuple[bytes, str, bool]]:
+    def _keep_open(self, path: Where, pf: pq.ParquetFile) -> None:
+        indexed = self._file_index.get(path)
+        self._open[path] = (pf, indexed[3] if indexed else _row_group_starts(pf.metadata))
+        while len(self._open) > (OPEN_REMOTE_FILES if self.remote else OPEN_FILES):
+            self._open.popitem(last=False)[1][0].close()
+
+    def _fetch(self, paths: list[Where]) -> None:
+        """Object storage: the files not in memory yet, fetched at once and kept."""
+        todo = list(dict.fromkeys(p for p in paths if p not in self._open))[-OPEN_REMOTE_FILES:]
+        for path, data in self._fetch_many(todo).items():
+            try:
+                self._keep_open(path, _in_memory(data))
+            except (pa.ArrowException, OSError):
+                pass                     # not parquet: said when _index_of reads it on its own
+
+    def _fetch_many(self, paths: list[Where]) -> dict[Where, bytes]:
+        """Object storage: the files, fetched whole and concurrently (one round of requests).
+        {} on a disk, or when one has gone (then each is read on its own: the gone one is found)."""
+        if not self.remote or not paths:
+            return {}
+        try:
+            return dict(zip(paths, storage.read_many([str(p) for p in paths])))
+        except FileNotFoundError:
+            return {}
+
+    def _parquet(self, path: Where, data: bytes | None = None) -> pq.ParquetFile:
+        """A file to read: on a disk opened; on object storage fetched whole (unless `data`)."""
+        if not self.remote:
+            return pq.ParquetFile(path, pre_buffer=False)
+        return _in_memory(storage.read_bytes(path) if data is None else data)
+
+    def _read_rows(self, path: Where, rows: list[int]) -> list[tuple[bytes, str, bool]]:
         """(key, translation, truncated) of `rows`, reading only the row groups that hold them."""
         pf, starts = self._reader(path)
         group_of = (np.searchsorted(starts, rows, "right") - 1).tolist()
@@ -508,7 +579,7 @@ def _run_here(fn: Callable, items: list) -> list:
 
 def cache_files(cache_dir: str | os.PathLike) -> dict:
     """What the folder holds: loose and compacted files, entries (as the names say) and bytes."""
-    root = Path(cache_dir) / VERSION
+    root = storage.path(cache_dir) / VERSION
     loose, compact = _scan(root / "loose", False), _scan(root / "compact", True)
     return {"loose_files": len(loose), "compacted_files": len(compact),
             "entries": sum(f.rows for f in loose + compact), "bytes": sum(f.size for f in loose + compact)}
@@ -540,7 +611,7 @@ def compact_cache(cache_dir: str | os.PathLike, map_tasks: MapTasks | None = Non
     {'loose_files', 'entries_in', 'level', 'files_written', 'files_removed', 'depth', 'seconds'}."""
     t0 = time.monotonic()
     run = map_tasks or _run_here
-    root = Path(cache_dir) / VERSION
+    root = storage.path(cache_dir) / VERSION
     _remove_stale(root)
     loose, compact = _scan(root / "loose", False), _scan(root / "compact", True)
     main = [f for f in compact if f.level == MAIN]
@@ -581,9 +652,10 @@ def compact_cache(cache_dir: str | os.PathLike, map_tasks: MapTasks | None = Non
         superseded += res["superseded"]
         read_loose += res["read_new"]
     for p in sorted(set(superseded) | set(read_loose)):      # only after every merged file is written
-        Path(p).unlink(missing_ok=True)
+        storage.remove(p)
         report["files_removed"] += 1
-    shutil.rmtree(spill, ignore_errors=True)
+    if split:
+        storage.remove_tree(spill)
     report.update(level=level, depth=depth, seconds=round(time.monotonic() - t0, 3))
     return report
 
@@ -594,7 +666,7 @@ def _split_loose(job: tuple[str, list[str], int]) -> list[str]:
     spill, paths, split = job
     tables, read = [], []
     for p in paths:
-        t = _read_entries(Path(p))
+        t = _read_entries(storage.path(p))
         if t is not None:
             tables.append(t)
             read.append(p)
@@ -606,7 +678,7 @@ def _split_loose(job: tuple[str, list[str], int]) -> list[str]:
     t, codes = t.take(pa.array(order)), codes[order]
     bounds = np.flatnonzero(np.diff(codes)) + 1
     for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(codes)]):
-        folder = Path(spill) / f"b{_bits(int(codes[lo]), split)}"
+        folder = storage.path(spill) / f"b{_bits(int(codes[lo]), split)}"
         folder.mkdir(parents=True, exist_ok=True)
         _write(t.slice(lo, hi - lo), folder / f"{_unique_suffix()}.parquet")
     return read
@@ -619,7 +691,8 @@ def _merge_bucket(job: tuple) -> dict:
     prefix of `depth` bits. Returns the files it replaced (deleted by the caller once all are
     written)."""
     root, level, bucket, depth, new_sources, old, from_split = job
-    sources = sorted(Path(new_sources[0]).glob("*.parquet")) if from_split else [Path(p) for p in new_sources]
+    sources = (sorted(storage.path(new_sources[0]).glob("*.parquet")) if from_split
+               else [storage.path(p) for p in new_sources])
     tables, read_new = [], []
     for p in sources:
         t = _read_entries(p, bucket)
@@ -663,7 +736,7 @@ def _merge_bucket(job: tuple) -> dict:
             continue                                  # nothing new: the file stays as it is
         parts, read = [new.take(pa.array(rows))], []
         for path in files:
-            t = _read_entries(Path(path), bucket if len(u) < len(bucket) else "")
+            t = _read_entries(storage.path(path), bucket if len(u) < len(bucket) else "")
             if t is not None:
                 parts.append(t)
                 read.append(path)
@@ -673,30 +746,36 @@ def _merge_bucket(job: tuple) -> dict:
         for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(codes)]):
             if hi > lo:
                 name = f"{level}{_bits(int(codes[lo]), depth)}-n{hi - lo}-{_unique_suffix()}.parquet"
-                (Path(root) / "compact").mkdir(parents=True, exist_ok=True)
-                _write(merged.slice(lo, hi - lo), Path(root) / "compact" / name)
+                compacted = storage.path(root) / "compact"
+                compacted.mkdir(parents=True, exist_ok=True)
+                _write(merged.slice(lo, hi - lo), compacted / name)
                 written += 1
         superseded += read
     return {"written": written, "superseded": superseded, "read_new": read_new}
 
 
-def _remove_stale(root: Path) -> None:
+SPILL_NAME = re.compile(r"^\.compact-(\d{8}T\d{12})Z-[0-9a-f]{12}$")
+
+
+def _remove_stale(root: Where) -> None:
     """Temporary files and split folders left by killed writers or compactions (old enough that
-    no running one can own them)."""
+    no running one can own them). A split folder's age is the time in its name (object storage
+    has no folder times); `*.tmp` files exist only on a disk (an upload to object storage that
+    was never completed leaves no object: the bucket's lifecycle rule for incomplete multipart
+    uploads frees its parts), so only a disk is searched for them, by modification time."""
     cutoff = time.time() - STALE_SECONDS
-    for folder in (root / "loose", root / "compact"):
-        for p in folder.glob("*.tmp") if folder.is_dir() else ():
-            try:
-                if p.stat().st_mtime < cutoff:
-                    p.unlink(missing_ok=True)
-            except FileNotFoundError:
-                pass
-    for p in root.glob(".compact-*") if root.is_dir() else ():
-        try:
-            if p.stat().st_mtime < cutoff:
-                shutil.rmtree(p, ignore_errors=True)
-        except FileNotFoundError:
-            pass
+    if isinstance(root, Path):
+        for folder in (root / "loose", root / "compact"):
+            for p in folder.glob("*.tmp") if folder.is_dir() else ():
+                try:
+                    if p.stat().st_mtime < cutoff:
+                        p.unlink(missing_ok=True)
+                except FileNotFoundError:
+                    pass
+    for p in storage.list_entries(root):
+        m = SPILL_NAME.match(storage.name(p))
+        if m and datetime.strptime(m.group(1), "%Y%m%dT%H%M%S%f").replace(tzinfo=timezone.utc).timestamp() < cutoff:
+            storage.remove_tree(p)
 
 
 # -- a session's start: the old layout, leftovers ----------------------------------------------
@@ -708,7 +787,9 @@ def _legacy_marker(cache_dir: Path) -> Path:
 _WARNED: set[Path] = set()
 
 
-def _warn_if_unconverted(cache_dir: Path) -> None:
+def _warn_if_unconverted(cache_dir: Where) -> None:
+    if isinstance(cache_dir, URLPath):            # the old layout was only ever written to a disk
+        return
     if (cache_dir / LEGACY).is_dir() and not _legacy_marker(cache_dir).exists() and cache_dir not in _WARNED:
         _WARNED.add(cache_dir)
         log.warning("translation cache %s holds an old one-file-per-entry cache (%s) that is not converted yet, "
@@ -733,9 +814,12 @@ def convert_legacy_cache(cache_dir: str | os.PathLike, map_tasks: MapTasks | Non
     """Read <cache_dir>/v1 (one JSON file per entry) into loose parquet files, one task per
     subfolder; a subfolder's marker is written after its files, so an interrupted conversion
     redoes only unfinished subfolders (duplicates merge). The old folder is never changed.
-    Returns the entries converted (0 when there was nothing to do)."""
+    Returns the entries converted (0 when there was nothing to do). The old layout was only
+    ever written to a disk: a cache on object storage (a URL) has none, and is not searched."""
     say = say or log.warning
-    cache_dir = Path(cache_dir)
+    cache_dir = storage.path(cache_dir)
+    if isinstance(cache_dir, URLPath):
+        return 0
     old, marker = cache_dir / LEGACY, _legacy_marker(cache_dir)
     if not old.is_dir() or marker.exists():
         return 0

@@ -1,14 +1,16 @@
 """`mixkit translate`: a file of rows into several languages through TranslateStage, or a dry
-run that writes what the model would receive."""
+run that writes what the model would receive. The input, the output folder and the cache may be
+local paths or URLs (s3://...: mixkit.core.storage)."""
 from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Callable
 
+from mixkit.core import storage
 from mixkit.lang import languages
 from mixkit.core.schema import make_id, meta_of, with_meta
+from mixkit.runtime.partitions import parquet_file, read_table, write_table_atomic
 from mixkit.runtime.stage import StageOutput
 from translation.answers import ShortAnswer
 from translation.backends import TranslationModelError
@@ -25,7 +27,7 @@ def _read_rows(path: str, source_lang: str) -> tuple[list[dict], list[dict]]:
     is read as a source by mixkit.sources (format by the registry, mixkit.sources.FORMATS)."""
     from mixkit.sources import detect_format, read_source_file
 
-    p = Path(path)
+    p = storage.path(path)
     if not p.exists():
         raise FileNotFoundError(f"input file not found: {path}")
     fmt = detect_format(str(p))
@@ -38,18 +40,16 @@ def _read_rows(path: str, source_lang: str) -> tuple[list[dict], list[dict]]:
     return rows, rejects
 
 
-def _has_messages(p: Path, fmt: str) -> bool:
+def _has_messages(p, fmt: str) -> bool:
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return "messages" in pq.read_schema(p).names
+        return "messages" in parquet_file(p).schema_arrow.names
     from mixkit.sources.formats.jsonl import json_lines
 
     first = next((line.record for line in json_lines(str(p)) if line.reason is None), None)
     return isinstance(first, dict) and "messages" in first
 
 
-def _read_schema_rows(p: Path, fmt: str) -> tuple[list[dict], list[dict]]:
+def _read_schema_rows(p, fmt: str) -> tuple[list[dict], list[dict]]:
     """Schema rows as written (source, origin id, task, lang, meta kept); lines are read and
     messages checked as a source reads them (mixkit.sources: JSON Lines by the spec, roles by
     mixkit.core.schema.ROLE_NAMES). A line or row that cannot be used becomes a reject that
@@ -59,9 +59,7 @@ def _read_schema_rows(p: Path, fmt: str) -> tuple[list[dict], list[dict]]:
     from mixkit.sources.records import Reject
 
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        records = [(f"row {i}", r, None) for i, r in enumerate(pq.read_table(p).to_pylist())]
+        records = [(f"row {i}", r, None) for i, r in enumerate(read_table(p).to_pylist())]
     else:
         records = [(f"line {line.number}", line.record, None if line.reason is None else Reject(line.reason, line.detail))
                    for line in json_lines(str(p))]
@@ -107,10 +105,10 @@ def dry_run(rows: list[dict], out_dir: str, options: TranslateOptions) -> dict:
     that the per-language table answers, "too_long" for sentences that would be rejected), and
     <out_dir>/summary.json (translation.summary: share of characters sent, protected pieces by
     kind, rows with nothing to translate), also returned under "summary"."""
-    stage = TranslateStage(options, cache_dir=options.cache_dir or str(Path(out_dir) / "translation_cache"))
+    out = storage.path(out_dir)
+    stage = TranslateStage(options, cache_dir=options.cache_dir or str(out / "translation_cache"))
     stage.setup()
-    path = Path(out_dir) / "segments.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = out / "segments.jsonl"
     n_seg = n_lines = 0
     summary = SegmentationSummary()
     estimate = False            # the tokenizer failed to load once: estimate from then on, every source
@@ -119,7 +117,7 @@ def dry_run(rows: list[dict], out_dir: str, options: TranslateOptions) -> dict:
         return Segmenter(options.keep_answers, options.max_input_tokens, chars_estimate, options.split_sentences,
                          lang=src)
 
-    with open(path, "w", encoding="utf-8") as f:
+    with storage.AtomicWrite(path) as f:          # appears whole, when complete
         for r in rows:
             src = meta_of(r).get("translate_from") or r.get("lang") or options.source_lang
             if estimate and src not in stage._segmenters:
@@ -141,9 +139,9 @@ def dry_run(rows: list[dict], out_dir: str, options: TranslateOptions) -> dict:
                         rec["too_long"] = t.too_long
                 n_seg += len(rec["segments"])
                 n_lines += 1
-                f.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    summary_path = Path(out_dir) / "summary.json"
-    summary_path.write_text(json.dumps(summary.as_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+                f.write((json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8"))
+    summary_path = out / "summary.json"
+    storage.write_text(summary_path, json.dumps(summary.as_dict(), indent=1, ensure_ascii=False) + "\n")
     return {"rows_in": len(rows), "messages": n_lines, "segments": n_seg, "summary": summary.as_dict(),
             "paths": {"segments": str(path), "summary": str(summary_path)}}
 
@@ -161,10 +159,6 @@ def translate_file(input_path: str, langs: list[str], out_dir: str, options: Tra
     translates nothing and writes <out_dir>/segments.jsonl instead (see dry_run). `say` tells
     the user about the cache (a one-time conversion of an old cache folder).
     """
-    import shutil
-
-    import pyarrow.parquet as pq
-
     from mixkit.runtime.engines import LocalEngine
     from mixkit.runtime.partitions import parts, rejects_table, write_rows_partitioned
     from mixkit.core.schema import REJECT_SCHEMA, rows_to_table
@@ -187,7 +181,7 @@ def translate_file(input_path: str, langs: list[str], out_dir: str, options: Tra
         for t in targets:
             work.append(with_meta(dict(r, lang=t, id=make_id(r["source"], r["origin_id"], t, r["task"])),
                                   translate_from=src, input_id=r["id"]))
-    out_path = Path(out_dir)
+    out_path = storage.path(out_dir)
     out_path.mkdir(parents=True, exist_ok=True)
     cache_dir = options.cache_dir or str(out_path / "translation_cache")
     prepare_cache(cache_dir, say=say)
@@ -195,17 +189,16 @@ def translate_file(input_path: str, langs: list[str], out_dir: str, options: Tra
     # The one executor: partitions of work through the stage on LocalEngine (one process: one
     # model in memory); the cache makes a rerun cheap, so the work folder is rebuilt each time.
     work_dir = out_path / "work"
-    if work_dir.exists():
-        shutil.rmtree(work_dir)
+    storage.remove_tree(work_dir)
     write_rows_partitioned(work, work_dir / "in", WORK_ROWS_PER_PART)
     LocalEngine(workers=1).run_stage(stage, work_dir / "in", work_dir / "out", on_partition=progress)
-    kept = [r for p in parts(work_dir / "out") for r in pq.read_table(p).to_pylist()]
+    kept = [r for p in parts(work_dir / "out") for r in read_table(p).to_pylist()]
     result = StageOutput(kept=kept, rejected=rejects_table(work_dir / "out").to_pylist())
-    shutil.rmtree(work_dir)
+    storage.remove_tree(work_dir)
     compact_cache(cache_dir)            # this run's loose cache files -> per-prefix files
     rejected = read_rejects + result.rejected
-    pq.write_table(rows_to_table(result.kept), out_path / "translated.parquet")
-    pq.write_table(rows_to_table(rejected, REJECT_SCHEMA), out_path / "rejects.parquet")
+    write_table_atomic(rows_to_table(result.kept), out_path / "translated.parquet")
+    write_table_atomic(rows_to_table(rejected, REJECT_SCHEMA), out_path / "rejects.parquet")
     return {
         "rows_in": len(src_rows), "kept": len(result.kept), "rejected": len(rejected),
         "by_lang": dict(sorted(Counter(r["lang"] for r in result.kept).items())),

@@ -110,7 +110,9 @@ class TranslateOptions(BaseModel):
     keep_answers: KeepAnswers = Field(default_factory=KeepAnswers)
     # How many workers (one model load each) and their CPUs/GPUs: the recipe's `workers: {translate: ...}`.
     batch_rows: int = Field(256, ge=1)                  # rows per process_batch call
-    cache_dir: str | None = None                        # default: <build dir>/translation_cache
+    # A folder or a URL (s3://...: machines that share no disk); default: $MIXKIT_CACHE_DIR/translation
+    # in a build, OUT/translation_cache for `mixkit translate`.
+    cache_dir: str | None = None
     # Cache identity of the model; default: hub id @ revision (the local snapshot's commit), or
     # a fingerprint (config + weights) of a local directory.
     cache_model_id: str | None = None

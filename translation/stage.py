@@ -19,8 +19,8 @@ import json
 import os
 import uuid
 from collections import Counter
-from pathlib import Path
 
+from mixkit.core import storage
 from mixkit.lang import languages
 from mixkit.core.schema import make_reject, meta_of, with_meta
 from mixkit.lang.writing_systems import NO_SPACE_JOIN_SCRIPTS
@@ -145,13 +145,8 @@ class TranslateStage(Stage):
         return out
 
     def _write_stats(self) -> None:
-        if not self.stats_dir:
-            return
-        d = Path(self.stats_dir)
-        d.mkdir(parents=True, exist_ok=True)
-        tmp = d / f".{self._worker}.tmp"
-        tmp.write_text(json.dumps(self.stats()))
-        os.replace(tmp, d / f"{self._worker}.json")
+        if self.stats_dir:           # a folder or a URL (storage.path); the file is replaced whole
+            storage.write_text(storage.path(self.stats_dir) / f"{self._worker}.json", json.dumps(self.stats()))
 
     # -- the batch -------------------------------------------------------------------------------
     def process_batch(self, rows: list[dict]) -> StageOutput:
@@ -339,8 +334,8 @@ def _literal(text: str) -> Template:
 
 
 def collect_stats(stats_dir: str | os.PathLike) -> dict:
-    """Sum of the counters every worker wrote under stats_dir."""
+    """Sum of the counters every worker wrote under stats_dir (a folder or a URL)."""
     total = Counter()
-    for p in sorted(Path(stats_dir).glob("worker-*.json")):
-        total.update(json.loads(p.read_text()))
+    for data in storage.read_many([str(p) for p in sorted(storage.path(stats_dir).glob("worker-*.json"))]):
+        total.update(json.loads(data))
     return {k: total.get(k, 0) for k in STAT_KEYS}

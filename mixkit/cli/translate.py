@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
         dtype: str = typer.Option("auto", "--dtype", help="auto | float32 | float16 | bfloat16"),
         batch_tokens: int = typer.Option(8192, "--batch-tokens", help="padded tokens per model batch"),
         num_beams: int = typer.Option(1, "--num-beams"),
-        cache_dir: Path = typer.Option(None, "--cache-dir", help="translation cache (default: OUT/translation_cache)"),
+        cache_dir: str = typer.Option(None, "--cache-dir",
+                                      help="translation cache: a folder or a URL, s3://... (default: OUT/translation_cache)"),
         no_checks: bool = typer.Option(False, "--no-checks", help="keep every translation (no LID/length/repetition checks)"),
     ) -> None:
         """Translate every row of INPUT into every language of --langs (structure kept, cached, checked)."""

@@ -454,6 +454,36 @@ def test_stages_resume_only_what_is_missing(mixed, tmp_path, monkeypatch):
     assert _outputs(d) == first
 
 
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_batch_files_appear_whole_and_are_read_by_range(where, s3_env, tmp_path, monkeypatch):
+    """A stage's IPC file is there complete or not at all; a task reads its batch of a remote
+    file without fetching the others."""
+    d = storage.path(str(tmp_path) if where == "local" else "s3://mix/dedup-batches")
+    schema = pa.schema([("x", pa.int64())])
+    rng = np.random.default_rng(0)
+    tables = [pa.table({"x": rng.integers(0, 2 ** 62, 100_000)}) for _ in range(8)]
+    with pytest.raises(pa.ArrowInvalid):            # killed halfway: batches 0-7 written, then a bad one
+        stages.write_batches(d / "bad.arrow", tables + [pa.table({"x": ["not a number"]})], schema)
+    stages.write_batches(d / "good.arrow", tables, schema, {"records": 800_000})
+    assert [p.name for p in d.iterdir()] == ["good.arrow"]                 # no bad.arrow, no .tmp
+    fetched = []
+    open_read = storage.open_read
+
+    def recording_open_read(url, **kw):
+        f = open_read(url, **kw)
+        fetched.append(f.raw.cache)
+        return f
+
+    monkeypatch.setattr(storage, "open_read", recording_open_read)
+    assert stages.read_batch([d / "good.arrow"] * 2, 5, schema).equals(pa.concat_tables([tables[5]] * 2))
+    assert stages.file_stats(d / "good.arrow") == {"records": 800_000}
+    if where == "s3":
+        size = (d / "good.arrow").stat().st_size
+        assert len(fetched) == 3 and all(c.total_requested_bytes < size / 3 for c in fetched), size
+    else:
+        assert fetched == []                            # memory-mapped
+
+
 def _files(d) -> dict[str, bytes]:
     """Every file under a folder (a Path or a bucket prefix), by its path relative to it."""
     if isinstance(d, Path):

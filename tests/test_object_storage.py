@@ -237,45 +237,50 @@ def _bucket_files(fs, prefix: str) -> dict[str, tuple[str, object]]:
 
 @pytest.mark.slow
 def test_a_demo_build_to_s3_is_killed_resumes_and_equals_the_local_build(demo_build, s3_env, tmp_path):
-    """`mixkit build recipes/demo.yaml --out s3://mix/demo`, killed (SIGKILL, every process) once
-    the filter step is done, then rerun: the bucket's shards and rejects are the local build's
-    bytes. A shard deleted from the bucket (with its sidecar) is written again alone. The bucket is
-    audited and the tiny model trains from it."""
+    """`mixkit build recipes/demo.yaml --out s3://mix/demo` (its steps' folder in the bucket too, as
+    on a cluster whose nodes share no disk), killed (SIGKILL, every process) once the filter step is
+    done, then rerun: the bucket's shards and rejects are the local build's bytes. A shard deleted
+    from the bucket (with its sidecar) is written again alone. The bucket is audited and the tiny
+    model trains from it."""
     import hashlib
     import signal
     import time
 
     import s3fs
 
-    from mixkit.build.folder import default_work_dir
-
     s3 = s3_env
     url = "s3://mix/demo"
-    work = default_work_dir(url)                 # under this session's $MIXKIT_CACHE_DIR
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
     proc = _build_cli(["--out", url], s3.env(), start_new_session=True)
-    marker = work / "steps" / "02_filter" / "_SUCCESS"
+    marker = "mix/demo/steps/02_filter/_SUCCESS"
     deadline = time.time() + 300
-    while time.time() < deadline and not marker.exists() and proc.poll() is None:
-        time.sleep(0.05)
+    while time.time() < deadline and not fs.exists(marker) and proc.poll() is None:
+        time.sleep(0.1)
+        fs.invalidate_cache()
     assert proc.poll() is None, "the build ended before the kill: " + proc.stdout.read()
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (tmp_path / "s3:").exists() and not (ROOT / "s3:").exists()      # was a local folder `s3:/mix/demo`
 
-    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    fs.invalidate_cache()
     assert not fs.exists("mix/demo/shards/manifest.json")           # no commit yet
+    assert fs.exists("mix/demo/steps/01_read/_SUCCESS") and not fs.exists("mix/demo/steps/07_mix/_SUCCESS")
     done = _build_cli(["--out", url], s3.env())
     log, _ = done.communicate(timeout=900)
     assert done.returncode == 0, log
-    assert f"work folder: {work}" in log and f"manifest: {url}/shards/manifest.json" in log
+    assert "work folder:" not in log and f"manifest: {url}/shards/manifest.json" in log     # one root: the URL
 
     local = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(demo_build.shards_dir.iterdir())
              if p.suffix in (".tar", ".parquet")}
     bucket = _bucket_files(fs, "mix/demo")
     assert {k.split("/")[-1]: v[0] for k, v in bucket.items() if k.startswith("shards/") and
             not k.endswith(".json")} == local                                  # shards and rejects, byte for byte
-    assert sorted(k for k in bucket if not k.startswith("shards/")) == ["recipe.sha256"] + [
-        f"steps/07_mix/sidecars/shard-{i:05d}.json" for i in range(len(demo_build.manifest["shards"]))]
+    assert sorted(k for k in bucket if not k.startswith(("shards/", "steps/"))) == ["recipe.sha256"]
+    assert all(f"steps/07_mix/sidecars/shard-{i:05d}.json" in bucket for i in range(len(demo_build.manifest["shards"])))
+    local_steps = sorted(str(p.relative_to(demo_build.work_dir)) for p in demo_build.work_dir.glob("steps/*/_SUCCESS"))
+    assert sorted(k for k in bucket if k.startswith("steps/") and k.endswith("/_SUCCESS")
+                  and k.count("/") == 2) == local_steps                        # the same steps complete
+    assert not [k for k in bucket if k.endswith(".tmp")]                        # nothing renamed into place
     manifest = json.loads(fs.cat_file("mix/demo/shards/manifest.json"))
     assert manifest["shards"] == demo_build.manifest["shards"] and manifest["counts"] == demo_build.manifest["counts"]
 
@@ -290,8 +295,7 @@ def test_a_demo_build_to_s3_is_killed_resumes_and_equals_the_local_build(demo_bu
     kept = [k for k in bucket if k.endswith(".tar") and "00001" not in k]
     assert kept and all(after[k][1] == bucket[k][1] for k in kept)             # not rewritten
     steps = json.loads(fs.cat_file("mix/demo/shards/manifest.json"))["steps"]
-    # every step found complete (ocr reuses its partitions but keeps no step marker: as on disk)
-    assert [s["name"] for s in steps if not s["resumed"]] == ["ocr"] and "(resumed)" in log
+    assert [s["name"] for s in steps if not s["resumed"]] == [] and "(resumed)" in log     # every step found complete
 
     # the bucket, audited and trained from directly
     from mixkit.audit import audit_shards
@@ -310,7 +314,7 @@ def test_a_demo_build_to_s3_is_killed_resumes_and_equals_the_local_build(demo_bu
 def test_a_build_to_a_missing_bucket_or_with_wrong_credentials_is_one_line_and_loses_nothing(s3, tmp_path):
     import s3fs
 
-    from mixkit.build.folder import default_work_dir
+    from mixkit.build.folder import local_folder
 
     url = "s3://mix/kept"
     old = {k: os.environ.get(k) for k in s3.env()}
@@ -322,7 +326,7 @@ def test_a_build_to_a_missing_bucket_or_with_wrong_credentials_is_one_line_and_l
                                (url, s3.env(secret_key="wrong"), f"error: {url}: access denied")):
             res = _cli(["build", str(DEMO), "--out", out, "--quiet"], env)
             _one_line_error(res, says)
-            assert not default_work_dir(out).exists()                        # stopped before any work
+            assert not local_folder(out).exists()                            # stopped before any work (no Ray log)
         s3fs.S3FileSystem.clear_instance_cache()
         assert storage.find(url) == [f"{url}/shards/manifest.json"]
         assert storage.read_text(f"{url}/shards/manifest.json") == "{}\n"
@@ -332,14 +336,19 @@ def test_a_build_to_a_missing_bucket_or_with_wrong_credentials_is_one_line_and_l
         s3fs.S3FileSystem.clear_instance_cache()
 
 
-def test_a_url_out_works_in_the_cache_and_its_stamp_refuses_another_recipe(s3_env, tmp_path, monkeypatch):
+def test_a_url_out_works_in_its_bucket_and_its_stamp_refuses_another_recipe(s3_env, tmp_path, monkeypatch):
     from mixkit.build.folder import BuildFolder
 
     monkeypatch.setenv("MIXKIT_CACHE_DIR", str(tmp_path / "cache"))
     f = BuildFolder.of("s3://mix/stamped")
-    assert f.root.parent == tmp_path / "cache" / "builds" and f.shards == "s3://mix/stamped/shards"
+    assert f.root == storage.URLPath("s3://mix/stamped") and f.shards == "s3://mix/stamped/shards"
+    assert str(f.step_dir(7, "mix")) == "s3://mix/stamped/steps/07_mix"
     assert f.published(f.step_dir(7, "mix"), "sidecars") == "s3://mix/stamped/steps/07_mix/sidecars"
+    assert f.logs.parent.parent == tmp_path / "cache" / "builds"                     # Ray's logs stay local
     assert BuildFolder.of("s3://mix/stamped/").root == f.root                       # one URL, one work folder
+    on_disk = BuildFolder.of("s3://mix/stamped", tmp_path / "work")                # --work on a (shared) disk
+    assert on_disk.root == tmp_path / "work" and on_disk.logs == tmp_path / "work" / "logs"
+    assert on_disk.published(on_disk.step_dir(7, "mix"), "sidecars") == "s3://mix/stamped/steps/07_mix/sidecars"
     local = BuildFolder.of(tmp_path / "runs")
     assert local.root == tmp_path / "runs" and local.out == str(tmp_path / "runs")  # as before: one folder
     assert local.published(local.step_dir(7, "mix"), "sidecars") == str(tmp_path / "runs/steps/07_mix/sidecars")
@@ -365,5 +374,5 @@ def test_the_recipe_names_the_work_folder_and_the_build_prints_it(s3, tmp_path):
     res = _cli(["build", str(recipe), "--out", "s3://nobucket/demo", "--quiet"], s3.env())
     _one_line_error(res, "error: s3://nobucket/demo: bucket 'nobucket' does not exist")
     assert f"work folder: {tmp_path / 'work'}" in res.stdout and not (tmp_path / "work").exists()
-    res = _cli(["build", str(recipe), "--out", "s3://mix/demo", "--work", "s3://mix/work"], s3.env())
-    _one_line_error(res, "error: --work s3://mix/work: the work folder must be on a filesystem")
+    res = _cli(["build", str(recipe), "--out", "s3://mix/demo", "--work", "s3://nobucket/work"], s3.env())
+    _one_line_error(res, "error: s3://nobucket/work: bucket 'nobucket' does not exist")        # checked first too

@@ -7,12 +7,16 @@
 <out>/shards/shard-NNNNN.tar   the output, plus manifest.json and rejects.parquet beside them
 <out>/logs/                    Ray's own logs (the terminal shows only mixkit's messages)
 ```
-Two roots. `work` holds the steps and logs (parquet partitions, markers, renames into place: a
-local or shared disk). `out` holds what a build publishes: shards, their sidecars (the mix step's
-mark that a shard is finished), rejects.parquet, manifest.json and the recipe stamp; `out` may be a
-URL (s3://bucket/demo), written through mixkit.core.storage. Without --work they are the same
-folder; a URL --out works in $MIXKIT_CACHE_DIR/builds/<hash of the URL>. Nothing else in mixkit
-spells these names: steps ask the BuildFolder for theirs.
+Two roots. `work` holds the steps (parquet partitions, markers, shuffle scratch). `out` holds what
+a build publishes: shards, their sidecars (the mix step's mark that a shard is finished),
+rejects.parquet, manifest.json and the recipe stamp. Without --work they are the same folder. Either
+may be a URL (s3://bucket/demo): every step writes through mixkit.core.storage (storage.path gives
+a pathlib.Path or a URLPath), commits objects under their final names and marks completion the same
+way, so a cluster whose nodes share no disk builds into a bucket. `--work` on a local or shared
+disk keeps the many small intermediate files off object storage when the nodes share that disk.
+Ray's own logs always go to a local folder: <work>/logs, or $MIXKIT_CACHE_DIR/builds/<hash>/logs
+when the work folder is a URL. Nothing else in mixkit spells these names: steps ask the BuildFolder
+for theirs.
 """
 from __future__ import annotations
 
@@ -30,9 +34,9 @@ def cache_dir(*names: str) -> str:
     return os.path.join(base, *names)
 
 
-def default_work_dir(out: str | os.PathLike) -> Path:
-    """The work folder of a build whose --out is a URL: local, one per URL."""
-    url = storage.display(os.fspath(out)).rstrip("/")
+def local_folder(url: str | os.PathLike) -> Path:
+    """A local folder that belongs to a URL (Ray's logs of a build working on object storage)."""
+    url = storage.display(str(url)).rstrip("/")
     return Path(cache_dir("builds", hashlib.sha256(url.encode()).hexdigest()[:16]))
 
 
@@ -42,26 +46,21 @@ class BuildFolderError(RuntimeError):
 
 @dataclass(frozen=True)
 class BuildFolder:
-    root: Path                          # the work folder: steps/, logs/
+    root: Path | storage.URLPath        # the work folder: steps/ (and logs/ when local)
     out: str = ""                       # where outputs are published (a path or a URL); "" = root
 
     def __post_init__(self):
-        object.__setattr__(self, "root", Path(self.root))
-        object.__setattr__(self, "out", os.fspath(self.out) if self.out else str(self.root))
+        object.__setattr__(self, "root", storage.path(self.root))
+        object.__setattr__(self, "out", str(self.out) if self.out else str(self.root))
 
     @classmethod
     def of(cls, out: str | os.PathLike, work: str | os.PathLike | None = None) -> "BuildFolder":
-        """The folder of a build to `out` (a path or a URL), working in `work` (default: `out`
-        itself when local, a folder of the cache for a URL)."""
+        """The folder of a build to `out` (a path or a URL), working in `work` (default: `out` itself)."""
         out = os.fspath(out)
         if not storage.is_remote(out):
             out = storage.local_path(out)
-        if work is None:
-            work = default_work_dir(out) if storage.is_remote(out) else out
-        elif storage.is_remote(work):
-            raise BuildFolderError(f"--work {storage.display(work)}: the work folder must be on a filesystem (a local "
-                                   f"or shared disk); only --out may be a URL")
-        return cls(Path(storage.local_path(os.fspath(work))), out)
+        work = out if work is None else work
+        return cls(storage.path(work), out)
 
     @property
     def remote(self) -> bool:
@@ -71,14 +70,18 @@ class BuildFolder:
     def steps(self) -> Path:
         return self.root / "steps"
 
-    def step_dir(self, position: int, name: str) -> Path:
+    @property
+    def remote_work(self) -> bool:
+        return isinstance(self.root, storage.URLPath)
+
+    def step_dir(self, position: int, name: str) -> "Path | storage.URLPath":
         """steps/NN_name: NN is the step's 1-based position in the build's step list."""
         return self.steps / f"{position:02d}_{name}"
 
-    def published(self, step_dir: Path, *names: str) -> str:
+    def published(self, step_dir, *names: str) -> str:
         """The place of a step's sub-folder on the `out` side (the mix step's shard sidecars):
         <out>/steps/NN_step/<names>, the same path as in the work folder when they are one."""
-        return storage.join(self.out, *Path(step_dir).relative_to(self.root).parts, *names)
+        return storage.join(self.out, *step_dir.relative_to(self.root).parts, *names)
 
     @property
     def shards(self) -> str:
@@ -93,12 +96,12 @@ class BuildFolder:
         return storage.join(self.shards, "rejects.parquet")
 
     @property
-    def recipe_stamp(self) -> Path:
+    def recipe_stamp(self):
         return self.root / "recipe.sha256"
 
     @property
     def logs(self) -> Path:
-        return self.root / "logs"
+        return local_folder(self.root) / "logs" if self.remote_work else self.root / "logs"
 
     @property
     def ray_log(self) -> Path:
@@ -111,6 +114,8 @@ class BuildFolder:
         (in the work folder or at `out`). A URL is first checked to be writable: wrong credentials
         or a missing bucket stop here, in one line (storage.StorageError), before any work."""
         storage.check_writable(self.out)
+        if self.remote_work and str(self.root) != self.out:
+            storage.check_writable(self.root)
         stamps = [str(self.recipe_stamp)]
         if self.out != str(self.root):
             stamps.append(storage.join(self.out, "recipe.sha256"))

@@ -89,8 +89,8 @@ class OutputSpec(_Strict):
     samples_per_shard: int = Field(default=1000, ge=1)
     max_shard_mb: float = Field(default=256, gt=0)
     # The steps' working folder (partitions, markers); --work overrides it. Default: the --out
-    # folder, or for a URL --out a folder under $MIXKIT_CACHE_DIR/builds. A cluster needs a
-    # folder every node sees.
+    # folder or URL itself. A path or a URL (s3://bucket/work); on a cluster, storage every node
+    # sees (object storage is; a local disk is not).
     work: str | None = None
 
 

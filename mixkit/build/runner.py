@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from mixkit.build.steps import (BuildContext, BuildStep, MixResult, RowsResult, OcrResult, PlanResult,
                                 TranslateResult, default_steps)
 from mixkit.build.steps.base import tally
-from mixkit.runtime.partitions import is_done
+from mixkit.runtime.partitions import is_done, read_table
 from mixkit.runtime.environment import environment
 from mixkit.build.folder import BuildFolder
 from mixkit.build.plan import output_targets
@@ -38,7 +38,7 @@ class BuildResult:
     out_dir: Path | str                 # a URL when the build published to object storage
     manifest: dict
     plan_table: dict = field(default_factory=dict)
-    work_dir: Path | None = None        # steps/ and logs/ (out_dir itself unless --work or a URL)
+    work_dir: "Path | storage.URLPath | None" = None   # steps/ (out_dir itself unless --work)
 
     @property
     def shards_dir(self) -> Path | str:
@@ -149,8 +149,7 @@ def build(recipe: Recipe, out_dir: str | Path, *, address: str | None = None, pr
     `out_dir`: a folder or a URL (s3://bucket/demo, any fsspec URL): shards, their sidecars,
     rejects.parquet and manifest.json are published there, each object under its final name only
     when complete, the manifest last. `work`: the folder of the steps' partitions and markers
-    (default: the recipe's `output.work`, else out_dir itself, or for a URL a folder of the
-    cache, mixkit.build.folder.default_work_dir). `steps`: the step list (default:
+    (default: the recipe's `output.work`, else out_dir itself; a path or a URL). `steps`: the step list (default:
     mixkit.build.steps.default_steps()). `backend`: "ray" (a local Ray, or the cluster at
     `address`) or "local" (worker processes, no Ray).
     """
@@ -200,7 +199,7 @@ def _write_rejects_task(job: dict) -> int:
     with storage.AtomicWrite(job["out"]) as out:
         with pq.ParquetWriter(out, REJECT_SCHEMA, compression="zstd") as w:
             for f in job["files"]:
-                t = pq.read_table(f).cast(REJECT_SCHEMA)
+                t = read_table(f).cast(REJECT_SCHEMA)
                 w.write_table(t.sort_by("id"))
                 n += t.num_rows
     return n

@@ -32,7 +32,7 @@ def _load(recipe_path: Path):
 def build(
     recipe: Path = typer.Argument(..., help="YAML recipe"),
     out: Optional[str] = typer.Option(None, "--out", "-o", help="build folder or URL (s3://bucket/demo): shards/, manifest.json, steps/ for resume; required unless --plan-only"),
-    work: Optional[str] = typer.Option(None, "--work", help="the steps' working folder (default: --out, or for a URL --out a folder under $MIXKIT_CACHE_DIR/builds); on a cluster, storage every node sees"),
+    work: Optional[str] = typer.Option(None, "--work", help="the steps' working folder, a path or a URL (default: --out itself); on a cluster, storage every node sees (a bucket, or a shared disk to keep the many small intermediate files off object storage)"),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (ray://head:10001 or HOST:PORT); default: a local Ray"),
     dry_run: bool = typer.Option(False, "--dry-run", help="read, filter and dedup; print what would be removed; write no shards"),
     plan_only: bool = typer.Option(False, "--plan-only", help="print the quotas the recipe asks for, without touching data"),

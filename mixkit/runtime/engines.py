@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 from collections import Counter
 from functools import partial
@@ -29,10 +28,10 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from mixkit.core import storage
 from mixkit.core.schema import REJECT_SCHEMA, rows_to_table
-from mixkit.runtime.partitions import is_done, mark_done, parts, write_table_atomic
+from mixkit.runtime.partitions import is_done, mark_done, parts, read_table, write_table_atomic
 from mixkit.runtime.stage import Stage, StageOutput
 from mixkit.runtime.workers import Workers, step_workers
 
@@ -62,7 +61,7 @@ def _tracked(fn: Callable, item):
 
 def run_partition(stage: Stage, path: Path, out_dir: Path) -> tuple[int, int]:
     """Run a stage over one partition file and write its outputs (the unit of resume)."""
-    rows = pq.read_table(path).to_pylist()
+    rows = read_table(path).to_pylist()
     out = StageOutput()
     bs = max(1, stage.resources.batch_size)
     for i in range(0, len(rows), bs):
@@ -75,11 +74,13 @@ def run_partition(stage: Stage, path: Path, out_dir: Path) -> tuple[int, int]:
 
 def _pending(stage: Stage, in_dir: Path, out_dir: Path) -> tuple[list[Path], list[Path]]:
     inputs = parts(in_dir)
-    return inputs, [p for p in inputs if not (out_dir / p.name).exists()]
+    written = {p.name for p in parts(out_dir)}          # one listing, not a request per partition
+    return inputs, [p for p in inputs if p.name not in written]
 
 
 def _check_outputs(stage: Stage, inputs: list[Path], out_dir: Path) -> None:
-    missing = [p.name for p in inputs if not (out_dir / p.name).exists()]
+    written = {p.name for p in parts(out_dir)}
+    missing = [p.name for p in inputs if p.name not in written]
     if missing:
         raise RuntimeError(f"stage {stage.name}: no output for {missing[:3]}")
     mark_done(out_dir)
@@ -130,12 +131,12 @@ class _StageActor:
 
     def __init__(self, stage: Stage, out_dir: str):
         self.stage = stage
-        self.out_dir = Path(out_dir)
+        self.out_dir = storage.path(out_dir)
         self.stage.setup()
 
     def __call__(self, batch: dict) -> dict:
         for path in batch["path"]:
-            run_partition(self.stage, Path(path), self.out_dir)
+            run_partition(self.stage, storage.path(path), self.out_dir)
         return {"path": list(batch["path"]), "worker": [worker_id()] * len(batch["path"])}
 
 
@@ -187,7 +188,7 @@ class Engine(_Executor):
         written are skipped.
         """
         self._call()
-        out_dir = Path(out_dir)
+        out_dir = storage.path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         if is_done(out_dir):
             return
@@ -342,7 +343,7 @@ def _init_stage_worker(stage: Stage) -> None:
 
 
 def _run_partition_in_worker(job: tuple[str, str]) -> str:
-    run_partition(_WORKER_STAGE, Path(job[0]), Path(job[1]))
+    run_partition(_WORKER_STAGE, storage.path(job[0]), storage.path(job[1]))
     return worker_id()
 
 
@@ -383,14 +384,14 @@ def _local_shuffle_map(job: tuple) -> tuple[str, str | None, list[tuple[int, int
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     ends = np.r_[starts[1:], len(keys)]
     per_row = t.nbytes / t.num_rows
-    write_table_atomic(t, Path(path))
+    write_table_atomic(t, storage.path(path))
     return worker_id(), path, [(int(keys[s]), int((e - s) * per_row) + 1) for s, e in zip(starts, ends)]
 
 
 def _local_shuffle_reduce(job: tuple) -> tuple[str, list[dict]]:
     """fn over every key in [lo, hi], read back from the run files (row groups outside skipped)."""
     files, key, lo, hi, fn = job
-    tables = [pq.read_table(f, filters=[(key, ">=", lo), (key, "<=", hi)]) for f in files]
+    tables = [read_table(f, filters=[(key, ">=", lo), (key, "<=", hi)]) for f in files]
     t = pa.concat_tables([x for x in tables if x.num_rows]).sort_by(key)
     keys = t[key].to_pylist()
     out, start = [], 0
@@ -440,7 +441,7 @@ class LocalEngine(_Executor):
                   on_partition: Callable[[int, int], None] | None = None) -> None:
         """As Engine.run_stage: one partition per call, finished partitions skipped, marker at the end."""
         self._call()
-        out_dir = Path(out_dir)
+        out_dir = storage.path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         if is_done(out_dir):
             return
@@ -464,8 +465,8 @@ class LocalEngine(_Executor):
         self._call()
         if not items:
             return []
-        scratch = Path(scratch)
-        shutil.rmtree(scratch, ignore_errors=True)
+        scratch = storage.path(scratch)
+        storage.remove_tree(scratch)
         scratch.mkdir(parents=True)
         batches = batch_items(items, weights, batch_weight)
         n = self._pool_size(self.spec(Workers()), len(batches))
@@ -496,6 +497,6 @@ class LocalEngine(_Executor):
             out += res
             if on_group:
                 on_group(len(out), groups or len(sizes))
-        shutil.rmtree(scratch)
+        storage.remove_tree(scratch)
         return out
 

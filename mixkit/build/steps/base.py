@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from mixkit.build.folder import BuildFolder
 from mixkit.build.recipe import Recipe
 from mixkit.core.schema import REJECT_SCHEMA
-from mixkit.runtime.partitions import parts
+from mixkit.runtime.partitions import parquet_file, parts, read_table
 
 ROWS_PER_PART = 2000
 # A shuffle block (engine.group_apply batches its items up to these): small rows (ids, keys,
@@ -35,12 +34,12 @@ def file_rows(files: list[Path]) -> int:
 
 
 def rows_of(files: list[Path]) -> list[int]:
-    return [pq.ParquetFile(p).metadata.num_rows for p in files]
+    return [parquet_file(p).metadata.num_rows for p in files]
 
 
 def _tally_task(job: tuple[str, list[str]]) -> list[list]:
     path, columns = job
-    t = pq.read_table(path, columns=columns)
+    t = read_table(path, columns=columns)
     return [[g[c] for c in columns] + [g["count_all"]] for g in t.group_by(columns).aggregate([([], "count_all")]).to_pylist()]
 
 
@@ -107,7 +106,7 @@ class StepResult:
 
     def rejects(self) -> pa.Table:
         """The reject records in one table (tests, small builds; a build counts them in workers)."""
-        tables = [pq.read_table(p) for p in self.reject_files()]
+        tables = [read_table(p) for p in self.reject_files()]
         return pa.concat_tables(tables).cast(REJECT_SCHEMA) if tables else empty_rejects()
 
     def accounting_problem(self) -> str | None:

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from mixkit.build.plan import repeat_hash, repeats, unit_hash, upsample_deficits, upsample_id
 from mixkit.build.steps.base import SHUFFLE_BYTES, SHUFFLE_ROWS, BuildContext, BuildStep, StepResult
@@ -34,7 +33,7 @@ from mixkit.core import storage
 from mixkit.core.schema import REJECT_SCHEMA, SCHEMA, make_reject, rows_to_table
 from mixkit.core.shard_format import counts_dict, sample_members
 from mixkit.core.shard_writer import ShardWriter
-from mixkit.runtime.partitions import is_done, mark_done, parts, write_table_atomic
+from mixkit.runtime.partitions import is_done, mark_done, parquet_file, parts, read_table, write_table_atomic
 
 RANGE_ROWS = 500_000          # entries sorted together in one worker (~50 bytes each)
 REPEAT_BINS = 4096            # histogram bins of a short language's repeat order
@@ -73,7 +72,7 @@ class _Origin:
 
 def _batches(path: str, rows: int = 256):
     """A partition as small tables of `rows` rows (bounded memory with large images)."""
-    for b in pq.ParquetFile(path).iter_batches(batch_size=rows):
+    for b in parquet_file(path).iter_batches(batch_size=rows):
         yield pa.Table.from_batches([b]).cast(SCHEMA)
 
 
@@ -91,7 +90,7 @@ def _sizes(t: pa.Table) -> np.ndarray:
 
 def _selected(plan_path: str) -> tuple[pa.Array, pa.Table]:
     """(ids used as they are, the plan rows that are not used at all) of one partition's plan."""
-    plan = pq.read_table(plan_path)
+    plan = read_table(plan_path)
     used = pc.is_in(plan["role"], value_set=pa.array(["english", "native"]))
     return plan.filter(used)["id"], plan
 
@@ -99,7 +98,7 @@ def _selected(plan_path: str) -> tuple[pa.Array, pa.Table]:
 def _entries_task(job: dict) -> dict[str, int]:
     """One origin's mixed rows as entries (written once); its leftovers as rejects; its counts."""
     o = _Origin(**job["origin"])
-    out = Path(o.entries)
+    out = storage.path(o.entries)
     if not out.exists():
         keep = None
         if o.plan:
@@ -113,7 +112,7 @@ def _entries_task(job: dict) -> dict[str, int]:
                 t = t.filter(pc.is_in(t["id"], value_set=unused["id"])).drop_columns(["images", "messages"])
                 rej += [make_reject(r, "plan", "over_quota" if why[r["id"]] == "over_quota" else "reserve_unused",
                                     "not needed to meet the quotas") for r in t.to_pylist()]
-            write_table_atomic(rows_to_table(rej, REJECT_SCHEMA), Path(o.leftovers))
+            write_table_atomic(rows_to_table(rej, REJECT_SCHEMA), storage.path(o.leftovers))
         tables = []
         for t in _batches(o.path):
             if keep is not None:
@@ -123,7 +122,7 @@ def _entries_task(job: dict) -> dict[str, int]:
                                     "lang": t["lang"], "ocr": pc.starts_with(t["source"], "ocr_synth")},
                                    schema=ENTRY_SCHEMA))
         write_table_atomic(pa.concat_tables(tables) if tables else ENTRY_SCHEMA.empty_table(), out)
-    t = pq.read_table(out, columns=["lang", "ocr", "size"])
+    t = read_table(out, columns=["lang", "ocr", "size"])
     mixed = t.filter(pc.invert(t["ocr"]))["lang"]
     counts = {v["values"]: v["counts"] for v in pc.value_counts(mixed).to_pylist()} if len(mixed) else {}
     return {"rows": t.num_rows, "bytes": int(pc.sum(t["size"]).as_py() or 0), "langs": counts}
@@ -132,7 +131,7 @@ def _entries_task(job: dict) -> dict[str, int]:
 # -- up-sampling ----------------------------------------------------------------------------------
 
 def _repeat_keys(path: str, langs: list[str], seed: int) -> pa.Table:
-    t = pq.read_table(path, columns=["id", "lang", "ocr"])
+    t = read_table(path, columns=["id", "lang", "ocr"])
     t = t.filter(pc.and_(pc.invert(t["ocr"]), pc.is_in(t["lang"], value_set=pa.array(langs, pa.string()))))
     return pa.table({"id": t["id"], "lang": t["lang"],
                      "rh": np.array([repeat_hash(seed, i) for i in t["id"].to_pylist()], np.float64)})
@@ -205,7 +204,7 @@ def _range_of(h: np.ndarray, ranges: int) -> np.ndarray:
 
 def _range_rows(entries: str, seed: int, ranges: int, repeat_plan: dict[str, list]) -> pa.Table:
     """An origin's entries, and its repeats (new id, new order key, the original's size), with their range."""
-    t = pq.read_table(entries)
+    t = read_table(entries)
     out = [t.select(["id", "h", "size"])]
     if repeat_plan:
         n = _repeat_counts(t["id"].to_pylist(), t["lang"].to_pylist(), t["ocr"].to_pylist(), repeat_plan, seed)
@@ -223,7 +222,7 @@ def _range_rows(entries: str, seed: int, ranges: int, repeat_plan: dict[str, lis
 def _write_range(table: pa.Table, out_dir: str) -> dict:
     r = int(table["r"][0].as_py())
     t = table.select(["id", "h", "size"]).sort_by([("h", "ascending"), ("id", "ascending")])
-    write_table_atomic(t, Path(out_dir) / f"r-{r:06d}.parquet")
+    write_table_atomic(t, storage.path(out_dir) / f"r-{r:06d}.parquet")
     return {"r": r, "rows": t.num_rows}
 
 
@@ -234,11 +233,11 @@ def _cut_task(job: dict) -> int:
     max_n, limit = job["max_samples"], job["max_bytes"] - 1024
     shards: dict[str, list] = {"first_h": [], "first_id": [], "samples": [], "bytes": []}
     carry = pa.table({"id": pa.array([], pa.string()), "h": pa.array([], pa.float64()), "size": pa.array([], pa.int64())})
-    files = [Path(job["dir"]) / f"r-{r:06d}.parquet" for r in range(job["ranges"])]
+    files = [storage.path(job["dir"]) / f"r-{r:06d}.parquet" for r in range(job["ranges"])]
     for f in files:
         if not f.exists():
             continue
-        t = pa.concat_tables([carry, pq.read_table(f)])
+        t = pa.concat_tables([carry, read_table(f)])
         cs = np.cumsum(t["size"].to_numpy())
         n, i = t.num_rows, 0
         while i < n:
@@ -258,7 +257,7 @@ def _cut_task(job: dict) -> int:
         shards["samples"].append(carry.num_rows)
         shards["bytes"].append(int(np.sum(carry["size"].to_numpy())))
     out = pa.table({"shard": pa.array(range(len(shards["samples"])), pa.int64()), **shards})
-    write_table_atomic(out, Path(job["out"]))
+    write_table_atomic(out, storage.path(job["out"]))
     return out.num_rows
 
 
@@ -278,7 +277,7 @@ def _shard_rows(origin: dict, seed: int, repeat_plan: dict[str, list], first_h: 
     """An origin's mixed rows (and their repeats) with their order key and shard; rows of shards
     already written are left out."""
     o = _Origin(**origin)
-    entries = pq.read_table(o.entries, columns=["id", "h", "ocr"])
+    entries = read_table(o.entries, columns=["id", "h", "ocr"])
     tables = []
     for t in _batches(o.path):
         t = t.filter(pc.is_in(t["id"], value_set=entries["id"]))
@@ -377,7 +376,7 @@ class Mix(BuildStep):
             ctx.engine.map_tasks(_cut_task, [{"dir": str(d / "ranges"), "ranges": n_ranges, "out": str(cut),
                                               "max_samples": recipe.output.samples_per_shard,
                                               "max_bytes": int(recipe.output.max_shard_mb * (1 << 20))}])
-        cuts = pq.read_table(cut)
+        cuts = read_table(cut)
 
         # 5. rows to their shards; shards written by an earlier run are kept
         n_shards = cuts.num_rows

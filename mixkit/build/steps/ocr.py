@@ -13,6 +13,7 @@ from pathlib import Path
 from mixkit.build.recipe import Recipe
 from mixkit.build.steps.base import BuildContext, BuildStep, StepResult, count_rows
 from mixkit.core.schema import rows_to_table
+from mixkit.core import storage
 from mixkit.runtime.partitions import is_done, mark_done, parts, write_table_atomic
 
 JOBS_PER_PART = 500
@@ -39,7 +40,7 @@ def _write_jobs(job: dict) -> None:
     from ocr_synth.jobs import lang_jobs
 
     rows = lang_jobs(job["seed"], job["lang"], job["start"], job["stop"], job["options"], job["before"])
-    write_table_atomic(rows_to_table(rows), Path(job["out"]))
+    write_table_atomic(rows_to_table(rows), storage.path(job["out"]))
 
 
 class Ocr(BuildStep):
@@ -66,10 +67,12 @@ class Ocr(BuildStep):
                 seen = before.setdefault(job["lang"], Counter())
                 job["before"] = dict(seen)
                 seen.update(counts)
-            ctx.engine.map_tasks(_write_jobs, [j for j in jobs if not Path(j["out"]).exists()],
+            written = {p.name for p in parts(d / "in")}
+            ctx.engine.map_tasks(_write_jobs, [j for j in jobs if storage.name(j["out"]) not in written],
                                  on_done=lambda n, t: ctx.progress.update("ocr: jobs", n, t))
             mark_done(d / "in")
         ctx.engine.run_stage(OcrRenderStage(opts), d / "in", d / "out",
                              on_partition=lambda n, t: ctx.progress.update("ocr", n, t))
+        mark_done(d)                  # the step's own mark: a rerun reports it resumed, as every other step
         return OcrResult(rows_in=count_rows(d / "in"), rows_out=count_rows(d / "out"), quotas=q, skipped=skipped,
                          text_reuse=reuse, out_dir=d / "out")

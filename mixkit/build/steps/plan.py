@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -27,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from mixkit.build.plan import (ENGLISH_FREE, PLAN_SCHEMA, PlanTargets, describe, finish_shortfall, plan_targets,
                                role_counts, sample_class, sample_keys, slot_table, sort_class, sort_slots)
 from mixkit.build.steps.base import SHUFFLE_ROWS, BuildContext, BuildStep, StepResult, rows_of
-from mixkit.runtime.partitions import is_done, mark_done, parts, write_table_atomic
+from mixkit.core import storage
+from mixkit.runtime.partitions import is_done, mark_done, parts, read_table, write_table_atomic
 
 GROUP_ROWS = 200_000          # rows ranked together in one worker (keys are ~60 bytes each)
 KEY_BINS = 4096               # histogram bins of a class's keys
@@ -66,9 +65,9 @@ def _hist(table: pa.Table, by: str) -> dict[str, list[list[int]]]:
 
 def _keys_task(job: dict) -> dict:
     """One partition's keys (written once; a rerun reads them back) and its class histogram."""
-    out = Path(job["out"])
+    out = storage.path(job["out"])
     if not out.exists():
-        t = pq.read_table(job["path"], columns=["id", "source", "lang"])
+        t = read_table(job["path"], columns=["id", "source", "lang"])
         specs = job["sources"]
         sources = t["source"].to_pylist()
         classes = [sample_class(lg, specs[s][0]) for lg, s in zip(t["lang"].to_pylist(), sources)]
@@ -77,16 +76,16 @@ def _keys_task(job: dict) -> dict:
                       "bin": key_bins(keys, np.asarray(job["edges"])),
                       "part": pa.array(np.full(len(keys), job["part"], np.int32))})
         write_table_atomic(t, out)
-    return _hist(pq.read_table(out, columns=["cls", "bin"]), "cls")
+    return _hist(read_table(out, columns=["cls", "bin"]), "cls")
 
 
 def _slots_task(job: dict) -> list[int]:
     """Slots k0..k1 of one language (written once) and their histogram over `bins` bins of h."""
-    out = Path(job["out"])
+    out = storage.path(job["out"])
     if not out.exists():
         t = slot_table(job["seed"], job["lang"], job["k0"], job["k1"])
         write_table_atomic(t, out)
-    h = pq.read_table(out, columns=["h"])["h"].to_numpy()
+    h = read_table(out, columns=["h"])["h"].to_numpy()
     return np.bincount(slot_bins(h, job["bins"]), minlength=job["bins"]).tolist()
 
 
@@ -148,7 +147,7 @@ def _route_rows(item: tuple[str, str], starts: dict[str, tuple[int, list[int]]],
     starts: class -> (its first group, each group's first bin); slot_routes: (slot bins, then
     (bin, group) pairs sorted by bin)."""
     kind, path = item
-    t = pq.read_table(path)
+    t = read_table(path)
     if kind == "keys":
         g = np.empty(t.num_rows, np.int64)
         cls = t["cls"].to_numpy(zero_copy_only=False)
@@ -193,18 +192,18 @@ def _rank_group(table: pa.Table, groups: dict[int, dict], targets: dict, out_dir
         raise RuntimeError(f"plan group {g['g']} ({g['cls']}): {rows.num_rows} rows, its histogram said {g['n']}")
     roles = t.roles(g["cls"], g["rank0"], rows.num_rows, sel, p0)
     out = pa.table({"part": rows["part"], "id": rows["id"], **{k: roles[k] for k in roles.column_names}})
-    write_table_atomic(out, Path(out_dir) / f"g-{g['g']:06d}.parquet")
+    write_table_atomic(out, storage.path(out_dir) / f"g-{g['g']:06d}.parquet")
     return {"roles": role_counts(roles)}
 
 
 def _read_group_file(path: str) -> pa.Table:
-    return pq.read_table(path)
+    return read_table(path)
 
 
 def _write_plan_part(table: pa.Table, names: list[str], out_dir: str) -> dict:
     part = int(table["part"][0].as_py())
     t = table.drop_columns(["part"]).sort_by("id").cast(PLAN_SCHEMA)
-    write_table_atomic(t, Path(out_dir) / names[part])
+    write_table_atomic(t, storage.path(out_dir) / names[part])
     return {"part": part}
 
 
@@ -224,7 +223,7 @@ class PlanResult(StepResult):
 
     def part(self, rows_part: Path) -> Path:
         """The plan of one partition of the rows the plan was made from."""
-        return self.parts_dir / Path(rows_part).name
+        return self.parts_dir / storage.name(rows_part)
 
 
 class PlanStep(BuildStep):
@@ -237,7 +236,7 @@ class PlanStep(BuildStep):
             facts = self._plan(ctx)
             (d / "plan.json").write_text(json.dumps(facts, indent=1, sort_keys=True))
             (d / "quotas.json").write_text(json.dumps(facts["targets"]["quotas"], indent=1, sort_keys=True))
-            shutil.rmtree(d / "groups", ignore_errors=True)        # intermediate: the parts hold the plan
+            storage.remove_tree(d / "groups")        # intermediate: the parts hold the plan
             mark_done(d)
         facts = json.loads((d / "plan.json").read_text())
         roles = facts["roles"]
@@ -290,7 +289,7 @@ class PlanStep(BuildStep):
         results = ctx.engine.group_apply(
             items, partial(_route_rows, starts=starts, slot_routes=route), "g",
             partial(_rank_group, groups=info, targets=t.to_dict(), out_dir=str(d / "groups")),
-            scratch=d / "shuffle", groups=len(groups), weights=rows_of([Path(p) for _, p in items]),
+            scratch=d / "shuffle", groups=len(groups), weights=rows_of([storage.path(p) for _, p in items]),
             batch_weight=SHUFFLE_ROWS, on_group=lambda n, k: ctx.progress.update("plan: rank", n, k))
         untranslated: dict[str, int] = {}
         roles: dict[str, dict[str, int]] = {}
@@ -309,8 +308,9 @@ class PlanStep(BuildStep):
                                partial(_write_plan_part, names=names, out_dir=str(d / "parts")),
                                scratch=d / "shuffle", groups=len(names), weights=rows_of(group_files),
                                batch_weight=SHUFFLE_ROWS)
+        planned = {p.name for p in parts(d / "parts", "")}
         for name in names:                 # a partition with no rows left still gets its (empty) plan
-            if not (d / "parts" / name).exists():
+            if name not in planned:
                 write_table_atomic(PLAN_SCHEMA.empty_table(), d / "parts" / name)
         return {"rows": sum(counts.values()), "counts": counts, "targets": t.to_dict(), "shortfall": shortfall,
                 "roles": {r: dict(sorted(v.items())) for r, v in sorted(roles.items())}, "groups": len(groups)}

@@ -2,26 +2,24 @@
 from __future__ import annotations
 
 import math
-import shutil
 import zlib
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from mixkit.build.steps.base import (ROWS_PER_PART, SHUFFLE_ROWS, BuildContext, BuildStep, RowsResult, count_rows,
                                      rows_of)
 from mixkit.core.schema import REJECT_SCHEMA, make_reject, rows_to_table
-from mixkit.runtime.partitions import is_done, mark_done, parts, write_table_atomic
+from mixkit.core import storage
+from mixkit.runtime.partitions import is_done, mark_done, parts, read_table, write_table_atomic
 
 
 def _read_task(job: dict) -> dict:
     from mixkit.sources import read_source_file
 
-    out_dir = Path(job["out_dir"])
+    out_dir = storage.path(job["out_dir"])
     rows_left = job["limit"]
     n_rows = n_rej = part = 0
     rej_buf: list[dict] = []
@@ -31,7 +29,7 @@ def _read_task(job: dict) -> dict:
     def flush_rows():
         nonlocal part, row_buf
         if row_buf:
-            write_table_atomic(rows_to_table(row_buf), out_dir / f"part-{tag}-{part:05d}.parquet.staged")
+            write_table_atomic(rows_to_table(row_buf), out_dir / f"part-{tag}-{part:05d}.parquet")
             part += 1
             row_buf = []
 
@@ -53,11 +51,9 @@ def _read_task(job: dict) -> dict:
             break
     flush_rows()
     write_table_atomic(rows_to_table(rej_buf, REJECT_SCHEMA), out_dir / f"rejects-{tag}.parquet")
-    # Staged names become real only when the whole task finished: a killed read leaves no
-    # partial partitions that a rerun could mistake for complete ones.
-    for p in sorted(out_dir.glob(f"part-{tag}-*.parquet.staged")):
-        p.rename(p.with_suffix(""))
-    (out_dir / f"{tag}.done").write_text("ok\n")
+    # The task's mark, last: a rerun removes the partitions of a task without one (a killed read
+    # leaves no partial set that could pass for complete); no rename, which object storage lacks.
+    storage.write_text(out_dir / f"{tag}.done", "ok\n")
     return {"rows": n_rows, "rejects": n_rej}
 
 
@@ -71,6 +67,12 @@ class ReadSources(BuildStep):
             from mixkit.sources import list_source_files
 
             d.mkdir(parents=True, exist_ok=True)
+            present = sorted(d.iterdir())               # one listing (object storage: one request)
+            names = {p.name for p in present}
+            by_tag: dict[str, list] = {}                # part-<tag>-NNNNN.parquet[.tmp] by its task's tag
+            for p in present:
+                if p.name.startswith("part-"):
+                    by_tag.setdefault(p.name[5:].rsplit("-", 1)[0], []).append(p)
             jobs = []
             for i, src in enumerate(ctx.recipe.sources):
                 files = list_source_files(src.path, None if src.format == "auto" else src.format)
@@ -78,10 +80,10 @@ class ReadSources(BuildStep):
                 groups = [files] if src.limit else [[f] for f in files]
                 for j, g in enumerate(groups):
                     tag = f"s{i:03d}-f{j:05d}"
-                    if (d / f"{tag}.done").exists():
+                    if f"{tag}.done" in names:
                         continue
-                    for stale in d.glob(f"part-{tag}-*"):
-                        stale.unlink()
+                    for stale in by_tag.get(tag, ()):          # what a killed task of it wrote
+                        stale.unlink(missing_ok=True)
                     jobs.append({"out_dir": str(d), "tag": tag, "files": g, "source": src.name,
                                  "format": src.format, "task": src.task, "lang": src.lang,
                                  "image_root": src.image_root, "limit": src.limit})
@@ -102,7 +104,7 @@ ID_GROUP_ROWS = 500_000         # ids compared in one worker
 def _id_rows(item: tuple[str, int], groups: int) -> pa.Table:
     """A partition's ids with their place (partition, row) and their group (a hash of the id)."""
     path, part = item
-    ids = pq.read_table(path, columns=["id"])["id"]
+    ids = read_table(path, columns=["id"])["id"]
     g = [zlib.crc32(i.encode("utf-8")) % groups for i in ids.to_pylist()]
     return pa.table({"g": pa.array(g, pa.int64()), "id": ids, "part": pa.array([part] * len(ids), pa.int32()),
                      "row": pa.array(range(len(ids)), pa.int32())})
@@ -116,17 +118,17 @@ def _later_copies(table: pa.Table, out_dir: str) -> dict:
     if not len(later):
         return {"parts": []}
     dup = t.take(pa.array(later)).select(["part", "row"])
-    write_table_atomic(dup, Path(out_dir) / f"g-{int(t['g'][0].as_py()):06d}.parquet")
+    write_table_atomic(dup, storage.path(out_dir) / f"g-{int(t['g'][0].as_py()):06d}.parquet")
     return {"parts": sorted(set(dup["part"].to_pylist()))}
 
 
 def _drop_copies(job: dict) -> None:
     """One partition without its later copies of an id, each a reject (written first: rerunnable)."""
-    path = Path(job["path"])
-    rows = pq.read_table(path)
+    path = storage.path(job["path"])
+    rows = read_table(path)
     drop = set()
     for f in job["dup_files"]:
-        t = pq.read_table(f)
+        t = read_table(f)
         drop |= set(t.filter(pc.equal(t["part"], job["part"]))["row"].to_pylist())
     if not drop:
         return
@@ -137,7 +139,7 @@ def _drop_copies(job: dict) -> None:
     write_table_atomic(rows.filter(keep), path)
 
 
-def _reject_duplicate_ids(ctx: BuildContext, d: Path) -> None:
+def _reject_duplicate_ids(ctx: BuildContext, d) -> None:
     """Two records that normalise to the same id (same source, origin id, lang, task): keep the
     first. Ids meet by hash group in workers (a shuffle); only partitions with a copy are rewritten."""
     src = parts(d)
@@ -150,4 +152,4 @@ def _reject_duplicate_ids(ctx: BuildContext, d: Path) -> None:
     affected = sorted({p for r in found for p in r["parts"]})
     dup_files = [str(f) for f in sorted((d / "dupids").glob("g-*.parquet"))]
     ctx.engine.map_tasks(_drop_copies, [{"path": str(src[p]), "part": p, "dup_files": dup_files} for p in affected])
-    shutil.rmtree(d / "dupids")
+    storage.remove_tree(d / "dupids")

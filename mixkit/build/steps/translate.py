@@ -7,19 +7,18 @@ language as failed in the round before. The driver holds counts per language, ne
 """
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from mixkit.build.steps.base import BuildContext, BuildStep, StepResult, count_rows, tally
 from mixkit.build.steps.plan import PlanResult
 from mixkit.core.shard_format import counts_dict
-from mixkit.runtime.partitions import is_done, mark_done, parts, write_table_atomic
+from mixkit.core import storage
+from mixkit.runtime.partitions import is_done, mark_done, parts, read_table, write_table_atomic
 
 MAX_TRANSLATE_ROUNDS = 4
 
@@ -56,7 +55,7 @@ def _inputs_task(job: dict) -> int:
     job["reserve"] = [[first rank, end rank, language], ...]."""
     from mixkit.core.schema import make_id, rows_to_table, with_meta
 
-    plan = pq.read_table(job["plan"])
+    plan = read_table(job["plan"])
     if job["reserve"] is None:
         plan = plan.filter(pc.equal(plan["role"], "translate"))
         target = dict(zip(plan["id"].to_pylist(), plan["target"].to_pylist()))
@@ -69,7 +68,7 @@ def _inputs_task(job: dict) -> int:
                 target[i] = lang
     if not target:
         return 0
-    rows = pq.read_table(job["rows"])
+    rows = read_table(job["rows"])
     rows = rows.filter(pc.is_in(rows["id"], value_set=pa.array(list(target), pa.string())))
     out = []
     for r in rows.to_pylist():
@@ -77,7 +76,7 @@ def _inputs_task(job: dict) -> int:
         new = dict(r, lang=lang, id=make_id(r["source"], r["origin_id"], lang, r["task"]))
         out.append(with_meta(new, translate_from=r["lang"], input_id=r["id"]))
     out.sort(key=lambda r: r["id"])
-    write_table_atomic(rows_to_table(out), Path(job["out"]))
+    write_table_atomic(rows_to_table(out), storage.path(job["out"]))
     return len(out)
 
 
@@ -102,7 +101,7 @@ class Translate(BuildStep):
             seed_cache_from_phrasebook(opts.phrasebook, cache_dir, opts)
         stats_dir = self.dir / "stats"
         if stats_dir.exists():                # counters are per run: a rerun reports its own calls
-            shutil.rmtree(stats_dir)
+            storage.remove_tree(stats_dir)
         stage = TranslateStage(opts, cache_dir=cache_dir, stats_dir=str(stats_dir))
         stage.threads = max(1, int(ctx.engine.spec(stage.resources.workers()).cpus))
         rows_parts = parts(ctx.rows_dir)
@@ -112,7 +111,7 @@ class Translate(BuildStep):
             rd = self.dir / f"round-{rnd}"
             if not is_done(rd / "in"):
                 if rd.exists():
-                    shutil.rmtree(rd)
+                    storage.remove_tree(rd)
                 (rd / "in").mkdir(parents=True)
                 jobs = [{"rows": str(p), "plan": str(plan.part(p)), "out": str(rd / "in" / p.name),
                          "reserve": reserve} for p in rows_parts]

@@ -145,8 +145,8 @@ class Plan:
         if path.exists():
             plan = cls(json.loads(path.read_text()))
             if plan.parts != [x.name for x in partitions] or plan.options != options:
-                raise RuntimeError(f"{d} holds dedup work for other input rows or options; delete that folder "
-                                   f"to redo dedup")
+                raise RuntimeError(f"{storage.display(d)} holds dedup work for other input rows or options; "
+                                   f"delete that folder to redo dedup")
             return plan
         plan = cls.make(partitions, options)
         storage.write_text(path, json.dumps(plan.d))

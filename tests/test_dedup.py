@@ -1,7 +1,8 @@
 """Planted duplicates (text: Latin, Chinese, Japanese, Thai; images: same bytes, resized,
 re-encoded), each caught with the right reason and pointing at the kept row; nothing else removed.
 The distributed stages give the same result as one process for any number of buckets, ranges
-and workers, on Ray too, and resume after a kill without redoing finished partitions."""
+and workers, on Ray too, with their folders on a disk or in an S3 bucket, and resume after a
+kill without redoing finished partitions."""
 from __future__ import annotations
 
 import io
@@ -20,6 +21,7 @@ import pytest
 from PIL import Image
 from pydantic import ValidationError
 
+from mixkit.core import storage
 from mixkit.core.schema import make_row, rows_to_table
 from mixkit.dedup import (Bands, DedupOptions, MinHasher, compute_signatures, deduplicate_rows, find_duplicates,
                           image_dhash, image_lsh_params, image_recall, lsh_params, run_dedup, shingle_hashes,
@@ -29,6 +31,7 @@ from mixkit.dedup.bands import image_band_keys
 from mixkit.dedup.pairs import candidate_pairs
 from mixkit.dedup.signatures import NEAR_IMAGE, SIGNATURE_SCHEMA
 from mixkit.runtime.engines import LocalEngine
+from mixkit.runtime.partitions import read_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -366,10 +369,39 @@ def mixed(tmp_path_factory):
     return rows, src, want
 
 
-def _outputs(d: Path) -> tuple[list[dict], list[dict], list[dict]]:
-    kept = pa.concat_tables([pq.read_table(p) for p in sorted(d.glob("part-*.parquet"))]).to_pylist()
-    rej = pa.concat_tables([pq.read_table(p) for p in sorted(d.glob("rejects-*.parquet"))]).to_pylist()
-    return kept, rej, pq.read_table(d / "duplicates.parquet").to_pylist()
+def _outputs(d) -> tuple[list[dict], list[dict], list[dict]]:
+    """Kept rows, rejects, duplicates of a dedup folder (a Path or a storage.URLPath)."""
+    kept = pa.concat_tables([read_table(p) for p in sorted(d.glob("part-*.parquet"))]).to_pylist()
+    rej = pa.concat_tables([read_table(p) for p in sorted(d.glob("rejects-*.parquet"))]).to_pylist()
+    return kept, rej, read_table(d / "duplicates.parquet").to_pylist()
+
+
+class RecordingEngine(LocalEngine):
+    """A LocalEngine that notes each task it is given: (task name, job)."""
+
+    def __init__(self, workers: int):
+        super().__init__(workers)
+        self.tasks: list[tuple[str, dict]] = []
+
+    def map_tasks(self, fn, items, **kw):
+        items = list(items)
+        self.tasks += [(fn.__name__, job) for job in items]
+        return super().map_tasks(fn, items, **kw)
+
+    def ran(self, task: str, key: str) -> list:
+        return [job[key] for name, job in self.tasks if name == task]
+
+
+def _kill_midway(d) -> None:
+    """As if killed after the signatures of all partitions but one (part-00003), the first file of
+    every later stage and two kept partitions, before the clusters: those files deleted."""
+    (d / "signatures" / "part-00003.arrow").unlink()
+    for sub in ("buckets", "pairs", "joined", "verified"):
+        for p in sorted((d / sub).glob("*.arrow"))[1:]:
+            p.unlink()
+    (d / "duplicates.parquet").unlink()
+    for p in sorted(d.glob("part-*.parquet"))[:2]:
+        p.unlink()
 
 
 @pytest.mark.parametrize("rows_per_task,workers", [(10 ** 6, 1), (60, 2), (25, 2)])
@@ -405,23 +437,92 @@ def test_stages_resume_only_what_is_missing(mixed, tmp_path, monkeypatch):
     monkeypatch.setattr(stages, "ROWS_PER_BUCKET", 60)
     monkeypatch.setattr(stages, "ROWS_PER_RANGE", 60)
     d = tmp_path / "dedup"
-    run_dedup(LocalEngine(1), src, d, DedupOptions())
+    stats = run_dedup(LocalEngine(1), src, d, DedupOptions())
     first = _outputs(d)
     sig = sorted((d / "signatures").glob("*.arrow"))
     before = {p: p.stat().st_mtime_ns for p in sig}
-    # as if killed after the signatures of all partitions but one, and before the rest
-    sig[3].unlink()
-    for sub in ("buckets", "pairs", "joined", "verified"):
-        for p in list((d / sub).glob("*.arrow"))[1:]:
-            p.unlink()
-    (d / "duplicates.parquet").unlink()
-    for p in list(d.glob("part-*.parquet"))[:2]:
-        p.unlink()
+    _kill_midway(d)
     time.sleep(0.01)
     run_dedup(LocalEngine(1), src, d, DedupOptions())
     assert _outputs(d) == first
     after = {p: p.stat().st_mtime_ns for p in sig}
     assert [p.name for p in sig if after[p] != before[p]] == [sig[3].name]
+    # killed after duplicates.parquet, before stats.json: the clusters are redone, no task
+    (d / "stats.json").unlink()
+    engine = RecordingEngine(1)
+    assert run_dedup(engine, src, d, DedupOptions()) == stats and engine.tasks == []
+    assert _outputs(d) == first
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_batch_files_appear_whole_and_are_read_by_range(where, s3_env, tmp_path, monkeypatch):
+    """A stage's IPC file is there complete or not at all; a task reads its batch of a remote
+    file without fetching the others."""
+    d = storage.path(str(tmp_path) if where == "local" else "s3://mix/dedup-batches")
+    schema = pa.schema([("x", pa.int64())])
+    rng = np.random.default_rng(0)
+    tables = [pa.table({"x": rng.integers(0, 2 ** 62, 100_000)}) for _ in range(8)]
+    with pytest.raises(pa.ArrowInvalid):            # killed halfway: batches 0-7 written, then a bad one
+        stages.write_batches(d / "bad.arrow", tables + [pa.table({"x": ["not a number"]})], schema)
+    stages.write_batches(d / "good.arrow", tables, schema, {"records": 800_000})
+    assert [p.name for p in d.iterdir()] == ["good.arrow"]                 # no bad.arrow, no .tmp
+    fetched = []
+    open_read = storage.open_read
+
+    def recording_open_read(url, **kw):
+        f = open_read(url, **kw)
+        fetched.append(f.raw.cache)
+        return f
+
+    monkeypatch.setattr(storage, "open_read", recording_open_read)
+    assert stages.read_batch([d / "good.arrow"] * 2, 5, schema).equals(pa.concat_tables([tables[5]] * 2))
+    assert stages.file_stats(d / "good.arrow") == {"records": 800_000}
+    if where == "s3":
+        size = (d / "good.arrow").stat().st_size
+        assert len(fetched) == 3 and all(c.total_requested_bytes < size / 3 for c in fetched), size
+    else:
+        assert fetched == []                            # memory-mapped
+
+
+def _files(d) -> dict[str, bytes]:
+    """Every file under a folder (a Path or a bucket prefix), by its path relative to it."""
+    if isinstance(d, Path):
+        return {str(p.relative_to(d)): p.read_bytes() for p in d.rglob("*") if p.is_file()}
+    return {storage.path(u).relative_to(d).as_posix(): storage.read_bytes(u) for u in storage.find(d)}
+
+
+def test_stages_in_a_bucket_give_the_files_of_a_disk_and_resume(mixed, tmp_path, monkeypatch, s3_env):
+    """The source partitions and the step folder on s3:// (a cluster without a shared disk), two
+    worker processes: the same kept rows, duplicates and stats as on a disk, every file byte for
+    byte, no temporary object left; a rerun after a kill redoes only the missing tasks."""
+    rows, src, want = mixed
+    monkeypatch.setattr(stages, "ROWS_PER_BUCKET", 60)
+    monkeypatch.setattr(stages, "ROWS_PER_RANGE", 60)
+    local = tmp_path / "dedup"
+    local_stats = run_dedup(LocalEngine(1), src, local, DedupOptions())
+    bucket_src = storage.path("s3://mix/dedup-stages/src")
+    for p in sorted(src.glob("*.parquet")):
+        (bucket_src / p.name).write_bytes(p.read_bytes())
+    d = storage.path("s3://mix/dedup-stages/dedup")
+    engine = RecordingEngine(2)
+    stats = run_dedup(engine, str(bucket_src), str(d), DedupOptions())
+    assert all(job["out"].startswith("s3://mix/dedup-stages/dedup/") for _, job in engine.tasks if "out" in job)
+    assert stats == local_stats and stats["ranges"] == 4 and stats["buckets"] == 4
+    kept, rej, dups = _outputs(d)
+    assert dups == want.to_pylist() and (kept, rej, dups) == _outputs(local)
+    on_disk, in_bucket = _files(local), _files(d)
+    assert sorted(in_bucket) == sorted(on_disk) and in_bucket == on_disk      # no .tmp, no stray object
+
+    _kill_midway(d)
+    assert not (d / "duplicates.parquet").exists()
+    engine = RecordingEngine(2)
+    assert run_dedup(engine, str(bucket_src), str(d), DedupOptions()) == stats
+    assert engine.ran("_signature_task", "part") == [3]
+    assert engine.ran("_bucket_task", "bucket") == [1, 2, 3]
+    assert engine.ran("_pairs_task", "range") == engine.ran("_verify_task", "range") == [1, 2, 3]
+    assert [storage.name(p) for p in engine.ran("_remove_task", "path")] == ["part-00000.parquet",
+                                                                            "part-00001.parquet"]
+    assert _files(d) == on_disk
 
 
 def test_stages_disabled_keep_every_row(mixed, tmp_path):

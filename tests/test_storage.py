@@ -75,6 +75,7 @@ def test_glob_with_braces_lists_the_same_on_s3_and_disk(s3_env, tmp_path):
         assert [storage.name(p) for p in remote] == local, pattern
     assert storage.list_files("s3://mix/glob", (".tar",)) == [f"s3://mix/glob/{n}" for n in names[:4]]
     assert storage.list_files("s3://mix/glob/none") == []
+    assert storage.list_files("s3://mix/glob/buckets") == storage.list_entries("s3://mix/glob/buckets") == []
     assert storage.is_dir("s3://mix/glob") and not storage.is_dir("s3://mix/glob/notes.txt")
 
 

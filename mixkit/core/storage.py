@@ -453,7 +453,7 @@ def list_files(directory: str | os.PathLike, suffixes: tuple[str, ...] = ()) -> 
         try:
             entries = fs.ls(path, detail=True)
         except FileNotFoundError as e:
-            if "bucket" in str(e).lower():
+            if "bucket does not exist" in str(e).lower():      # not a folder named .../buckets
                 raise
             return []
     files = sorted(e["name"] for e in entries if e.get("type") == "file")
@@ -472,7 +472,7 @@ def list_entries(directory: "str | os.PathLike | URLPath") -> list[str]:
         try:
             entries = fs.ls(path, detail=False)
         except FileNotFoundError as e:
-            if "bucket" in str(e).lower():
+            if "bucket does not exist" in str(e).lower():      # not a folder named .../buckets
                 raise
             return []
     return [_url_of(directory, fs, p.rstrip("/")) for p in sorted(entries) if p.rstrip("/") != path.rstrip("/")]

@@ -8,16 +8,21 @@ hold is there. Folders are local paths or URLs (mixkit.core.storage.path): the s
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
 
 import pyarrow as pa
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from mixkit.core import storage
 from mixkit.core.schema import REJECT_SCHEMA, rows_to_table
 
 DONE = "_SUCCESS"
+# Bytes fetched ahead of each read of a remote Arrow file: its readers fetch a footer, then a batch
+# of a file that holds many (one per destination); a big read-ahead would fetch the others too.
+ARROW_READ_BLOCK = 64 << 10
 
 
 def is_done(directory) -> bool:
@@ -41,6 +46,47 @@ def write_table_atomic(table: pa.Table, path, **options) -> None:
         return
     with storage.AtomicWrite(path) as f:
         pq.write_table(table, f, **options)
+
+
+@contextmanager
+def atomic_target(path):
+    """Where to write a file that must appear under `path` only when complete, for pyarrow's
+    writers: on a disk a NAME.tmp path (written natively), renamed when the block ends; on object
+    storage a `storage.AtomicWrite` committed when it ends. An exception leaves nothing under `path`."""
+    path = storage.path(path)
+    if not isinstance(path, Path):
+        with storage.AtomicWrite(path) as f:
+            yield f
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        yield str(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
+@contextmanager
+def arrow_writer(path, schema: pa.Schema, **options):
+    """An Arrow IPC file writer (`options`: pyarrow.ipc.IpcWriteOptions'); the file appears under
+    `path`, whole, when the block ends without an exception."""
+    with atomic_target(path) as sink, ipc.new_file(sink, schema, options=ipc.IpcWriteOptions(**options)) as w:
+        yield w
+
+
+@contextmanager
+def open_arrow(path):
+    """An Arrow IPC file's reader, to read batches of at random, closed when the block ends:
+    memory-mapped on a disk; on object storage a seekable stream that fetches the footer and the
+    batches read, not the whole file."""
+    path = storage.path(path)
+    if isinstance(path, Path):
+        src = pa.memory_map(str(path))
+    else:
+        src = pa.PythonFile(storage.open_read(path, block_size=ARROW_READ_BLOCK), mode="r")
+    with src:
+        yield ipc.open_file(src)
 
 
 def parquet_file(path, **options) -> pq.ParquetFile:

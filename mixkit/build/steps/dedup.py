@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mixkit.build.steps.base import BuildContext, BuildStep, RowsResult, count_rows
+from mixkit.core.storage import URLPath
 from mixkit.runtime.partitions import is_done, mark_done
 
 
 @dataclass
 class DedupResult(RowsResult):
-    duplicates_path: Path | None = None      # order, id, reason, duplicate_of, cluster_id, detail of each removed row
+    duplicates_path: Path | URLPath | None = None  # order, id, reason, duplicate_of, cluster_id, detail per removed row
     stats: dict = field(default_factory=dict)  # rows, bands, signature records, candidates, pairs, files (stats.json)
 
 

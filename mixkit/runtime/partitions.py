@@ -37,15 +37,9 @@ def mark_done(directory) -> None:
 
 def write_table_atomic(table: pa.Table, path, **options) -> None:
     """`options` (pyarrow.parquet.write_table's) replace the defaults."""
-    options = {"compression": "zstd", "row_group_size": 256, **options}     # small groups: bounded reads
-    path = storage.path(path)
-    if isinstance(path, Path):
-        tmp = path.with_name(path.name + ".tmp")
-        pq.write_table(table, tmp, **options)
-        os.replace(tmp, path)
-        return
-    with storage.AtomicWrite(path) as f:
-        pq.write_table(table, f, **options)
+    with atomic_target(path) as sink:
+        pq.write_table(table, sink, **{"compression": "zstd", "row_group_size": 256,   # small groups: bounded reads
+                                       **options})
 
 
 @contextmanager

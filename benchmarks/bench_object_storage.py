@@ -59,6 +59,7 @@ def _count(where: str) -> int:
 
 
 def run(sizes: list[int], kb: float, tmp: Path) -> list[dict]:
+    (tmp / "seaweedfs").mkdir()
     server = S3Server(tmp / "seaweedfs").start()
     env = dict(os.environ, **server.env(), PYTHONPATH=str(ROOT), MIXKIT_CACHE_DIR=str(tmp / "cache"))
     os.environ.update(server.env())

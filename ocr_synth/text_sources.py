@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from mixkit.core import storage
 from mixkit.lang.languages import get, lookup, resolve
+from mixkit.runtime.partitions import parquet_file, read_table
 from mixkit.lang.writing_systems import matches_script
 
 # FLORES code -> Babel locale where the ISO code alone is wrong or absent.
@@ -195,7 +198,7 @@ _REF = re.compile(r"<ref[^>]*>.*?</ref>|<ref[^>]*/>", re.S)
 
 def wiki_language(folder: str | Path) -> str | None:
     """FLORES code of a wikimedia/wikipedia folder (`20231101.de` -> deu_Latn); None if the name is not one."""
-    m = _WIKI_FOLDER.match(Path(folder).name)
+    m = _WIKI_FOLDER.match(storage.path(folder).name)
     if not m:
         return None
     code = m.group(1)
@@ -221,7 +224,7 @@ def clean_article(text: str, min_chars: int = 40) -> list[str]:
     return out
 
 
-def _wiki_files(folder: Path) -> list[Path]:
+def _wiki_files(folder):
     files = sorted(folder.glob("*.parquet"))
     if not files:
         raise FileNotFoundError(f"{folder}: no parquet files (expected train-00000-of-000NN.parquet as in "
@@ -229,11 +232,12 @@ def _wiki_files(folder: Path) -> list[Path]:
     return files
 
 
-def expand_text_files(paths: list[str]) -> list[tuple[Path, str | None]]:
+def expand_text_files(paths: list[str]) -> list[tuple]:
     """The recipe's ocr.text_files as (file, language from a wikimedia folder name or None):
-    a wiki folder (`20231101.de`), or a folder holding several, stands for its parquet files."""
-    out: list[tuple[Path, str | None]] = []
-    for p in map(Path, paths):
+    a wiki folder (`20231101.de`), or a folder holding several, stands for its parquet files.
+    Paths or URLs (s3://bucket/wikipedia/20231101.de: storage.path), read in place."""
+    out: list[tuple] = []
+    for p in map(storage.path, paths):
         if p.is_dir():
             lang = wiki_language(p)
             if lang:
@@ -264,11 +268,10 @@ def load_text_files(paths: list[str]) -> dict[str, list[str]]:
     pool: dict[str, list[str]] = {}
     for p, wiki_lang in expand_text_files(paths):
         if wiki_lang:
-            import pyarrow.parquet as pq
-            if "text" not in pq.read_schema(p).names:
+            if "text" not in parquet_file(p).schema_arrow.names:
                 raise ValueError(f"{p}: expected the wikimedia/wikipedia columns id, url, title, text")
             got = pool.setdefault(wiki_lang, [])
-            for batch in pq.ParquetFile(p).iter_batches(columns=["text"], batch_size=2048):
+            for batch in parquet_file(p).iter_batches(columns=["text"], batch_size=2048):
                 for text in batch.column(0).to_pylist():
                     got.extend(clean_article(text or ""))
             continue
@@ -281,18 +284,17 @@ def load_text_files(paths: list[str]) -> dict[str, list[str]]:
                     except (ValueError, KeyError, TypeError) as e:
                         raise ValueError(f"{p}:{n}: expected a JSON object with 'lang' and 'text' ({e})") from e
         elif p.suffix == ".tsv":
-            with p.open(encoding="utf-8") as fh:
+            with io.TextIOWrapper(storage.open_read(p), encoding="utf-8") as fh:
                 for n, row in enumerate(csv.reader(fh, delimiter="\t"), 1):
                     if len(row) < 2:
                         raise ValueError(f"{p}:{n}: expected two tab-separated columns: lang, text")
                     pool.setdefault(resolve(row[0]), []).extend(_paragraphs(row[1]))
         elif p.suffix == ".parquet":
-            import pyarrow.parquet as pq
-            cols = pq.read_schema(p).names
+            cols = parquet_file(p).schema_arrow.names
             if "text" not in cols:
                 raise ValueError(f"{p}: expected a 'text' column (and 'lang', or a file named after its language); "
                                  f"found {cols}")
-            table = pq.read_table(p, columns=[c for c in ("lang", "text") if c in cols]).to_pydict()
+            table = read_table(p, columns=[c for c in ("lang", "text") if c in cols]).to_pydict()
             if "lang" in table:
                 langs = table["lang"]
             else:
@@ -389,9 +391,8 @@ def file_languages(paths: list[str]) -> set[str]:
         if wiki_lang:
             out.add(wiki_lang)
         elif p.suffix == ".parquet":
-            import pyarrow.parquet as pq
-            if "lang" in pq.read_schema(p).names:
-                out.update(resolve(x) for x in set(pq.read_table(p, columns=["lang"]).column("lang").to_pylist()) if x)
+            if "lang" in parquet_file(p).schema_arrow.names:
+                out.update(resolve(x) for x in set(read_table(p, columns=["lang"]).column("lang").to_pylist()) if x)
             else:
                 out.add(_lang_of_file(p))
         elif p.suffix in (".jsonl", ".tsv"):

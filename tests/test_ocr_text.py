@@ -67,6 +67,30 @@ def test_wikimedia_folders_give_clean_paragraphs_per_language(wiki):
     assert load_text_files([str(wiki / "20231101.sw" / "train-00000-of-00001.parquet")])["swh_Latn"] == pool["swh_Latn"]
 
 
+def test_wikimedia_folders_and_text_files_in_a_bucket_read_as_on_disk(wiki, s3_env, tmp_path):
+    """ocr.text_files on s3:// (a dump kept in a bucket, read in place by every OCR worker): the
+    same paragraphs per language as the same files on disk, for a folder of wikis, one wiki
+    folder, a .tsv and a .txt named after its language."""
+    from mixkit.core import storage
+    from ocr_synth.text_sources import file_languages
+
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "extra.tsv").write_text("fra_Latn\tLe Rhône traverse Lyon avant de rejoindre la mer.\n")
+    (tmp_path / "more" / "ita_Latn.txt").write_text("Il Po è il fiume più lungo d'Italia e attraversa la pianura.\n")
+    local = {"wiki": str(wiki), "de": str(wiki / "20231101.de"), "tsv": str(tmp_path / "more" / "extra.tsv"),
+             "txt": str(tmp_path / "more" / "ita_Latn.txt")}
+    for f in [*wiki.rglob("*.parquet"), *(tmp_path / "more").iterdir()]:
+        rel = f.relative_to(wiki.parent if f.is_relative_to(wiki) else tmp_path)
+        storage.write_bytes(f"s3://mix/ocr-text/{rel}", f.read_bytes())
+    remote = {"wiki": "s3://mix/ocr-text/wikipedia", "de": "s3://mix/ocr-text/wikipedia/20231101.de",
+              "tsv": "s3://mix/ocr-text/more/extra.tsv", "txt": "s3://mix/ocr-text/more/ita_Latn.txt"}
+    for k in local:
+        assert load_text_files([remote[k]]) == load_text_files([local[k]]), k
+    assert file_languages(list(remote.values())) == {"deu_Latn", "swh_Latn", "fra_Latn", "ita_Latn"}
+    with pytest.raises(FileNotFoundError, match="s3://mix/ocr-text/nothing"):
+        load_text_files(["s3://mix/ocr-text/nothing"])
+
+
 def test_wiki_codes_map_to_flores_codes(tmp_path):
     assert wiki_language("20231101.de") == "deu_Latn" and wiki_language("20231101.no") == "nob_Latn"
     assert wiki_language("20231101.als") == "gsw_Latn"        # Alemannic on Wikipedia, not Albanian

@@ -5,6 +5,7 @@ import io
 
 from PIL import Image, ImageDraw
 
+from mixkit.core import storage
 from mixkit.lang.languages import get
 from ocr_synth.fonts import PilFonts, fonts_for_lang
 
@@ -31,5 +32,7 @@ def contact_sheet(rows: list[dict], path: str, per_script: int = 3, thumb: int =
         x, y = (i % cols) * thumb, (i // cols) * (thumb + cap)
         sheet.paste(im, (x + (thumb - im.width) // 2, y + cap))
         draw.text((x + 3, y + 2), f"{r['lang']} {r['task']}", font=font, fill=(0, 0, 120))
-    sheet.save(path, optimize=False)
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG", optimize=False)
+    storage.write_bytes(path, buf.getvalue())         # a path or a URL, whole or not at all
     return len(picked)

@@ -261,12 +261,13 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
     import os
     import time
     from collections import Counter
-    from pathlib import Path
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from mixkit.core import storage
     from mixkit.runtime.engines import LocalEngine
+    from mixkit.runtime.partitions import atomic_target
     from mixkit.runtime.progress import Progress
     from mixkit.core.schema import REJECT_SCHEMA
     from mixkit.core.shard_format import Counts, Manifest, ShardInfo, counts_dict
@@ -297,12 +298,12 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
     jobs = make_jobs({c: int(per_lang) for c in codes}, seed, options)
     batches = [jobs[i:i + batch_size] for i in range(0, len(jobs), batch_size)]
     workers = max(1, int(workers or os.cpu_count() or 1))
-    out = Path(out_dir)
+    out = storage.path(out_dir)             # a folder or a URL (s3://bucket/ocr)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     kept_all: list[dict] = []
     rejected: list[dict] = []
-    writer = ShardWriter(out, max_samples=1000)
+    writer = ShardWriter(str(out), max_samples=1000)
 
     # The one executor: jobs in order on local processes (results in job order, so the shards
     # are the same for any worker count), one progress display.
@@ -316,7 +317,8 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
             rejected.extend(res.rejected)
     shards = writer.close()
     elapsed = time.time() - t0
-    pq.write_table(pa.Table.from_pylist(rejected, schema=REJECT_SCHEMA), out / "rejects.parquet")
+    with atomic_target(out / "rejects.parquet") as sink:
+        pq.write_table(pa.Table.from_pylist(rejected, schema=REJECT_SCHEMA), sink)
     sheet = out / "contact_sheet.png"
     placed = contact_sheet(kept_all, str(sheet))
     by_lang = Counter(r["lang"] for r in kept_all)
@@ -325,7 +327,7 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
         kind="ocr_synth", seed=int(seed),
         targets_by_lang={c: 1.0 / len(codes) for c in codes}, quotas={c: int(per_lang) for c in codes},
         counts=Counts.of(by_lang, Counter(["ocr_synth"] * len(kept_all)), Counter(r["task"] for r in kept_all)),
-        shards=[ShardInfo(Path(s["path"]).name, s["samples"], s["bytes"], s["sha256"]) for s in shards],
+        shards=[ShardInfo(storage.name(s["path"]), s["samples"], s["bytes"], s["sha256"]) for s in shards],
         rejects_by_step={"ocr": rej_reasons} if rej_reasons else {},
         rejects_by_lang=counts_dict(Counter(r["lang"] for r in rejected)),
         sections={"options": json.loads(options.model_dump_json()),
@@ -333,7 +335,7 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
                   "skipped_no_text": no_text,
                   "text_reuse": reuse_report(options, {c: int(per_lang) for c in codes}),
                   "contact_sheet": sheet.name})
-    manifest.write(out)
+    manifest.write(str(out))
     return {"total": len(kept_all), "rejected": len(rejected), "languages": len(by_lang),
             "requested_languages": len(codes), "shards": len(shards), "seconds": round(elapsed, 2),
             "contact_sheet": str(sheet), "contact_sheet_images": placed,

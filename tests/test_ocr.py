@@ -307,6 +307,23 @@ def test_render_ocr_writes_shards_manifest_and_contact_sheet(tmp_path):
     assert sum(n.endswith(".jpg") for n in names) == 6 and sum(n.endswith(".json") for n in names) == 6
 
 
+def test_mixkit_ocr_into_a_bucket_writes_the_files_it_writes_on_disk(s3_env, tmp_path):
+    """`mixkit ocr --out s3://...`: shards, rejects, manifest and contact sheet in the bucket, byte
+    for byte the files of the same command on disk."""
+    import hashlib
+
+    from mixkit.core import storage
+
+    kw = dict(seed=1, workers=1, progress=False, options=OcrOptions(enabled=True, **SMALL))
+    render_ocr(["hin_Deva", "fra_Latn"], 2, str(tmp_path / "disk"), **kw)
+    res = render_ocr(["hin_Deva", "fra_Latn"], 2, "s3://mix/ocr-cmd", **kw)
+    assert res["out_dir"] == "s3://mix/ocr-cmd" and res["contact_sheet"] == "s3://mix/ocr-cmd/contact_sheet.png"
+    disk = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (tmp_path / "disk").iterdir()}
+    bucket = {storage.name(u): hashlib.sha256(storage.read_bytes(u)).hexdigest() for u in storage.find("s3://mix/ocr-cmd")}
+    assert bucket == disk and {"manifest.json", "rejects.parquet", "contact_sheet.png", "shard-00000.tar"} <= set(disk)
+    assert not (tmp_path / "s3:").exists()
+
+
 @pytest.mark.slow
 def test_every_languages_ocr_text_is_identified_as_that_language_by_the_project_check():
     """The OCR answers (what a model learns to read) pass mixkit's own language check in all 100

@@ -1,7 +1,6 @@
 """`mixkit ocr`: render synthetic multilingual OCR samples into WebDataset shards on their own."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import typer
 
@@ -11,7 +10,7 @@ def register(app: typer.Typer) -> None:
     def ocr(
         langs: str = typer.Option("all", "--langs", help="'all' (the study's 100) or comma-separated codes/names"),
         per_lang: int = typer.Option(200, "--per-lang", min=1, help="samples per language"),
-        out: Path = typer.Option(..., "--out", help="output directory (shards, manifest.json, contact_sheet.png)"),
+        out: str = typer.Option(..., "--out", help="output folder or URL (shards, manifest.json, contact_sheet.png)"),
         seed: int = typer.Option(0, "--seed"),
         workers: int = typer.Option(None, "--workers", help="worker processes (default: all cores)"),
         prompts_in_target_language: bool = typer.Option(False, "--target-prompts/--english-prompts",
@@ -31,7 +30,7 @@ def register(app: typer.Typer) -> None:
         try:
             lo, hi = (int(x) for x in width.split(","))
             opts = OcrOptions(enabled=True, prompts_in_target_language=prompts_in_target_language, width=(lo, hi))
-            res = render_ocr(langs.split(","), per_lang, str(out), seed=seed, workers=workers, options=opts)
+            res = render_ocr(langs.split(","), per_lang, out, seed=seed, workers=workers, options=opts)
         except (UnknownLanguageError, FontUnavailableError, ShapingUnavailableError, ValueError) as e:
             console.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2)

@@ -299,7 +299,7 @@ def render_ocr(langs: list[str], per_lang: int, out_dir: str, seed: int = 0, wor
     batches = [jobs[i:i + batch_size] for i in range(0, len(jobs), batch_size)]
     workers = max(1, int(workers or os.cpu_count() or 1))
     out = storage.path(out_dir)             # a folder or a URL (s3://bucket/ocr)
-    out.mkdir(parents=True, exist_ok=True)
+    storage.check_writable(out)            # credentials, bucket: one line before any rendering
     t0 = time.time()
     kept_all: list[dict] = []
     rejected: list[dict] = []

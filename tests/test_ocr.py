@@ -322,6 +322,8 @@ def test_mixkit_ocr_into_a_bucket_writes_the_files_it_writes_on_disk(s3_env, tmp
     bucket = {storage.name(u): hashlib.sha256(storage.read_bytes(u)).hexdigest() for u in storage.find("s3://mix/ocr-cmd")}
     assert bucket == disk and {"manifest.json", "rejects.parquet", "contact_sheet.png", "shard-00000.tar"} <= set(disk)
     assert not (tmp_path / "s3:").exists()
+    with pytest.raises(storage.StorageError, match=r"^s3://nobucket/ocr: bucket 'nobucket' does not exist"):
+        render_ocr(["fra_Latn"], 1, "s3://nobucket/ocr", **kw)                # before any rendering
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
+        from mixkit.core.storage import StorageError
         from mixkit.lang.languages import UnknownLanguageError
         from ocr_synth.fonts import FontUnavailableError, ShapingUnavailableError
         from ocr_synth.options import OcrOptions
@@ -31,7 +32,7 @@ def register(app: typer.Typer) -> None:
             lo, hi = (int(x) for x in width.split(","))
             opts = OcrOptions(enabled=True, prompts_in_target_language=prompts_in_target_language, width=(lo, hi))
             res = render_ocr(langs.split(","), per_lang, out, seed=seed, workers=workers, options=opts)
-        except (UnknownLanguageError, FontUnavailableError, ShapingUnavailableError, ValueError) as e:
+        except (UnknownLanguageError, FontUnavailableError, ShapingUnavailableError, ValueError, StorageError) as e:
             console.print(f"[red]error:[/red] {e}")
             raise typer.Exit(2)
         t = Table(title=f"OCR samples in {out}")

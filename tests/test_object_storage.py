@@ -377,3 +377,15 @@ def test_the_recipe_names_the_work_folder_and_the_build_prints_it(s3, tmp_path):
     assert f"work folder: {tmp_path / 'work'}" in res.stdout and not (tmp_path / "work").exists()
     res = _cli(["build", str(recipe), "--out", "s3://mix/demo", "--work", "s3://nobucket/work"], s3.env())
     _one_line_error(res, "error: s3://nobucket/work: bucket 'nobucket' does not exist")        # checked first too
+
+
+def test_the_default_local_translation_cache_on_a_cluster_warns():
+    """A cluster of several nodes with the default cache (a local folder): each node would keep its
+    own, so the build warns and names the setting; a bucket, a chosen folder or one node: quiet."""
+    from mixkit.build.steps.translate import shared_cache_warning
+
+    msg = shared_cache_warning("/home/u/.cache/mixkit/translation", 4, chosen=False)
+    assert "4-node cluster" in msg and "steps.translate.cache_dir" in msg and "/home/u/.cache/mixkit/translation" in msg
+    assert shared_cache_warning("/home/u/.cache/mixkit/translation", 1, chosen=False) == ""
+    assert shared_cache_warning("/nfs/cache/translation", 4, chosen=True) == ""
+    assert shared_cache_warning("s3://bucket/cache/translation", 4, chosen=True) == ""

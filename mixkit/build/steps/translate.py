@@ -7,6 +7,7 @@ language as failed in the round before. The driver holds counts per language, ne
 """
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,17 @@ def default_translation_cache() -> str:
     from mixkit.build.folder import cache_dir
 
     return cache_dir("translation")
+
+
+def shared_cache_warning(cache_dir: str, nodes: int, chosen: bool) -> str:
+    """A warning when the default translation cache, a local folder, serves a cluster of several
+    nodes: unless every node mounts it, each node keeps its own and translates again what another
+    node has; "" otherwise (one node, a URL, or a folder the recipe chose)."""
+    if nodes <= 1 or chosen or storage.is_remote(cache_dir):
+        return ""
+    return (f"the translation cache {cache_dir} is the default local folder on a {nodes}-node cluster: unless every "
+            f"node mounts it, each node keeps its own; set steps.translate.cache_dir to a shared disk or a bucket "
+            f"(s3://bucket/cache/translation)")
 
 
 def _inputs_task(job: dict) -> int:
@@ -94,6 +106,10 @@ class Translate(BuildStep):
             return res
         opts = ctx.recipe.steps.translate
         cache_dir = opts.cache_dir or default_translation_cache()
+        warning = shared_cache_warning(cache_dir, ctx.engine.nodes, bool(opts.cache_dir))
+        if warning:
+            logging.getLogger(__name__).warning(warning)
+            ctx.progress.log(f"[bold yellow]warning:[/] {warning}")
         prepare_cache(cache_dir, ctx.engine.map_tasks, ctx.progress.log)    # an old cache is converted once
         if opts.phrasebook:
             from translation.demo_cache import seed_cache_from_phrasebook

@@ -137,33 +137,9 @@ def _scan(folder: Where, compacted: bool) -> list[CacheFile]:
 
 
 def _sized_files(folder: Where, pattern: re.Pattern) -> list[tuple[Where, int]]:
-    """(path, bytes) of the files in `folder` whose name matches; none when it does not exist.
-    On a disk one scandir (and a stat per match); on object storage one listing request,
-    which brings the sizes."""
-    if isinstance(folder, URLPath):
-        fs, path = storage.filesystem(folder.url)
-        try:
-            fs.invalidate_cache(path)            # what other workers wrote since the last listing
-            entries = fs.ls(path, detail=True)
-        except FileNotFoundError:
-            storage.raise_if_no_bucket(folder)
-            return []
-        except Exception as e:  # noqa: BLE001 - botocore's errors are not OSErrors
-            raise storage.storage_error(folder.url, e) from e
-        return [(folder / name, int(e["size"])) for e in entries
-                if e.get("type") == "file" and pattern.match(name := e["name"].rstrip("/").rsplit("/", 1)[-1])]
-    out = []
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return out
-    for e in entries:
-        if pattern.match(e.name):
-            try:
-                out.append((Path(e.path), e.stat().st_size))
-            except FileNotFoundError:          # compacted away since the listing
-                continue
-    return out
+    """(path, bytes) of the files in `folder` whose name matches; none when it does not exist
+    (on object storage one listing request, which brings the sizes)."""
+    return [(storage.path(u), size) for u, size in storage.file_sizes(folder) if pattern.match(storage.name(u))]
 
 
 def _key_matrix(col) -> np.ndarray:

@@ -437,27 +437,48 @@ def _url_of(like: str, fs, path: str) -> str:
     return f"{_URL.match(like).group(1)}://{path.lstrip('/')}" if fs.protocol else path
 
 
-def list_files(directory: str | os.PathLike, suffixes: tuple[str, ...] = ()) -> list[str]:
-    """Files directly in a directory (or under a prefix), sorted; only those ending in one of
-    `suffixes` when given. A missing directory lists as empty."""
-    directory = _str(directory)
-    if not is_remote(directory):
-        d = local_path(directory)
-        if not os.path.isdir(d):
-            return []
-        names = sorted(n for n in os.listdir(d) if os.path.isfile(os.path.join(d, n)))
-        return [os.path.join(d, n) for n in names if not suffixes or n.endswith(suffixes)]
+def _listing(directory: str) -> tuple[object, list[dict]]:
+    """One listing request under a remote prefix, read fresh (what other processes wrote since is
+    seen): (filesystem, entries with name, type and size), the prefix itself left out. A missing
+    folder lists as empty; a missing bucket is a StorageError."""
     fs, path = filesystem(directory)
     with _errors(directory):
-        fs.invalidate_cache()
+        fs.invalidate_cache(path)
         try:
             entries = fs.ls(path, detail=True)
         except FileNotFoundError as e:
             if "bucket does not exist" in str(e).lower():      # not a folder named .../buckets
                 raise
-            return []
-    files = sorted(e["name"] for e in entries if e.get("type") == "file")
-    return [_url_of(directory, fs, p) for p in files if not suffixes or p.endswith(suffixes)]
+            return fs, []
+    return fs, sorted((e for e in entries if e["name"].rstrip("/") != path.rstrip("/")), key=lambda e: e["name"])
+
+
+def list_files(directory: str | os.PathLike, suffixes: tuple[str, ...] = ()) -> list[str]:
+    """Files directly in a directory (or under a prefix), sorted; only those ending in one of
+    `suffixes` when given. A missing directory lists as empty."""
+    return [u for u, _ in file_sizes(directory) if not suffixes or u.endswith(suffixes)]
+
+
+def file_sizes(directory: "str | os.PathLike | URLPath") -> list[tuple[str, int]]:
+    """(path or URL, bytes) of the files directly in a directory, sorted; a missing one lists as
+    empty. On object storage one request (the listing brings the sizes); on a disk a scandir and
+    a stat per file (a file removed in between is left out)."""
+    directory = _str(directory)
+    if is_remote(directory):
+        fs, entries = _listing(directory)
+        return [(_url_of(directory, fs, e["name"]), int(e["size"])) for e in entries if e.get("type") == "file"]
+    out = []
+    try:
+        found = sorted(os.scandir(local_path(directory)), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        return out
+    for e in found:
+        try:
+            if e.is_file():
+                out.append((e.path, e.stat().st_size))
+        except FileNotFoundError:
+            continue
+    return out
 
 
 def list_entries(directory: "str | os.PathLike | URLPath") -> list[str]:
@@ -466,16 +487,8 @@ def list_entries(directory: "str | os.PathLike | URLPath") -> list[str]:
     if not is_remote(directory):
         d = local_path(directory)
         return [os.path.join(d, n) for n in sorted(os.listdir(d))] if os.path.isdir(d) else []
-    fs, path = filesystem(directory)
-    with _errors(directory):
-        fs.invalidate_cache(path)
-        try:
-            entries = fs.ls(path, detail=False)
-        except FileNotFoundError as e:
-            if "bucket does not exist" in str(e).lower():      # not a folder named .../buckets
-                raise
-            return []
-    return [_url_of(directory, fs, p.rstrip("/")) for p in sorted(entries) if p.rstrip("/") != path.rstrip("/")]
+    fs, entries = _listing(directory)
+    return [_url_of(directory, fs, e["name"].rstrip("/")) for e in entries]
 
 
 def find(directory: str | os.PathLike) -> list[str]:

@@ -48,7 +48,7 @@ def test_languages_command_shows_detector_and_text_source_for_all_100():
 
     from mixkit.cli import app
 
-    res = CliRunner().invoke(app, ["languages"], env={"COLUMNS": "260"})
+    res = CliRunner().invoke(app, ["languages"], env={"COLUMNS": "300"})
     assert res.exit_code == 0, res.output
     rows = [l for l in res.output.splitlines() if l.startswith("│")]
     assert len(rows) == 100

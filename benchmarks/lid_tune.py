@@ -26,18 +26,18 @@ def renormalised(dist: dict[str, float], cands: frozenset[str]) -> dict[str, flo
     return {c: dist.get(c, 0.0) / tot for c in cands} if tot > 0 else {}
 
 
-def replay(lid: LanguageIdentifier, raw: dict) -> dict[str, float]:
+def replay(lid: LanguageIdentifier, raw: dict, text: str) -> dict[str, float]:
     """{code: score} the check gives a text from its cached detector answers."""
     v = {"fasttext": raw["fasttext"], "cld3": raw["cld3"]}
     if not v["fasttext"] and not v["cld3"] and "ngram" not in raw:
         return {}
     sc = lid._agreed(v)
-    if sc is not None:
-        return sc
-    if "ngram" in raw:
-        v["ngram"] = raw["ngram"]
-        v["_ngram_n"] = {"n": float(raw["ngram_n"])}
-    return lid._settle(v, lambda cands: renormalised(raw["lingua"], cands))
+    if sc is None:
+        if "ngram" in raw:
+            v["ngram"] = raw["ngram"]
+            v["_ngram_n"] = {"n": float(raw["ngram_n"])}
+        sc = lid._settle(v, lambda cands: renormalised(raw["lingua"], cands))
+    return lid._pair_words(lid._line(text), sc) if sc else sc
 
 
 def status(lid: LanguageIdentifier, lang: str, sc: dict[str, float]) -> tuple[str, str]:
@@ -53,10 +53,10 @@ def status(lid: LanguageIdentifier, lang: str, sc: dict[str, float]) -> tuple[st
 def evaluate(lid: LanguageIdentifier, data: dict, split: str) -> dict[tuple[str, str], Counter]:
     """{(lang, kind): Counter of verdicts and 'pred:<code>' of wrong answers} over the chosen texts."""
     out: dict[tuple[str, str], Counter] = defaultdict(Counter)
-    for (domain, lang, kind, _text, dev), raw in zip(data["items"], data["votes"]):
+    for (domain, lang, kind, text, dev), raw in zip(data["items"], data["votes"]):
         if (split == "udhr") != (domain == "udhr") or (split == "dev" and not dev) or (split == "test" and dev):
             continue
-        verdict, top = status(lid, lang, replay(lid, raw))
+        verdict, top = status(lid, lang, replay(lid, raw, text))
         c = out[(lang, kind)]
         c[verdict] += 1
         c["n"] += 1

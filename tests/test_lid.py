@@ -190,10 +190,12 @@ def test_languages_the_old_check_confused_are_right_out_of_domain(lid, lang):
     assert _right(lid, texts, lang) >= 0.85
 
 
-def test_occitan_is_not_read_as_catalan_out_of_domain(lid):
+def test_occitan_and_sardinian_are_not_read_as_their_neighbours_out_of_domain(lid):
     # Occitan's n-gram profile learned from the UDHR alone and lost to Catalan on software text (55% right on
-    # the tuning third); with desktop translations for it and its Romance neighbours (mixkit/data/ui_text)
-    for lang in ("oci_Latn", "cat_Latn", "glg_Latn"):
+    # the tuning third); with desktop translations for it and its Romance neighbours (mixkit/data/ui_text). The top
+    # answer (what the audit counts) went to Catalan or Italian, which CLD3 and lingua vote for, until the n-gram
+    # model weighed x4 for the two (lid.LANG_WEIGHTS): Sardinian's top answer was right on 45% of sentences
+    for lang in ("oci_Latn", "srd_Latn", "cat_Latn", "glg_Latn", "ita_Latn"):
         texts = _ood(lang, n=100)
         assert _right(lid, texts, lang) >= 0.85, lang
 

@@ -14,7 +14,11 @@ messages, as Debian ships them (bookworm):
   MATE (caja-common, mate-panel-common, mate-desktop-common; GPL-2.0+/LGPL-2.0+) and Sugar (sugar-session and
   its activities; GPL-2.0+/GPL-3.0+): Hausa, Haitian Creole, Lingala, Maori, Yoruba, Javanese (too few), and
   Cusco Quechua (quz, Southern Quechua like the study's Ayacucho `quy_Latn`, written alike but for the
-  ejectives Cusco marks: it stands for quy here).
+  ejectives Cusco marks: it stands for quy here);
+- for languages still under 20 texts of a kind after those, more Debian desktop packages (FILL_PACKAGES: Synaptic,
+  Simple Scan, F-Droid server, Epoptes, Terminator, Navit, MATE and Ayatana applets, GStreamer plugins, ...;
+  GPL/LGPL): Tibetan, Somali, Javanese, Latin. None of them is a source of the n-gram model's desktop text
+  (scripts/extract_lid_ui_text.py), and those languages do not learn from any.
 
 Strings are cleaned (markup, accelerator keys, product-name placeholders replaced by the name; a
 string with any other placeholder is dropped), untranslated strings dropped (equal to the English
@@ -31,6 +35,7 @@ drawn per language, alternating between the sources, in a seeded order.
         caja-common mate-panel-common mate-desktop-common sugar-session sugar-browse-activity \
         sugar-calculate-activity sugar-chat-activity sugar-imageviewer-activity sugar-jukebox-activity \
         sugar-log-activity sugar-memorize-activity sugar-pippy-activity sugar-read-activity
+    apt-get download $(python scripts/extract_lid_heldout.py --fill-packages)
     pip download --no-deps -d /tmp/l10n django==5.2.19
     python scripts/extract_lid_heldout.py /tmp/l10n benchmarks/data/lid_heldout.tsv.gz
 
@@ -49,7 +54,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -68,6 +73,20 @@ LOCALES = {"pt-pt": "por_Latn", "pt_PT": "por_Latn", "es-es": "spa_Latn", "ga-ie
 # The five programs the set was first drawn from; other packages (GNOME, MATE, GTK, Sugar, KDE translations)
 # only add languages none of them has.
 PROGRAMS = {"firefox", "libreoffice", "vlc", "tuxpaint", "django"}
+# More desktop packages, only for languages the others leave under MIN_TEXTS texts of a kind (the benchmark's
+# threshold): they fill languages that had none, and change no other language's texts.
+FILL_PACKAGES = (
+    "synaptic", "simple-scan", "transmission-gtk", "deja-dup", "lightdm-gtk-greeter", "slick-greeter",
+    "arctica-greeter", "pluma-common", "terminator", "navit-data", "policycoreutils", "apparmor-utils",
+    "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-bad", "konversation-data", "python3-django-mailman3",
+    "python3-django-postorius", "python3-django-hyperkitty", "ayatana-indicator-datetime",
+    "ayatana-indicator-session", "ayatana-indicator-power", "ayatana-settings", "remote-logon-service",
+    "onioncircuits", "pyhoca-gui", "librda-common", "libsugarext-data", "epoptes", "gufw",
+    "mate-control-center-common", "mate-menu", "mate-tweak", "mintstick", "atril-common", "engrampa-common",
+    "mate-terminal-common", "backintime-common", "pychess", "tortoisehg", "viking", "gmpc-data", "command-not-found",
+    "fdroidserver", "burner-common", "isomaster", "muffin-common", "mutter-common", "libgtop2-common", "sympa",
+)
+MIN_TEXTS = 20
 SKIP = {"sd@devanagari", "sr@latin", "ks@devanagari", "kok@roman", "mni@meiteimayek", "sat@olchiki", "pt-br", "pt_BR", "es-ar", "es-cl", "es-mx", "es_MX", "zh-cn", "zh_CN", "ca-valencia", "ca@valencia",
         "en-ca", "en-za", "am_ET", "bn_IN", "en-us"}
 PRODUCTS = {"-brand-short-name": "Firefox", "-brand-shorter-name": "Firefox", "-brand-full-name": "Mozilla Firefox",
@@ -198,8 +217,8 @@ def gettext_dirs(root: Path) -> dict[str, list[Path]]:
 SHARED_BY = 3
 
 
-def collect(pkg_dir: Path) -> dict[str, dict[str, list[str]]]:
-    """{flores: {source: [clean strings]}}."""
+def collect(pkg_dir: Path) -> tuple[dict[str, dict[str, list[str]]], dict[str, dict[str, list[str]]]]:
+    """({flores: {source: [clean strings]}}, the same from FILL_PACKAGES, for every language they have)."""
     by_source: dict[str, dict[str, dict[str, str]]] = defaultdict(dict)    # source -> locale code -> {key: text}
     with tempfile.TemporaryDirectory() as tmp:
         roots = unpack(pkg_dir, Path(tmp))
@@ -214,6 +233,7 @@ def collect(pkg_dir: Path) -> dict[str, dict[str, list[str]]]:
                 if flores_of(locale):
                     by_source[source][locale] = mo_strings(mos)
     pools: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    fills: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     covered = {flores_of(loc) for src, locales in by_source.items() if src in PROGRAMS for loc in locales} - {None}
     for source, locales in sorted(by_source.items()):
         product = {"firefox": "Firefox", "libreoffice": "LibreOffice", "vlc": "VLC", "tuxpaint": "Tux Paint"}.get(source, source)
@@ -223,7 +243,8 @@ def collect(pkg_dir: Path) -> dict[str, dict[str, list[str]]]:
             for k, v in msgs.items():
                 copies[(k, v)] += 1
         locales = drop_copied(source, locales, copies, english)
-        if source not in PROGRAMS:             # desktop packs: only for languages the five programs lack
+        fill = source in {n.removesuffix("-l10n").removesuffix("-data") for n in FILL_PACKAGES}
+        if source not in PROGRAMS and not fill:    # desktop packs: only for languages the five programs lack
             locales = {loc: msgs for loc, msgs in locales.items() if flores_of(loc) not in covered}
         for locale, msgs in sorted(locales.items()):
             code = flores_of(locale)
@@ -231,8 +252,20 @@ def collect(pkg_dir: Path) -> dict[str, dict[str, list[str]]]:
                 continue
             texts = [v for k, v in msgs.items()
                      if code == "eng_Latn" or (english.get(k) != v and copies[(k, v)] < SHARED_BY)]
-            pools[code][source] += [t for t in (clean(v, product) for v in texts) if t]
-    return pools
+            (fills if fill else pools)[code][source] += [t for t in (clean(v, product) for v in texts) if t]
+    return pools, fills
+
+
+def filled(pools: dict[str, dict[str, list[str]]], fills: dict[str, dict[str, list[str]]],
+           per_kind: int) -> list[tuple[str, str, str, str]]:
+    """The drawn texts, FILL_PACKAGES' strings added for the languages left under MIN_TEXTS texts of a kind."""
+    rows = draw(pools, per_kind)
+    counts = Counter((r[0], r[1]) for r in rows)
+    short = {code for code in set(pools) | set(fills) if min(counts[(code, k)] for k in ("sentence", "short")) < MIN_TEXTS}
+    for code in sorted(short & set(fills)):
+        for source, texts in fills[code].items():
+            pools.setdefault(code, {}).setdefault(source, []).extend(texts)
+    return draw(pools, per_kind)
 
 
 # A catalogue in which this share of the strings is, word for word, another language's translation of the same
@@ -313,11 +346,17 @@ def draw(pools: dict[str, dict[str, list[str]]], per_kind: int) -> list[tuple[st
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("pkg_dir", type=Path, help="folder holding the .deb files and the Django wheel")
-    ap.add_argument("out", type=Path)
+    ap.add_argument("pkg_dir", type=Path, nargs="?", help="folder holding the .deb files and the Django wheel")
+    ap.add_argument("out", type=Path, nargs="?")
     ap.add_argument("--per-kind", type=int, default=300)
+    ap.add_argument("--fill-packages", action="store_true", help="print FILL_PACKAGES (to download), and stop")
     a = ap.parse_args()
-    rows = draw(collect(a.pkg_dir), a.per_kind)
+    if a.fill_packages:
+        print(" ".join(FILL_PACKAGES))
+        return
+    if a.pkg_dir is None or a.out is None:
+        ap.error("give the folder of packages and the output file (or --fill-packages)")
+    rows = filled(*collect(a.pkg_dir), a.per_kind)
     buf = "lang\tkind\tsource\ttext\n" + "".join("\t".join(r) + "\n" for r in rows)
     a.out.parent.mkdir(parents=True, exist_ok=True)
     with gzip.GzipFile(a.out, "wb", mtime=0) as fh:           # mtime 0: the same input gives the same bytes

@@ -355,15 +355,36 @@ def test_fasttext_and_cld3_agreeing_do_not_settle_a_neighbour_of_a_language_cld3
     assert lid._agreed({"fasttext": {"spa_Latn": 0.97}, "cld3": {"por_Latn": 0.99}}) is None
 
 
-def _extract_script():
+def _extract_script(name: str = "extract_lid_heldout"):
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "extract_lid_heldout.py"
-    spec = importlib.util.spec_from_file_location("extract_lid_heldout", path)
+    path = Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def test_held_out_and_training_text_come_from_different_packages():
+    held, train = _extract_script(), _extract_script("extract_lid_ui_text")
+    held_packages = set(held.FILL_PACKAGES) | {"nautilus-data", "gedit-common", "gnome-desktop3-data", "libgtk2.0-common",
+                                               "libgtk-3-common", "caja-common", "mate-panel-common", "mate-desktop-common"}
+    assert not held_packages & set(train.PACKAGES)
+    assert not [p for p in train.PACKAGES if p.startswith(("firefox", "libreoffice", "vlc", "tuxpaint", "sugar", "python3-django"))]
+
+
+def test_held_out_fill_packages_only_fill_languages_under_the_measured_count():
+    ex = _extract_script()
+    words = lambda lang, i: f"{lang} word{i} and some more words here for a sentence"      # too long to be short
+    pools = {"deu_Latn": {"firefox": [words("de", i) for i in range(30)] + [f"kurz {i} hier" for i in range(30)]},
+             "som_Latn": {"firefox": [words("so", i) for i in range(3)]}}
+    fills = {"deu_Latn": {"epoptes": [words("de-fill", i) for i in range(5)]},
+             "som_Latn": {"epoptes": [words("so-fill", i) for i in range(25)] + [f"gaaban {i} halkan" for i in range(25)]}}
+    rows = ex.filled({k: {s: list(t) for s, t in v.items()} for k, v in pools.items()}, fills, per_kind=300)
+    assert {r[2] for r in rows if r[0] == "deu_Latn"} == {"firefox"}           # had 20 of each kind: unchanged
+    assert {r[2] for r in rows if r[0] == "som_Latn"} == {"firefox", "epoptes"}
+    assert sum(r[0] == "som_Latn" and r[1] == "short" for r in rows) == 25
 
 
 def test_held_out_extraction_drops_strings_copied_from_another_language():

@@ -39,7 +39,7 @@ from extract_lid_heldout import SHARED_BY, clean, flores_of, gettext_dirs, mo_st
 
 from mixkit.lang import languages  # noqa: E402
 from mixkit.lang.lid_ngram import UI_TEXT_LANGS  # noqa: E402
-from mixkit.lang.lid_pairs import PAIRS  # noqa: E402
+from mixkit.lang.lid_pairs import CODES as PAIR_CODES  # noqa: E402
 from mixkit.lang.writing_systems import matches_script  # noqa: E402
 
 PACKAGES = (
@@ -55,7 +55,7 @@ PACKAGES = (
     # Cinnamon, GIMP, games
     "cinnamon-l10n", "gimp-data", "wesnoth-1.16-data", "widelands-data",
 )
-LANGS = UI_TEXT_LANGS | {c for pair in PAIRS for c in pair}
+LANGS = UI_TEXT_LANGS | PAIR_CODES
 HELDOUT = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "lid_heldout.tsv.gz"
 
 

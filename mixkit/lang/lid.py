@@ -30,7 +30,7 @@ import struct
 from functools import lru_cache
 from pathlib import Path
 
-from mixkit.lang import languages
+from mixkit.lang import languages, lid_pairs
 from mixkit.lang.writing_systems import _ACCEPTED      # which letter scripts a language's script accepts (Jpan: Hira, Kana, Hani)
 
 _FASTTEXT_MAGIC = 793712314
@@ -486,8 +486,8 @@ class LanguageIdentifier:
     def _pair_words(line: str, sc: dict[str, float]) -> dict[str, float]:
         """Scores where the top answer is one of a pair written the same that words tell apart (Malay and
         Indonesian, lid_pairs.PAIRS): the pair's two scores go to the members in the order its word model says."""
-        from mixkit.lang import lid_pairs
-
+        if lid_pairs.CODES.isdisjoint(sc):          # most text: no member of a pair among the answers
+            return sc
         top = max(sc, key=lambda c: (sc[c], c))
         pair = lid_pairs.pair_of(top)
         if pair is None:

@@ -23,6 +23,7 @@ from functools import lru_cache
 
 # (first, second): the pairs a word model decides between, once the ensemble's top answer is one of them.
 PAIRS = (("zsm_Latn", "ind_Latn"),)
+CODES = frozenset(c for pair in PAIRS for c in pair)
 # Probability of a word one member's text lacks (the other's has it): how much one such word weighs.
 FLOOR = 1e-5
 _WORD = re.compile(r"\w+")

@@ -238,6 +238,9 @@ def test_desktop_text_is_never_held_out_text_and_whole_families_learn_from_it():
     # a language without such text beside neighbours with it would lose their software text to them
     for lang in ("zul_Latn", "xho_Latn", "ssw_Latn", "zsm_Latn", "ind_Latn", "eng_Latn"):
         assert not ui_text(lang) and "ui:debian" not in source_names(lang)
+    # a text the check needs and the install lacks is an error, not a silently worse model
+    with pytest.raises(FileNotFoundError, match="eng_Latn"):
+        ui_text("eng_Latn", any_lang=True)
 
 
 def test_modern_amharic_is_not_read_as_tigrinya():

@@ -246,12 +246,18 @@ def wordfreq_words(lang: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
 
 
 def ui_text(lang: str, any_lang: bool = False) -> list[str]:
-    """The desktop translations a language's n-gram profile learns from (mixkit/data/ui_text/<code>.txt): [] when
-    it has none or is not in UI_TEXT_LANGS; any_lang: whatever the folder holds (lid_pairs' word models)."""
+    """The desktop translations a language's n-gram profile learns from (mixkit/data/ui_text/<code>.txt): [] for a
+    language not in UI_TEXT_LANGS; any_lang: the file of any language (lid_pairs' word models). A file that should
+    be there and is not is an error: a model trained without it would be silently worse."""
     from importlib import resources
 
+    if not (any_lang or lang in UI_TEXT_LANGS):
+        return []
     f = resources.files("mixkit").joinpath("data", "ui_text", f"{lang}.txt")
-    return f.read_text(encoding="utf-8").splitlines() if (any_lang or lang in UI_TEXT_LANGS) and f.is_file() else []
+    if not f.is_file():
+        raise FileNotFoundError(f"{f} is missing: the language check's desktop text for {lang} did not come with this "
+                                "install of mixkit; reinstall mixkit, or rebuild it with scripts/extract_lid_ui_text.py")
+    return f.read_text(encoding="utf-8").splitlines()
 
 
 def training_sources(lang: str) -> list[tuple[str, list[str], list[float] | None, float]]:

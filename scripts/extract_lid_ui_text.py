@@ -19,13 +19,12 @@ string found word for word in the held-out set is dropped here as well.
     python scripts/extract_lid_ui_text.py /tmp/ui mixkit/data/ui_text
 
 Writes one `<FLORES code>.txt` per language (a string per line, at most --per-lang, twice that for a pair's
-members, drawn in a seeded order)
-and `SOURCES.tsv` (package and version of each .deb read). The same packages give the same files.
+members, drawn in a seeded order) and `SOURCES.tsv` (package and version of each .deb read). The same packages
+give the same files.
 """
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import sys
 import tempfile
@@ -33,9 +32,11 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from extract_lid_heldout import SHARED_BY, clean, flores_of, gettext_dirs, mo_strings, unpack  # noqa: E402
+from lid_accuracy import heldout_texts  # noqa: E402
 
 from mixkit.lang import languages  # noqa: E402
 from mixkit.lang.lid_ngram import UI_TEXT_LANGS  # noqa: E402
@@ -56,18 +57,11 @@ PACKAGES = (
     "cinnamon-l10n", "gimp-data", "wesnoth-1.16-data", "widelands-data",
 )
 LANGS = UI_TEXT_LANGS | PAIR_CODES
-HELDOUT = Path(__file__).resolve().parents[1] / "benchmarks" / "data" / "lid_heldout.tsv.gz"
-
-
-def heldout_texts(path: Path = HELDOUT) -> set[str]:
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
-        next(fh)
-        return {line.rstrip("\n").split("\t")[3] for line in fh}
 
 
 def collect(pkg_dir: Path) -> tuple[dict[str, set[str]], list[tuple[str, str]]]:
     """({flores code: clean strings} for LANGS, [(package, version)] read)."""
-    held = heldout_texts()
+    held = {t for texts in heldout_texts("all").values() for t in texts}      # never train on a held-out text
     pools: dict[str, set[str]] = defaultdict(set)
     read = []
     with tempfile.TemporaryDirectory() as tmp:
